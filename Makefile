@@ -1,0 +1,117 @@
+# ksmplus — build, test, install.  See README.md.
+#   make deps        apt-install what the build and tests need (Debian 12)
+#   make             build/ksmplusd, build/ksmplusctl
+#   make check       unit + integration tests, plain and under ASan+UBSan
+#   make bench       benchmark table
+#   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
+#   make install     DESTDIR/PREFIX honoured; never overwrites /etc/ksmplusd.conf
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+
+CC      ?= gcc
+BUILD   ?= build
+SAN     ?= 0
+PKGS    := libsystemd libproc2 inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE \
+           -Idaemon $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Every daemon/*.c but the two programs' mains forms the library.
+LIB_SRCS := $(filter-out daemon/ksmplusd.c daemon/ksmplusctl.c,$(wildcard daemon/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libksmplus.a
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/workload/*.c))
+
+.PHONY: all deps check check-unit check-integration check-plain check-asan bench \
+        install uninstall clean check-kernel lint
+
+all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
+
+deps:
+	./scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ksmplusd: $(BUILD)/daemon/ksmplusd.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/ksmplusctl: $(BUILD)/daemon/ksmplusctl.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/workload/%.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+check-unit: $(UNIT_TESTS)
+	./tests/run-unit.sh $(UNIT_TESTS)
+
+check-integration: all $(WORKLOADS)
+	BUILD=$(BUILD) ./tests/run-integration.sh
+
+check-plain: check-unit check-integration
+
+check-asan:
+	$(MAKE) BUILD=build-asan SAN=1 check-plain
+
+# Plain build first, then every test again under AddressSanitizer + UBSan.
+check:
+	$(MAKE) check-plain
+	$(MAKE) check-asan
+
+bench: all $(WORKLOADS)
+	BUILD=$(BUILD) ./tests/bench/run.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload
+	systemd-analyze verify systemd/ksmplusd.service
+
+install: all
+	install -D -m 0755 $(BUILD)/ksmplusd $(DESTDIR)$(SBINDIR)/ksmplusd
+	install -D -m 0755 $(BUILD)/ksmplusctl $(DESTDIR)$(BINDIR)/ksmplusctl
+	install -D -m 0644 man/ksmplusd.8 $(DESTDIR)$(MANDIR)/man8/ksmplusd.8
+	install -D -m 0644 man/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1
+	install -D -m 0644 man/ksmplusd.conf.5 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/ksmplusd.service > $(BUILD)/ksmplusd.service
+	install -D -m 0644 $(BUILD)/ksmplusd.service $(DESTDIR)$(UNITDIR)/ksmplusd.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf.d
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf ]; then \
+	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf"; \
+	else \
+	  install -D -m 0644 config/ksmplusd.conf $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ksmplusd $(DESTDIR)$(BINDIR)/ksmplusctl \
+	  $(DESTDIR)$(UNITDIR)/ksmplusd.service $(DESTDIR)$(MANDIR)/man8/ksmplusd.8 \
+	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
+
+clean:
+	rm -rf build build-asan
+
+-include kernel-patch/kernel.mk
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,53 @@
+/* config.h — the app list and settings, from /etc/ksmplusd.conf and the
+ * drop-ins /etc/ksmplusd.conf.d/*.conf (lexical order), parsed with inih.
+ * Every error names file:line. */
+#ifndef KSMPLUS_CONFIG_H
+#define KSMPLUS_CONFIG_H
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "strlist.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/ksmplusd.conf"
+#define CONFIG_CTL_DROPIN  "90-ksmplusctl.conf"   /* owned by ksmplusctl */
+#define CONFIG_MAX_KNOBS 16
+
+enum backend_pref { BACKEND_AUTO, BACKEND_PMADV, BACKEND_PTRACE };
+
+struct ksmd_setting {
+	char knob[40];          /* e.g. "pages_to_scan" */
+	char value[64];
+	char file[PATH_MAX];    /* where it was set, for error messages */
+	int line;
+};
+
+struct config {
+	struct strlist apps;
+	struct strlist excludes;        /* default: mysqld mariadbd */
+	struct ksmd_setting knobs[CONFIG_MAX_KNOBS];
+	size_t n_knobs;
+	enum backend_pref backend;
+	unsigned rescan_sec;            /* re-read maps of range-enrolled processes */
+	unsigned sweep_sec;             /* full /proc sweep when no proc connector */
+	bool unmerge_on_stop;
+	char path[PATH_MAX];            /* main file */
+	char dropin_dir[PATH_MAX];      /* path + ".d" */
+};
+
+void config_init(struct config *c);          /* defaults */
+void config_free(struct config *c);
+/* Loads path, then path.d/ *.conf in lexical order. A missing main file is an
+ * error; a missing .d directory is not. On error returns -1 and writes
+ * "file:line: reason" into err. */
+int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* Parses one file into c (used by config_load and unit tests). */
+int config_parse_file(const char *file, struct config *c, char *err, size_t errlen);
+/* Rewrites the ksmplusctl drop-in (dropin_dir/CONFIG_CTL_DROPIN) to hold
+ * names, atomically (temp file + rename). 0 or -1 with err set. */
+int config_write_ctl_dropin(const char *dropin_dir, const struct strlist *names,
+			    char *err, size_t errlen);
+/* Reads the names in the ksmplusctl drop-in (empty list if absent). */
+int config_read_ctl_dropin(const char *dropin_dir, struct strlist *names,
+			   char *err, size_t errlen);
+const char *config_backend_name(enum backend_pref b);
+#endif

@@ -1,0 +1,26 @@
+/* ksmd.h — control of the ksmd thread through /sys/kernel/mm/ksm/. Every
+ * knob the daemon writes is remembered with its old value and restored by
+ * ksmd_restore(). The sysfs root is a parameter so tests can use a fake. */
+#ifndef KSMPLUS_KSMD_H
+#define KSMPLUS_KSMD_H
+#include <stddef.h>
+#include "config.h"
+
+#define KSMD_SYSFS "/sys/kernel/mm/ksm"
+
+struct ksmd_global {
+	long long pages_shared, pages_sharing, pages_unshared, pages_volatile;
+	long long full_scans, general_profit, ksm_zero_pages;
+	int run;
+};
+
+void ksmd_set_root(const char *sysfs_root);        /* default KSMD_SYSFS */
+int ksmd_available(void);                          /* 1 if KSM sysfs exists */
+/* Applies settings (plus run=1 unless set). Unknown knob on this kernel or a
+ * rejected value -> -1 with "file:line: reason" in err; nothing half-applied
+ * is left (already written knobs are restored). */
+int ksmd_apply(const struct ksmd_setting *s, size_t n, char *err, size_t errlen);
+void ksmd_restore(void);                           /* put back every knob changed */
+int ksmd_read_global(struct ksmd_global *g);
+int ksmd_read_knob(const char *knob, char *buf, size_t len);
+#endif

@@ -1,0 +1,39 @@
+/* log.c — messages go to the journal when systemd started us (it sets
+ * JOURNAL_STREAM), else to stderr with the program name, like any CLI tool. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <systemd/sd-journal.h>
+
+static const char *log_ident = "ksmplusd";
+static int log_journal;
+static int log_verbose;
+
+void log_init(const char *ident, int use_journal)
+{
+	log_ident = ident;
+	log_journal = use_journal;
+}
+
+void log_set_verbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (priority == LOG_DEBUG && !log_verbose)
+		return;
+	va_start(ap, fmt);
+	if (log_journal) {
+		sd_journal_printv(priority, fmt, ap);
+	} else {
+		fprintf(stderr, "%s: ", log_ident);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}

@@ -1,0 +1,80 @@
+/* tracker.c — the set of matched processes (see tracker.h). */
+#include "tracker.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+struct tracked *tracker_find(struct tracker *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].ref.pid == pid)
+			return &t->v[i];
+	return NULL;
+}
+
+struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const char *app,
+			    const char *comm)
+{
+	struct tracked *e;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tracked *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	e = &t->v[t->n++];
+	memset(e, 0, sizeof(*e));
+	e->ref = *ref;
+	snprintf(e->app, sizeof(e->app), "%s", app);
+	snprintf(e->comm, sizeof(e->comm), "%s", comm);
+	return e;
+}
+
+static void tracked_release(struct tracked *e)
+{
+	pidref_close(&e->ref);
+	vmas_free(&e->advised);
+}
+
+void tracker_remove(struct tracker *t, pid_t pid)
+{
+	struct tracked *e = tracker_find(t, pid);
+
+	if (!e)
+		return;
+	tracked_release(e);
+	*e = t->v[--t->n];   /* order does not matter */
+}
+
+void tracker_clear(struct tracker *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		tracked_release(&t->v[i]);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+size_t tracker_count(const struct tracker *t, const char *app, enum tracked_state state)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].state == state && (!app || strcmp(t->v[i].app, app) == 0))
+			n++;
+	return n;
+}
+
+const char *tracker_state_name(enum tracked_state s)
+{
+	switch (s) {
+	case TRACKED_ENROLLED: return "enrolled";
+	case TRACKED_SKIPPED:  return "skipped";
+	case TRACKED_FAILED:   return "failed";
+	}
+	return "?";
+}

@@ -1,0 +1,37 @@
+/* tracker.h — the processes ksmplusd has matched: which app, how they were
+ * enrolled (or why not), and the ranges advised so rescans add only new ones.
+ * Only matching processes live here, so a plain array is enough. */
+#ifndef KSMPLUS_TRACKER_H
+#define KSMPLUS_TRACKER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "enroll.h"
+#include "pidref.h"
+#include "vmas.h"
+
+enum tracked_state { TRACKED_ENROLLED, TRACKED_SKIPPED, TRACKED_FAILED };
+
+struct tracked {
+	struct pidref ref;
+	char app[256];
+	char comm[16];
+	enum tracked_state state;
+	enum enroll_mode mode;
+	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
+	char reason[160];               /* why skipped or failed */
+};
+
+struct tracker {
+	struct tracked *v;
+	size_t n, cap;
+};
+
+struct tracked *tracker_find(struct tracker *t, pid_t pid);
+/* Adds an entry (takes ownership of ref's pidfd). NULL on ENOMEM. */
+struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const char *app,
+			    const char *comm);
+void tracker_remove(struct tracker *t, pid_t pid);
+void tracker_clear(struct tracker *t);
+size_t tracker_count(const struct tracker *t, const char *app, enum tracked_state state);
+const char *tracker_state_name(enum tracked_state s);
+#endif

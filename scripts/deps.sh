@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what ksmplus needs to build, test and run the kernel checks
+# (Debian 12). Idempotent; skips apt when everything is present.
+set -eu
+PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
+      valgrind cppcheck systemd procps util-linux
+      linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
+      libssl-dev cpio xz-utils"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "deps: all present"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: need root to install:$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

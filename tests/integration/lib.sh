@@ -1,0 +1,102 @@
+# lib.sh — shared by the integration tests (sourced). Every test gets a
+# private temp dir, config and control socket; on exit everything it started
+# is killed and every KSM knob is put back as found.
+set -u
+KSM=/sys/kernel/mm/ksm
+TMP=$(mktemp -d /tmp/ksmplus-test.XXXXXX)
+CONF=$TMP/ksmplusd.conf
+SOCK=$TMP/ksmplusd.sock
+DLOG=$TMP/ksmplusd.log
+DAEMON_PID=""
+PIDS=""
+KNOBS_SAVED=""
+
+fail() { echo "FAIL: $*" >&2; [ -f "$DLOG" ] && { echo "--- daemon log:" >&2; tail -n 40 "$DLOG" >&2; }; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "   $*"; }
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root (KSM knobs, ptrace)"; }
+need_ksm()  { [ -w "$KSM/run" ] || skip "needs a kernel with KSM ($KSM/run not writable)"; }
+
+# Saves every writable knob once; restored by cleanup.
+ksm_save() {
+	[ -n "$KNOBS_SAVED" ] && return
+	: > "$TMP/knobs"
+	for k in run pages_to_scan sleep_millisecs smart_scan advisor_mode use_zero_pages \
+		 max_page_sharing merge_across_nodes; do
+		[ -r "$KSM/$k" ] || continue
+		v=$(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$k")
+		echo "$k $v" >> "$TMP/knobs"
+	done
+	KNOBS_SAVED=1
+}
+ksm_restore() {
+	[ -n "$KNOBS_SAVED" ] || return 0
+	# advisor first: pages_to_scan is refused while the advisor runs
+	grep '^advisor_mode ' "$TMP/knobs" | while read -r k v; do echo "$v" > "$KSM/$k" 2>/dev/null; done
+	grep -v '^advisor_mode ' "$TMP/knobs" | while read -r k v; do
+		[ "$(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$k")" = "$v" ] || echo "$v" > "$KSM/$k" 2>/dev/null
+	done
+}
+ksm_set() { ksm_save; echo "$2" > "$KSM/$1"; }
+
+track() { PIDS="$PIDS $*"; }
+
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	ksm_restore
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# wait_until SECONDS CMD... — polls every 0.1 s
+wait_until() {
+	t=$1; shift
+	end=$(( $(date +%s) + t ))
+	while ! "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+write_conf() { printf '%s\n' "$@" > "$CONF"; }
+
+start_daemon() {
+	"$BUILD/ksmplusd" --config "$CONF" --socket "$SOCK" "$@" > "$DLOG" 2>&1 &
+	DAEMON_PID=$!
+	wait_until 20 test -S "$SOCK" || fail "daemon did not create $SOCK"
+	wait_until 20 grep -q "ready" "$DLOG" || fail "daemon not ready"
+}
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?
+	DAEMON_PID=""
+	return $rc
+}
+ctl() { "$BUILD/ksmplusctl" --socket "$SOCK" "$@"; }
+
+ksm_field() { awk -v k="$2" '$1 == k || $1 == k":" { print $2 }' "/proc/$1/ksm_stat" 2>/dev/null; }
+merging() { v=$(ksm_field "$1" ksm_merging_pages); echo "${v:-0}"; }
+
+# start_twin NAME MIB — a copy of the twin workload named NAME (so comm and
+# exe basename are NAME); prints its PID; waits until it has filled memory.
+start_twin() {
+	name=$1; mib=$2; shift 2
+	[ -x "$TMP/$name" ] || cp "$BUILD/tests/twin" "$TMP/$name"
+	"$TMP/$name" --mib "$mib" --status "$TMP/$name.$$.$mib.st" "$@" > /dev/null 2>&1 &
+	pid=$!
+	track "$pid"
+	wait_until 20 grep -q ready "$TMP/$name.$$.$mib.st" || fail "$name did not start"
+	mv "$TMP/$name.$$.$mib.st" "$TMP/twin.$pid.st"
+	echo "$pid"
+}
+# verify_twin PID — asks the workload to check its memory; fails if it changed.
+verify_twin() {
+	: > "$TMP/twin.$1.st"
+	kill -USR1 "$1"
+	wait_until 20 grep -q verify "$TMP/twin.$1.st" || fail "twin $1 did not answer"
+	grep -q "verify ok" "$TMP/twin.$1.st" || fail "twin $1 memory changed: $(cat "$TMP/twin.$1.st")"
+}

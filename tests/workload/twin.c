@@ -1,0 +1,152 @@
+/* twin — a test workload: fills N MiB of anonymous memory with identical
+ * pages (the same content in every twin), then waits. SIGUSR1: verify the
+ * memory is unchanged and write "verify ok"/"verify bad" to the status file.
+ * SIGUSR2: map and fill N more MiB (a new VMA, for rescan tests). SIGTERM:
+ * exit. Writes "ready" to the status file once filled. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX_REGIONS 16
+
+static volatile sig_atomic_t want_verify, want_grow, want_exit;
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		want_verify = 1;
+	else if (sig == SIGUSR2)
+		want_grow = 1;
+	else
+		want_exit = 1;
+}
+
+struct region {
+	uint64_t *mem;
+	size_t len;
+};
+
+static long page;
+
+/* Page content: a fixed pseudo-random page, not zeros (zero pages are a
+ * special case in KSM with use_zero_pages). distinct: every page differs. */
+static void fill(struct region *r, unsigned seed, int distinct)
+{
+	size_t words = (size_t)page / 8;
+	for (size_t off = 0; off < r->len / 8; off += words) {
+		uint64_t x = 0x9e3779b97f4a7c15ULL * (seed + 1) + (distinct ? off : 0);
+		for (size_t i = 0; i < words; i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			r->mem[off + i] = x;
+		}
+	}
+}
+
+static int verify(const struct region *r, unsigned seed, int distinct, size_t *bad)
+{
+	size_t words = (size_t)page / 8;
+	int ok = 1;
+
+	for (size_t off = 0; off < r->len / 8 && ok; off += words) {
+		uint64_t x = 0x9e3779b97f4a7c15ULL * (seed + 1) + (distinct ? off : 0);
+		for (size_t i = 0; i < words; i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			if (r->mem[off + i] != x) {
+				ok = 0;
+				*bad = off / words;
+				break;
+			}
+		}
+	}
+	return ok;
+}
+
+static int map_region(struct region *r, size_t len)
+{
+	r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->len = len;
+	return r->mem == MAP_FAILED ? -1 : 0;
+}
+
+static void status(const char *path, const char *word, size_t a)
+{
+	FILE *f = path ? fopen(path, "w") : stdout;
+	if (!f)
+		return;
+	fprintf(f, "%s %zu\n", word, a);
+	if (path)
+		fclose(f);
+	else
+		fflush(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct region reg[MAX_REGIONS];
+	size_t nreg = 0, mib = 20, bad = 0;
+	unsigned seed = 1;
+	int distinct = 0, self_merge = 0, c;
+	const char *st = NULL;
+	sigset_t block, old;
+
+	static const struct option opts[] = {
+		{ "mib", required_argument, NULL, 'm' }, { "seed", required_argument, NULL, 'S' },
+		{ "status", required_argument, NULL, 's' }, { "distinct", no_argument, NULL, 'd' },
+		{ "self-merge", no_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
+	};
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mib = strtoul(optarg, NULL, 10); break;
+		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 's': st = optarg; break;
+		case 'd': distinct = 1; break;
+		case 'M': self_merge = 1; break;
+		default:
+			fprintf(stderr, "usage: twin [--mib N] [--seed N] [--status FILE] [--distinct] [--self-merge]\n");
+			return 2;
+		}
+	}
+	page = sysconf(_SC_PAGESIZE);
+	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	if (map_region(&reg[0], mib << 20) < 0) {
+		perror("twin: mmap");
+		return 1;
+	}
+	fill(&reg[nreg++], seed, distinct);
+	if (self_merge)
+		madvise(reg[0].mem, reg[0].len, MADV_MERGEABLE);
+	status(st, "ready", (size_t)getpid());
+
+	while (!want_exit) {
+		sigsuspend(&old);
+		if (want_verify) {
+			int ok = 1;
+			want_verify = 0;
+			for (size_t i = 0; i < nreg && ok; i++)
+				ok = verify(&reg[i], seed, distinct, &bad);
+			status(st, ok ? "verify ok" : "verify bad page", ok ? nreg : bad);
+		}
+		if (want_grow) {
+			want_grow = 0;
+			if (nreg < MAX_REGIONS && map_region(&reg[nreg], mib << 20) == 0) {
+				fill(&reg[nreg++], seed, distinct);
+				status(st, "grown", nreg);
+			}
+		}
+	}
+	return 0;
+}
