@@ -19,7 +19,8 @@ struct control;
 
 /* Called once per well-formed request whose op is known (add, remove, list,
  * status, reload) and, for ops that need root, whose peer is uid 0. Fill
- * reply, starting with ok=1 or ok=0 error=...; do not call proto_msg_end().
+ * reply, starting with ok=1 or ok=0 error=...; the server adds the final
+ * empty line unless the handler already called proto_msg_end().
  * peer_uid is the client's uid from SO_PEERCRED. The reply is sent and the
  * connection closed after the client reads it. An empty reply is sent as
  * ok=0 error="internal error". */

@@ -1,0 +1,791 @@
+/* test_control.c — the control socket server (control.c) on a real sd-event
+ * loop in a second thread, with a fake handler; the client calls; and
+ * ksmplusctl's output formats (ctl_format.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "control.h"
+#include "ctl_format.h"
+#include "protocol.h"
+
+#define TEST_TIMEOUT_USEC (1000ULL * 1000ULL)      /* server's client timeout */
+/* Ends call_op()'s key, value list (a typed NULL, as variadics need). */
+#define END ((const char *)NULL)
+#define BIG_REPLY_RECORDS 8000      /* ~480 KB: more than a socket buffer */
+
+struct server {
+	char dir[64];
+	char path[128];
+	sd_event *ev;
+	struct control *ctl;
+	pthread_t thread;
+	int stop[2];
+	atomic_int calls;
+	atomic_uint last_uid;
+};
+
+/* ---- fake daemon ---- */
+
+static void fake_handler(const struct proto_record *req, uid_t peer_uid,
+			 struct proto_msg *reply, void *userdata)
+{
+	struct server *s = userdata;
+	const char *op = proto_get(req, "op");
+	struct proto_record r;
+	atomic_fetch_add(&s->calls, 1);
+	atomic_store(&s->last_uid, (unsigned)peer_uid);
+
+	if (strcmp(op, "reload") == 0)
+		return;                         /* leaves the reply empty */
+	proto_record_init(&r);
+	proto_set(&r, "ok", "1");
+	proto_msg_append(reply, &r);
+	if (strcmp(op, "status") == 0) {
+		const char *n = proto_get(req, "records");
+		int count = n ? atoi(n) : 3;
+		for (int i = 0; i < count; i++) {
+			proto_record_init(&r);
+			proto_set(&r, "type", "proc");
+			proto_set(&r, "pid", "%d", i);
+			proto_set(&r, "reason", "tab\there, newline\nthere, \\ backslash");
+			proto_msg_append(reply, &r);
+		}
+	} else if (strcmp(op, "list") == 0) {
+		proto_record_init(&r);
+		proto_set(&r, "type", "app");
+		proto_set(&r, "name", "gimp");
+		proto_msg_append(reply, &r);
+		proto_msg_end(reply);           /* as ksmplusd does: must not double */
+	} else if (strcmp(op, "add") == 0) {
+		proto_record_init(&r);
+		proto_set(&r, "type", "app");
+		proto_set(&r, "name", "%s", proto_get(req, "name"));
+		proto_msg_append(reply, &r);
+	}
+}
+
+static int on_stop(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	(void)src;
+	(void)fd;
+	(void)revents;
+	return sd_event_exit(userdata, 0);
+}
+
+static void *loop_thread(void *arg)
+{
+	struct server *s = arg;
+	sd_event_loop(s->ev);
+	return NULL;
+}
+
+static int server_setup(void **state)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	char err[256];
+	assert_non_null(s);
+	snprintf(s->dir, sizeof(s->dir), "/tmp/ksmplus-test-control-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	chmod(s->dir, 0755);                    /* nobody must reach the socket */
+	snprintf(s->path, sizeof(s->path), "%s/run/ksmplusd.sock", s->dir);
+	assert_int_equal(sd_event_new(&s->ev), 0);
+	assert_int_equal(pipe2(s->stop, O_CLOEXEC), 0);
+	assert_true(sd_event_add_io(s->ev, NULL, s->stop[0], EPOLLIN, on_stop, s->ev) >= 0);
+	if (control_open(s->ev, s->path, fake_handler, s, &s->ctl, err, sizeof(err)) < 0)
+		fail_msg("control_open: %s", err);
+	control_set_timeout(s->ctl, TEST_TIMEOUT_USEC);
+	assert_int_equal(pthread_create(&s->thread, NULL, loop_thread, s), 0);
+	*state = s;
+	return 0;
+}
+
+static int server_teardown(void **state)
+{
+	struct server *s = *state;
+	assert_int_equal(write(s->stop[1], "x", 1), 1);
+	pthread_join(s->thread, NULL);
+	control_close(s->ctl);
+	struct stat st;
+	assert_int_equal(lstat(s->path, &st), -1);     /* control_close unlinks */
+	sd_event_unref(s->ev);
+	close(s->stop[0]);
+	close(s->stop[1]);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/run", s->dir);
+	rmdir(dir);
+	rmdir(s->dir);
+	free(s);
+	return 0;
+}
+
+/* ---- client helpers ---- */
+
+static int call_op(const char *path, struct control_reply *rep, const char *op, ...)
+{
+	struct proto_record req;
+	va_list ap;
+	proto_record_init(&req);
+	proto_set(&req, "op", "%s", op);
+	va_start(ap, op);
+	for (const char *k; (k = va_arg(ap, const char *));)
+		proto_set(&req, k, "%s", va_arg(ap, const char *));
+	va_end(ap);
+	memset(rep, 0, sizeof(*rep));
+	int fd = control_connect(path);
+	if (fd < 0)
+		return fd;
+	int r = control_call(fd, &req, 5000, rep);
+	close(fd);
+	return r;
+}
+
+/* Sends raw bytes, optionally half-closes, waits delay_ms, reads to EOF
+ * (at most cap bytes). Returns bytes read. */
+static size_t raw_exchange(const char *path, const char *data, size_t len, bool shut,
+			   int delay_ms, char *out, size_t cap)
+{
+	int fd = control_connect(path);
+	assert_true(fd >= 0);
+	for (size_t pos = 0; pos < len;) {
+		ssize_t n = send(fd, data + pos, len - pos, MSG_NOSIGNAL);
+		if (n < 0 && errno == EPIPE)
+			break;                  /* server stopped reading: fine */
+		assert_true(n > 0);
+		pos += (size_t)n;
+	}
+	if (shut)
+		shutdown(fd, SHUT_WR);
+	if (delay_ms)
+		usleep((useconds_t)delay_ms * 1000);
+	size_t got = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		ssize_t n = recv(fd, out + got, cap - got, 0);
+		if (n < 0 && errno == ECONNRESET)
+			break;                  /* server closed with our excess unread */
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		assert_true(got < cap);
+	}
+	out[got] = '\0';
+	close(fd);
+	return got;
+}
+
+/* The single ok=0 record of a raw reply; asserts the message framing. */
+static void expect_error(const char *reply, const char *prefix)
+{
+	struct proto_record r;
+	const char *nl = strchr(reply, '\n');
+	assert_non_null(nl);
+	assert_string_equal(nl + 1, "\n");      /* exactly one record, then the end */
+	assert_int_equal(proto_decode(reply, (size_t)(nl - reply) + 1, &r), 0);
+	assert_string_equal(proto_get(&r, "ok"), "0");
+	const char *e = proto_get(&r, "error");
+	assert_non_null(e);
+	if (strncmp(e, prefix, strlen(prefix)) != 0)
+		fail_msg("error '%s' does not start with '%s'", e, prefix);
+}
+
+/* ---- server tests ---- */
+
+static void test_request_reply(void **state)
+{
+	struct server *s = *state;
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	assert_int_equal(rep.n, 4);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "1");
+	assert_string_equal(proto_get(&rep.rec[3], "pid"), "2");
+	assert_string_equal(proto_get(&rep.rec[3], "reason"),
+			    "tab\there, newline\nthere, \\ backslash");
+	assert_int_equal(atomic_load(&s->calls), 1);
+	assert_int_equal(atomic_load(&s->last_uid), getuid());
+	control_reply_free(&rep);
+
+	/* A handler that ends the message itself is not doubled. */
+	assert_int_equal(call_op(s->path, &rep, "list", END), 0);
+	assert_int_equal(rep.n, 2);
+	assert_string_equal(proto_get(&rep.rec[1], "name"), "gimp");
+	control_reply_free(&rep);
+
+	/* An empty reply from the handler becomes an error. */
+	if (getuid() == 0) {
+		assert_int_equal(call_op(s->path, &rep, "reload", END), 0);
+		assert_int_equal(rep.n, 1);
+		assert_string_equal(proto_get(&rep.rec[0], "ok"), "0");
+		assert_string_equal(proto_get(&rep.rec[0], "error"), "internal error: empty reply");
+		control_reply_free(&rep);
+	}
+
+	struct stat st;
+	assert_int_equal(stat(s->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0666);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/run", s->dir);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+}
+
+static void test_big_reply_slow_reader(void **state)
+{
+	struct server *s = *state;
+	char req[64];
+	size_t cap = 4u << 20;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	snprintf(req, sizeof(req), "op=status\trecords=%d\n", BIG_REPLY_RECORDS);
+	/* The reply exceeds the socket buffer: the server must wait
+	 * for EPOLLOUT while we sleep, and still deliver every byte. */
+	size_t got = raw_exchange(s->path, req, strlen(req), false, 300, out, cap);
+	assert_true(got > 400000);
+	size_t pos = 0, n = 0;
+	struct proto_record r;
+	for (;;) {
+		char *nl = memchr(out + pos, '\n', got - pos);
+		assert_non_null(nl);
+		size_t len = (size_t)(nl - (out + pos)) + 1;
+		assert_int_equal(proto_decode(out + pos, len, &r), 0);
+		pos += len;
+		if (r.n == 0)
+			break;
+		n++;
+	}
+	assert_int_equal(pos, got);
+	assert_int_equal(n, BIG_REPLY_RECORDS + 1);
+	free(out);
+
+	/* control_call reads a big one too (fewer records: each costs the
+	 * client a whole struct proto_record, slow under valgrind). */
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", "records", "2000", END), 0);
+	assert_int_equal(rep.n, 2001);
+	control_reply_free(&rep);
+}
+
+static void test_malformed(void **state)
+{
+	struct server *s = *state;
+	char out[4096];
+	raw_exchange(s->path, "garbage\n", 8, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: ");
+	raw_exchange(s->path, "op=status\top=list\n", 18, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: ");
+	raw_exchange(s->path, "op=sta\\qtus\n", 12, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: ");
+	raw_exchange(s->path, "name=gimp\n", 10, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: no op= field");
+	raw_exchange(s->path, "\n", 1, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: no op= field");
+	raw_exchange(s->path, "op=frobnicate\n", 14, false, 0, out, sizeof(out));
+	expect_error(out, "unknown op 'frobnicate'");
+	raw_exchange(s->path, "op=status", 9, true, 0, out, sizeof(out));
+	expect_error(out, "malformed request: not terminated by a newline");
+	assert_int_equal(atomic_load(&s->calls), 0);
+}
+
+static void test_oversized(void **state)
+{
+	struct server *s = *state;
+	char out[4096];
+	size_t len = PROTO_LINE_MAX + 4096;
+	char *big = malloc(len);
+	assert_non_null(big);
+	memcpy(big, "op=status\tx=", 12);
+	memset(big + 12, 'a', len - 12);
+	raw_exchange(s->path, big, len, false, 0, out, sizeof(out));
+	expect_error(out, "request too long");
+
+	/* Exactly PROTO_LINE_MAX bytes with the newline: read whole, then
+	 * refused by the decoder (value too long), not as too long a line. */
+	big[PROTO_LINE_MAX - 1] = '\n';
+	raw_exchange(s->path, big, PROTO_LINE_MAX, false, 0, out, sizeof(out));
+	expect_error(out, "malformed request: key or value too long");
+	free(big);
+	assert_int_equal(atomic_load(&s->calls), 0);
+
+	/* The server is still fine. */
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	control_reply_free(&rep);
+}
+
+static double now_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct server *s = *state;
+	char out[4096];
+	int idle = control_connect(s->path);
+	assert_true(idle >= 0);
+	assert_int_equal(send(idle, "op=sta", 6, 0), 6);   /* and then nothing */
+
+	/* Meanwhile others are served at once. */
+	double t0 = now_sec();
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	control_reply_free(&rep);
+	assert_true(now_sec() - t0 < 0.5);
+
+	/* The idle one is told and dropped after about the timeout. */
+	size_t got = 0;
+	for (;;) {
+		struct pollfd p = { .fd = idle, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		ssize_t n = recv(idle, out + got, sizeof(out) - 1 - got, 0);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	double waited = now_sec() - t0;
+	assert_true(waited > 0.5 && waited < 3.0);
+	expect_error(out, "timed out waiting for the request");
+	close(idle);
+}
+
+static void test_too_many_clients(void **state)
+{
+	struct server *s = *state;
+	int fds[CONTROL_MAX_CLIENTS];
+	struct control_reply rep;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		fds[i] = control_connect(s->path);
+		assert_true(fds[i] >= 0);
+	}
+	/* Accepted in order: this one is the 33rd. */
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "0");
+	assert_string_equal(proto_get(&rep.rec[0], "error"), "too many clients (32), try again");
+	control_reply_free(&rep);
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		close(fds[i]);
+	/* Once they are gone there is room again. */
+	bool ok = false;
+	for (int tries = 0; tries < 100 && !ok; tries++) {
+		assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+		ok = strcmp(proto_get(&rep.rec[0], "ok"), "1") == 0;
+		control_reply_free(&rep);
+		if (!ok)
+			usleep(10000);
+	}
+	assert_true(ok);
+}
+
+static void test_root_ops(void **state)
+{
+	struct server *s = *state;
+	struct control_reply rep;
+	if (getuid() != 0) {
+		fprintf(stderr, "SKIP: test_root_ops needs root\n");
+		skip();
+	}
+	assert_int_equal(call_op(s->path, &rep, "add", "name", "gimp", "runtime", "1", END), 0);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "1");
+	assert_string_equal(proto_get(&rep.rec[1], "name"), "gimp");
+	assert_int_equal(atomic_load(&s->calls), 1);
+	assert_int_equal(atomic_load(&s->last_uid), 0);
+	control_reply_free(&rep);
+}
+
+/* In a forked child as uid 65534: status works, changing ops are refused
+ * before the handler sees them. */
+static void test_nonroot_refused(void **state)
+{
+	struct server *s = *state;
+	if (getuid() != 0) {
+		fprintf(stderr, "SKIP: test_nonroot_refused needs root (to become uid 65534)\n");
+		skip();
+	}
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct control_reply rep;
+		static const char *const ops[] = { "add", "remove", "reload" };
+		char want[128];
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (call_op(s->path, &rep, "status", END) != 0 ||
+		    strcmp(proto_get(&rep.rec[0], "ok"), "1") != 0)
+			_exit(11);
+		control_reply_free(&rep);
+		for (int i = 0; i < 3; i++) {
+			if (call_op(s->path, &rep, ops[i], "name", "gimp", END) != 0)
+				_exit(12);
+			snprintf(want, sizeof(want),
+				 "permission denied: %s needs root (you are uid 65534)", ops[i]);
+			if (strcmp(proto_get(&rep.rec[0], "ok"), "0") != 0 || rep.n != 1 ||
+			    strcmp(proto_get(&rep.rec[0], "error"), want) != 0)
+				_exit(13 + i);
+			control_reply_free(&rep);
+		}
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(atomic_load(&s->calls), 1);            /* status only */
+	assert_int_equal(atomic_load(&s->last_uid), 65534);
+}
+
+static void test_second_server_refused(void **state)
+{
+	struct server *s = *state;
+	sd_event *ev;
+	struct control *c2 = NULL;
+	char err[256], want[256];
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(control_open(ev, s->path, fake_handler, s, &c2, err, sizeof(err)), -1);
+	assert_null(c2);
+	snprintf(want, sizeof(want), "another ksmplusd is running on %s", s->path);
+	assert_string_equal(err, want);
+	sd_event_unref(ev);
+	/* The first one is untouched. */
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "1");
+	control_reply_free(&rep);
+}
+
+/* ---- open/close without a running loop ---- */
+
+static void make_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/ksmplus-test-control-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void test_stale_socket_replaced(void **state)
+{
+	(void)state;
+	char dir[64], path[128], err[256];
+	make_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	/* A socket file nobody listens on, as a killed daemon leaves. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	struct stat after;
+
+	sd_event *ev;
+	struct control *c;
+	assert_int_equal(sd_event_new(&ev), 0);
+	if (control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)) < 0)
+		fail_msg("stale socket not replaced: %s", err);
+	assert_int_equal(stat(path, &after), 0);
+	assert_true(S_ISSOCK(after.st_mode));
+	fd = control_connect(path);                     /* it listens */
+	assert_true(fd >= 0);
+	close(fd);
+	control_close(c);
+	assert_int_equal(access(path, F_OK), -1);
+	sd_event_unref(ev);
+	rmdir(dir);
+}
+
+static void test_not_a_socket(void **state)
+{
+	(void)state;
+	char dir[64], path[128], err[256];
+	make_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	sd_event *ev;
+	struct control *c;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a socket"));
+	assert_int_equal(access(path, F_OK), 0);          /* left alone */
+
+	/* And a path too long for sun_path is refused clearly. */
+	char longpath[200];
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(control_open(ev, longpath, fake_handler, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too long"));
+	assert_int_equal(control_connect(longpath), -ENAMETOOLONG);
+	sd_event_unref(ev);
+	unlink(path);
+	rmdir(dir);
+	control_close(NULL);
+}
+
+static void test_op_tables(void **state)
+{
+	(void)state;
+	assert_true(control_op_needs_root("add"));
+	assert_true(control_op_needs_root("remove"));
+	assert_true(control_op_needs_root("reload"));
+	assert_false(control_op_needs_root("status"));
+	assert_false(control_op_needs_root("list"));
+	assert_true(control_op_known("status"));
+	assert_false(control_op_known("Status"));
+	assert_false(control_op_known(""));
+}
+
+/* ---- ksmplusctl output ---- */
+
+static void add_rec(struct control_reply *r, const char *line)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 8;
+		r->rec = realloc(r->rec, r->cap * sizeof(*r->rec));
+		assert_non_null(r->rec);
+	}
+	if (proto_decode(line, strlen(line), &r->rec[r->n]) != 0)
+		fail_msg("bad test record: %s", line);
+	r->n++;
+}
+
+static char *capture(void (*fn)(FILE *, const struct control_reply *),
+		     const struct control_reply *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	fn(f, r);
+	fclose(f);
+	return buf;
+}
+
+static void sample_status(struct control_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	add_rec(r, "ok=1");
+	add_rec(r, "type=global\tbackend=ptrace\trun=1\tpages_sharing=10240\tpages_shared=2\t"
+		   "general_profit=41943040\tfull_scans=7\tconnector=1");
+	add_rec(r, "type=app\tname=gimp\tsource=config\tprocs=2\tenrolled_kib=40960\t"
+		   "merging_kib=40000\tprofit_kib=39000");
+	add_rec(r, "type=app\tname=libreoffice-calc\tsource=ctl\tprocs=0\tenrolled_kib=0\t"
+		   "merging_kib=0\tprofit_kib=-50");
+	add_rec(r, "type=proc\tpid=100\tapp=gimp\tstate=enrolled\tmode=whole\t"
+		   "enrolled_kib=20480\tmerging_kib=20000\tprofit_kib=19500");
+	add_rec(r, "type=proc\tpid=4242\tapp=gimp\tcomm=gimp\tstate=skipped\t"
+		   "reason=excluded \"x\"\\tand\\\\");
+	add_rec(r, "type=proc\tpid=77\tapp=libreoffice-calc\tstate=failed\t"
+		   "reason=ptrace: Operation not permitted");
+}
+
+static void test_format_status(void **state)
+{
+	(void)state;
+	struct control_reply r;
+	sample_status(&r);
+	char *out = capture(ctl_print_status, &r);
+	static const char want[] =
+		"backend:         ptrace\n"
+		"ksmd run:        1\n"
+		"pages_sharing:   10240\n"
+		"pages_shared:    2\n"
+		"general_profit:  40.0 MiB\n"
+		"full_scans:      7\n"
+		"proc connector:  yes\n"
+		"\n"
+		"APP               PROCS  ENROLLED_MiB  MERGING_MiB  PROFIT_MiB\n"
+		"gimp                  2          40.0         39.1        38.1\n"
+		"libreoffice-calc      0           0.0          0.0         0.0\n"
+		"\n"
+		"not enrolled:\n"
+		"    PID  APP               STATE     REASON\n"
+		"   4242  gimp              skipped   excluded \"x\"?and\\\n"
+		"     77  libreoffice-calc  failed    ptrace: Operation not permitted\n";
+	assert_string_equal(out, want);
+	free(out);
+	control_reply_free(&r);
+
+	/* No global, no apps. */
+	memset(&r, 0, sizeof(r));
+	add_rec(&r, "ok=1");
+	out = capture(ctl_print_status, &r);
+	assert_string_equal(out, "\nno apps configured\n");
+	free(out);
+	control_reply_free(&r);
+}
+
+static void test_format_json(void **state)
+{
+	(void)state;
+	struct control_reply r;
+	sample_status(&r);
+	char *out = capture(ctl_print_status_json, &r);
+	static const char want[] =
+		"{\n"
+		"  \"global\": {\"backend\": \"ptrace\", \"run\": 1, \"pages_sharing\": 10240, "
+		"\"pages_shared\": 2, \"general_profit\": 41943040, \"full_scans\": 7, "
+		"\"connector\": 1},\n"
+		"  \"apps\": [\n"
+		"    {\"name\": \"gimp\", \"source\": \"config\", \"procs\": 2, "
+		"\"enrolled_kib\": 40960, \"merging_kib\": 40000, \"profit_kib\": 39000},\n"
+		"    {\"name\": \"libreoffice-calc\", \"source\": \"ctl\", \"procs\": 0, "
+		"\"enrolled_kib\": 0, \"merging_kib\": 0, \"profit_kib\": -50}\n"
+		"  ],\n"
+		"  \"processes\": [\n"
+		"    {\"pid\": 100, \"app\": \"gimp\", \"state\": \"enrolled\", \"mode\": \"whole\", "
+		"\"enrolled_kib\": 20480, \"merging_kib\": 20000, \"profit_kib\": 19500},\n"
+		"    {\"pid\": 4242, \"app\": \"gimp\", \"comm\": \"gimp\", \"state\": \"skipped\", "
+		"\"reason\": \"excluded \\\"x\\\"\\tand\\\\\"},\n"
+		"    {\"pid\": 77, \"app\": \"libreoffice-calc\", \"state\": \"failed\", "
+		"\"reason\": \"ptrace: Operation not permitted\"}\n"
+		"  ]\n"
+		"}\n";
+	assert_string_equal(out, want);
+
+	/* If python3 is around, it must agree that this is JSON. */
+	if (access("/usr/bin/python3", X_OK) == 0) {
+		FILE *p = popen("/usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)'", "w");
+		assert_non_null(p);
+		fputs(out, p);
+		assert_int_equal(pclose(p), 0);
+	}
+	free(out);
+	control_reply_free(&r);
+
+	memset(&r, 0, sizeof(r));
+	add_rec(&r, "ok=1");
+	out = capture(ctl_print_status_json, &r);
+	assert_string_equal(out, "{\n  \"global\": null,\n  \"apps\": [],\n  \"processes\": []\n}\n");
+	free(out);
+	control_reply_free(&r);
+}
+
+static void test_json_string(void **state)
+{
+	(void)state;
+	static const struct { const char *in, *want; } cases[] = {
+		{ "", "\"\"" },
+		{ "plain", "\"plain\"" },
+		{ "q\"b\\", "\"q\\\"b\\\\\"" },
+		{ "\n\t\r\x01\x1f\x7f", "\"\\n\\t\\u000d\\u0001\\u001f\\u007f\"" },
+		{ "ünï €", "\"ünï €\"" },
+		{ "\xff" "a\xc3", "\"\\ufffda\\ufffd\"" },            /* invalid UTF-8 */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },                 /* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },     /* surrogate */
+		{ "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },       /* U+1F600 */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		ctl_json_string(f, cases[i].in);
+		fclose(f);
+		assert_string_equal(buf, cases[i].want);
+		free(buf);
+	}
+}
+
+static void test_format_list_and_change(void **state)
+{
+	(void)state;
+	struct control_reply r = { 0 };
+	add_rec(&r, "ok=1");
+	add_rec(&r, "type=app\tname=gimp\tsource=config");
+	add_rec(&r, "type=app\tname=evince\tsource=runtime");
+	add_rec(&r, "type=app\tname=x\\ty\tsource=ctl");
+	char *out = capture(ctl_print_list, &r);
+	assert_string_equal(out, "gimp    config\nevince  runtime\nx?y     ctl\n");
+	free(out);
+	control_reply_free(&r);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	memset(&r, 0, sizeof(r));
+	add_rec(&r, "ok=1");
+	add_rec(&r, "type=app\tname=gimp\tprocs=2\tskipped=1");
+	ctl_print_change(f, "add", &r);
+	control_reply_free(&r);
+	add_rec(&r, "ok=1");
+	add_rec(&r, "type=app\tname=gimp\tunmerged=3");
+	ctl_print_change(f, "remove", &r);
+	control_reply_free(&r);
+	add_rec(&r, "ok=1");
+	ctl_print_change(f, "add", &r);
+	control_reply_free(&r);
+	fclose(f);
+	assert_string_equal(buf, "gimp: added; 2 running processes enrolled, 1 skipped\n"
+				 "gimp: removed; 3 processes unmerged\n");
+	free(buf);
+}
+
+static void test_format_mib(void **state)
+{
+	(void)state;
+	static const struct { const char *in; long long div; const char *want; } cases[] = {
+		{ "0", 1024, "0.0" }, { "1024", 1024, "1.0" }, { "1536", 1024, "1.5" },
+		{ "51", 1024, "0.0" }, { "52", 1024, "0.1" }, { "-10", 1024, "0.0" },
+		{ "-52", 1024, "-0.1" }, { "-2048", 1024, "-2.0" }, { "10188", 1024, "9.9" },
+		{ "10189", 1024, "10.0" }, { "1048576", 1048576, "1.0" },
+		{ "-1572864", 1048576, "-1.5" }, { "", 1024, "-" }, { "12x", 1024, "-" },
+		{ "99999999999999999999", 1024, "-" },
+		{ "9223372036854775807", 1024, "9007199254740992.0" },
+	};
+	char buf[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ctl_format_mib(buf, sizeof(buf), cases[i].in, cases[i].div);
+		if (strcmp(buf, cases[i].want) != 0)
+			fail_msg("%s / %lld: got %s, want %s", cases[i].in, cases[i].div, buf,
+				 cases[i].want);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_request_reply, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_big_reply_slow_reader, server_setup,
+						server_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_oversized, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_clients, server_setup,
+						server_teardown),
+		cmocka_unit_test_setup_teardown(test_root_ops, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_nonroot_refused, server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(test_second_server_refused, server_setup,
+						server_teardown),
+		cmocka_unit_test(test_stale_socket_replaced),
+		cmocka_unit_test(test_not_a_socket),
+		cmocka_unit_test(test_op_tables),
+		cmocka_unit_test(test_format_status),
+		cmocka_unit_test(test_format_json),
+		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_format_list_and_change),
+		cmocka_unit_test(test_format_mib),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
