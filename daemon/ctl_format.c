@@ -1,0 +1,285 @@
+/* ctl_format.c — ksmplusctl's output: the status table, its JSON form, and
+ * the app list (see ctl_format.h). */
+#include "ctl_format.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool parse_ll(const char *s, long long *out)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+void ctl_format_mib(char *buf, size_t len, const char *s, long long div)
+{
+	long long v;
+	if (!parse_ll(s, &v) || div <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	/* Integer rounding to tenths, so tiny negatives print "0.0", not "-0.0". */
+	unsigned long long a = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	unsigned long long tenths = (a / (unsigned long long)div) * 10 +
+		((a % (unsigned long long)div) * 10 + (unsigned long long)div / 2) /
+		(unsigned long long)div;
+	snprintf(buf, len, "%s%llu.%llu", v < 0 && tenths ? "-" : "", tenths / 10, tenths % 10);
+}
+
+/* Copies s into buf with control characters shown as '?', for tables. */
+static const char *clean(char *buf, size_t len, const char *s)
+{
+	size_t i = 0;
+	for (; s && s[i] && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static const char *type_of(const struct proto_record *r)
+{
+	const char *t = proto_get(r, "type");
+	return t ? t : "";
+}
+
+static const char *get(const struct proto_record *r, const char *key)
+{
+	const char *v = proto_get(r, key);
+	return v ? v : "";
+}
+
+void ctl_print_list(FILE *f, const struct control_reply *r)
+{
+	int w = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(type_of(&r->rec[i]), "app") == 0) {
+			int l = (int)strlen(get(&r->rec[i], "name"));
+			w = l > w ? l : w;
+		}
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(type_of(&r->rec[i]), "app") != 0)
+			continue;
+		char name[PROTO_VALUE_MAX], src[PROTO_VALUE_MAX];
+		fprintf(f, "%-*s  %s\n", w, clean(name, sizeof(name), get(&r->rec[i], "name")),
+			clean(src, sizeof(src), get(&r->rec[i], "source")));
+	}
+}
+
+void ctl_print_change(FILE *f, const char *op, const struct control_reply *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		if (strcmp(type_of(x), "app") != 0)
+			continue;
+		char name[PROTO_VALUE_MAX], a[32], b[32];
+		clean(name, sizeof(name), get(x, "name"));
+		if (strcmp(op, "add") == 0 && proto_get(x, "procs"))
+			fprintf(f, "%s: added; %s running processes enrolled, %s skipped\n", name,
+				clean(a, sizeof(a), get(x, "procs")),
+				proto_get(x, "skipped") ? clean(b, sizeof(b), get(x, "skipped")) : "0");
+		else if (strcmp(op, "remove") == 0 && proto_get(x, "unmerged"))
+			fprintf(f, "%s: removed; %s processes unmerged\n", name,
+				clean(a, sizeof(a), get(x, "unmerged")));
+		return;
+	}
+}
+
+void ctl_print_status(FILE *f, const struct control_reply *r)
+{
+	const struct proto_record *g = NULL;
+	int wname = 3, wapp = 3;
+	size_t n_apps = 0, n_bad = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		const char *t = type_of(x);
+		if (strcmp(t, "global") == 0 && !g) {
+			g = x;
+		} else if (strcmp(t, "app") == 0) {
+			int l = (int)strlen(get(x, "name"));
+			wname = l > wname ? l : wname;
+			n_apps++;
+		} else if (strcmp(t, "proc") == 0 && strcmp(get(x, "state"), "enrolled") != 0) {
+			int l = (int)strlen(get(x, "app"));
+			wapp = l > wapp ? l : wapp;
+			n_bad++;
+		}
+	}
+	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX], c[PROTO_VALUE_MAX], d[PROTO_VALUE_MAX];
+	if (g) {
+		ctl_format_mib(a, sizeof(a), get(g, "general_profit"), 1024LL * 1024);
+		fprintf(f, "backend:         %s\n", clean(b, sizeof(b), get(g, "backend")));
+		fprintf(f, "ksmd run:        %s\n", clean(b, sizeof(b), get(g, "run")));
+		fprintf(f, "pages_sharing:   %s\n", clean(b, sizeof(b), get(g, "pages_sharing")));
+		fprintf(f, "pages_shared:    %s\n", clean(b, sizeof(b), get(g, "pages_shared")));
+		fprintf(f, "general_profit:  %s MiB\n", a);
+		fprintf(f, "full_scans:      %s\n", clean(b, sizeof(b), get(g, "full_scans")));
+		if (proto_get(g, "connector"))
+			fprintf(f, "proc connector:  %s\n",
+				strcmp(get(g, "connector"), "1") == 0 ? "yes" : "no");
+	}
+
+	fprintf(f, "\n");
+	if (n_apps == 0) {
+		fprintf(f, "no apps configured\n");
+	} else {
+		fprintf(f, "%-*s  %5s  %12s  %11s  %10s\n", wname, "APP", "PROCS",
+			"ENROLLED_MiB", "MERGING_MiB", "PROFIT_MiB");
+		for (size_t i = 0; i < r->n; i++) {
+			const struct proto_record *x = &r->rec[i];
+			if (strcmp(type_of(x), "app") != 0)
+				continue;
+			ctl_format_mib(a, sizeof(a), get(x, "enrolled_kib"), 1024);
+			ctl_format_mib(b, sizeof(b), get(x, "merging_kib"), 1024);
+			ctl_format_mib(c, sizeof(c), get(x, "profit_kib"), 1024);
+			char procs[32];
+			clean(procs, sizeof(procs), get(x, "procs"));
+			fprintf(f, "%-*s  %5s  %12s  %11s  %10s\n", wname,
+				clean(d, sizeof(d), get(x, "name")), procs, a, b, c);
+		}
+	}
+
+	if (n_bad == 0)
+		return;
+	fprintf(f, "\nnot enrolled:\n");
+	fprintf(f, "%7s  %-*s  %-8s  %s\n", "PID", wapp, "APP", "STATE", "REASON");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		if (strcmp(type_of(x), "proc") != 0 || strcmp(get(x, "state"), "enrolled") == 0)
+			continue;
+		char pid[32];
+		fprintf(f, "%7s  %-*s  %-8s  %s\n", clean(pid, sizeof(pid), get(x, "pid")), wapp,
+			clean(a, sizeof(a), get(x, "app")), clean(b, sizeof(b), get(x, "state")),
+			clean(c, sizeof(c), get(x, "reason")));
+	}
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n;
+	unsigned min;
+	unsigned cp;
+	if ((s[0] & 0xe0) == 0xc0) { n = 2; cp = s[0] & 0x1f; min = 0x80; }
+	else if ((s[0] & 0xf0) == 0xe0) { n = 3; cp = s[0] & 0x0f; min = 0x800; }
+	else if ((s[0] & 0xf8) == 0xf0) { n = 4; cp = s[0] & 0x07; min = 0x10000; }
+	else return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;               /* also stops at the NUL */
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void ctl_json_string(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', f);
+	while (*p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+			p++;
+		} else if (c == '\n') {
+			fputs("\\n", f); p++;
+		} else if (c == '\t') {
+			fputs("\\t", f); p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c);
+			p++;
+		} else {
+			size_t n = utf8_len(p);
+			if (n == 0) {
+				fputs("\\ufffd", f);
+				p++;
+			} else {
+				fwrite(p, 1, n, f);
+				p += n;
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+static bool json_int(const char *s)
+{
+	const char *p = s;
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		return p[1] == '\0';
+	if (*p < '1' || *p > '9')
+		return false;
+	size_t digits = 0;
+	for (; *p; p++, digits++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return digits <= 18;
+}
+
+static void json_object(FILE *f, const struct proto_record *x)
+{
+	bool first = true;
+	fputc('{', f);
+	for (size_t i = 0; i < x->n; i++) {
+		if (strcmp(x->f[i].key, "type") == 0)
+			continue;
+		fputs(first ? "" : ", ", f);
+		first = false;
+		ctl_json_string(f, x->f[i].key);
+		fputs(": ", f);
+		if (json_int(x->f[i].value))
+			fputs(x->f[i].value, f);
+		else
+			ctl_json_string(f, x->f[i].value);
+	}
+	fputc('}', f);
+}
+
+static void json_array(FILE *f, const struct control_reply *r, const char *type)
+{
+	bool first = true;
+	fputc('[', f);
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(type_of(&r->rec[i]), type) != 0)
+			continue;
+		fputs(first ? "\n    " : ",\n    ", f);
+		first = false;
+		json_object(f, &r->rec[i]);
+	}
+	fputs(first ? "]" : "\n  ]", f);
+}
+
+void ctl_print_status_json(FILE *f, const struct control_reply *r)
+{
+	const struct proto_record *g = NULL;
+	for (size_t i = 0; i < r->n && !g; i++)
+		if (strcmp(type_of(&r->rec[i]), "global") == 0)
+			g = &r->rec[i];
+	fputs("{\n  \"global\": ", f);
+	if (g)
+		json_object(f, g);
+	else
+		fputs("null", f);
+	fputs(",\n  \"apps\": ", f);
+	json_array(f, r, "app");
+	fputs(",\n  \"processes\": ", f);
+	json_array(f, r, "proc");
+	fputs("\n}\n", f);
+}
