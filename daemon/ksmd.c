@@ -19,7 +19,7 @@ struct saved_knob {
 	char old[64];
 };
 
-static char ksmd_root[PATH_MAX] = KSMD_SYSFS;
+static char ksmd_root[256] = KSMD_SYSFS;   /* short: knob paths fit PATH_MAX */
 static struct saved_knob saved[CONFIG_MAX_KNOBS + 1];
 static size_t n_saved;
 
