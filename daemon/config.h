@@ -1,5 +1,5 @@
 /* config.h — the app list and settings, from /etc/ksmplusd.conf and the
- * drop-ins /etc/ksmplusd.conf.d/*.conf (lexical order), parsed with inih.
+ * drop-ins /etc/ksmplusd.conf.d/NAME.conf (lexical order), parsed with inih.
  * Every error names file:line. */
 #ifndef KSMPLUS_CONFIG_H
 #define KSMPLUS_CONFIG_H
@@ -30,13 +30,17 @@ struct config {
 	unsigned rescan_sec;            /* re-read maps of range-enrolled processes */
 	unsigned sweep_sec;             /* full /proc sweep when no proc connector */
 	bool unmerge_on_stop;
+	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */
 };
 
 void config_init(struct config *c);          /* defaults */
+/* Frees the lists; c needs config_init() again before reuse. */
 void config_free(struct config *c);
-/* Loads path, then path.d/ *.conf in lexical order. A missing main file is an
+/* c must come fresh from config_init(); on error it holds a partial result
+ * (still to be config_free()d).
+ * Loads path, then path.d/ *.conf in lexical order. A missing main file is an
  * error; a missing .d directory is not. On error returns -1 and writes
  * "file:line: reason" into err. */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
@@ -50,4 +54,9 @@ int config_write_ctl_dropin(const char *dropin_dir, const struct strlist *names,
 int config_read_ctl_dropin(const char *dropin_dir, struct strlist *names,
 			   char *err, size_t errlen);
 const char *config_backend_name(enum backend_pref b);
+/* Is name usable as an app/exclude name (non-empty, <= CONFIG_NAME_MAX,
+ * no '/', ',', whitespace or control characters, not starting with '#')?
+ * If not and why is non-NULL, *why says what is wrong. */
+#define CONFIG_NAME_MAX 255
+bool config_name_ok(const char *name, const char **why);
 #endif

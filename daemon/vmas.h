@@ -22,7 +22,8 @@ struct vma_list {
 int vmas_parse(const char *text, struct vma_list *out, int *bad_line);
 /* Reads /proc/PID/maps. 0 or -errno. */
 int vmas_read(pid_t pid, struct vma_list *out);
-/* out = ranges of cur not covered by prev (both sorted). */
+/* out = ranges of cur not covered by prev (both sorted, coalesced); out is
+ * overwritten and must be neither of them. 0 or -ENOMEM. */
 int vmas_subtract(const struct vma_list *cur, const struct vma_list *prev, struct vma_list *out);
 size_t vmas_bytes(const struct vma_list *l);
 void vmas_clear(struct vma_list *l);

@@ -1,0 +1,707 @@
+/* config.c — ksmplusd's settings and app list.
+ *
+ * File format: INI, read with inih.  /etc/ksmplusd.conf is read first, then
+ * every *.conf in /etc/ksmplusd.conf.d/ in strcmp() order (hidden files and
+ * other names are ignored; a missing directory is fine).  Later files add
+ * apps and override settings.  Comments are lines starting with '#' or ';',
+ * or an inline ';' preceded by whitespace.
+ *
+ *   [ksmplusd]
+ *   backend = auto                 ; auto | process_madvise | ptrace
+ *   rescan_interval_sec = 10       ; 1..3600, re-read maps of enrolled processes
+ *   sweep_interval_sec = 30        ; 1..3600, /proc sweep without proc connector
+ *   unmerge_on_stop = no           ; yes/no/true/false/1/0
+ *
+ *   [apps]
+ *   app = gimp                     ; repeatable; "app = a b,c" lists several
+ *   exclude = mysqld mariadbd      ; the default.  The first `exclude` read
+ *                                  ; replaces it, later ones append, and an
+ *                                  ; empty `exclude =` clears the list.
+ *
+ *   [ksmd]                         ; written to /sys/kernel/mm/ksm/<knob>
+ *   run = 1                        ; 0..1 (2, "unmerge all", is an action)
+ *   pages_to_scan = 100            ; 0..4294967295
+ *   sleep_millisecs = 20           ; 0..4294967295
+ *   smart_scan = 1                 ; boolean, stored as 0/1
+ *   use_zero_pages = 0             ; boolean
+ *   merge_across_nodes = 1         ; boolean
+ *   max_page_sharing = 256         ; 2..2147483647
+ *   advisor_mode = none            ; none | scan-time
+ *
+ * Names (app, exclude): 1..255 bytes, no '/', ',', whitespace or control
+ * characters, not starting with '#'.  A [ksmd] knob set twice keeps the last
+ * value; ksmd.c checks later whether the running kernel has the knob, so each
+ * knob records the file and line it came from.
+ *
+ * Any error (unknown section or key, bad value, syntax) fails the whole load
+ * with the first error as "FILE:LINE: message". */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Stands in for the value of a line too long for inih's fixed line buffer;
+ * the handler swaps in the real value (see read_line). */
+#define LONG_TOKEN "\x1f"
+
+struct parse_state {
+	struct config *c;
+	const char *file;
+	FILE *fp;
+	char *buf;              /* getline() buffer */
+	size_t bufcap;
+	int lineno;             /* lines handed to inih so far = inih's lineno */
+	char *long_value;       /* real value behind LONG_TOKEN on this line */
+	char *err;
+	size_t errlen;
+	int err_line;           /* line of the recorded error, 0 if none */
+};
+
+static const char *const sections[] = { "ksmplusd", "apps", "ksmd" };
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int fail(struct parse_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Records "FILE:LINE: message" for the current line unless an error is
+ * already recorded: the first error is the one worth fixing first, later
+ * ones are often its consequences. Returns -1. */
+static int fail(struct parse_state *st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (st->err_line)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->err_line = st->lineno;
+	set_err(st->err, st->errlen, "%s:%d: %s", st->file, st->lineno, msg);
+	return -1;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+/* Strict unsigned decimal: digits only, so "-1", " 5" or "5s" are rejected
+ * rather than silently wrapped or truncated as strtoul would. */
+static bool parse_uint(const char *v, unsigned long long min, unsigned long long max,
+		       unsigned long long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*v))
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return !errno && *end == '\0' && *out >= min && *out <= max;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "1" }, *const no[] = { "no", "false", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+			*out = strcasecmp(v, yes[i]) == 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *name_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return "empty name";
+	if (len > CONFIG_NAME_MAX)
+		return "longer than 255 characters";
+	/* A '#' start is almost always a comment the user thought was inline. */
+	if (name[0] == '#')
+		return "starts with '#' (inline comments start with ' ;')";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p == '/')
+			return "contains '/' (give the program name, not a path)";
+		if (*p == ',' || isspace(*p))
+			return "contains a separator (',' or whitespace)";
+		/* Bytes >= 0x80 are allowed: UTF-8 program names are printable. */
+		if (*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+	}
+	return NULL;
+}
+
+bool config_name_ok(const char *name, const char **why)
+{
+	const char *problem = name_problem(name);
+
+	if (why)
+		*why = problem;
+	return problem == NULL;
+}
+
+/* ---- [ksmplusd] -------------------------------------------------------- */
+
+static int set_interval(struct parse_state *st, const char *key, const char *v, unsigned *out)
+{
+	unsigned long long n;
+
+	if (!parse_uint(v, 1, 3600, &n))
+		return fail(st, "invalid value '%s' for %s (expected seconds, 1..3600)", v, key);
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_daemon(struct parse_state *st, const char *key, const char *v)
+{
+	struct config *c = st->c;
+
+	if (strcmp(key, "backend") == 0) {
+		if (strcmp(v, "auto") == 0)
+			c->backend = BACKEND_AUTO;
+		else if (strcmp(v, "process_madvise") == 0)
+			c->backend = BACKEND_PMADV;
+		else if (strcmp(v, "ptrace") == 0)
+			c->backend = BACKEND_PTRACE;
+		else
+			return fail(st, "invalid value '%s' for backend (expected auto, process_madvise or ptrace)", v);
+		return 0;
+	}
+	if (strcmp(key, "rescan_interval_sec") == 0)
+		return set_interval(st, key, v, &c->rescan_sec);
+	if (strcmp(key, "sweep_interval_sec") == 0)
+		return set_interval(st, key, v, &c->sweep_sec);
+	if (strcmp(key, "unmerge_on_stop") == 0) {
+		if (!parse_bool(v, &c->unmerge_on_stop))
+			return fail(st, "invalid value '%s' for unmerge_on_stop (expected yes or no)", v);
+		return 0;
+	}
+	return fail(st, "unknown key '%s' in [ksmplusd]", key);
+}
+
+/* ---- [apps] ------------------------------------------------------------ */
+
+#define NAME_SEPS " \t\r\n\v\f,"
+
+/* Adds every name in a "a b,c" list to l; an empty list adds nothing. */
+static int add_names(struct parse_state *st, const char *key, const char *v, struct strlist *l)
+{
+	char name[CONFIG_NAME_MAX + 2];
+	const char *why;
+
+	for (v += strspn(v, NAME_SEPS); *v; v += strspn(v, NAME_SEPS)) {
+		size_t len = strcspn(v, NAME_SEPS);
+
+		if (len > CONFIG_NAME_MAX)
+			return fail(st, "invalid %s name '%.40s...': longer than 255 characters", key, v);
+		memcpy(name, v, len);
+		name[len] = '\0';
+		v += len;
+		if (!config_name_ok(name, &why))
+			return fail(st, "invalid %s name '%s': %s", key, name, why);
+		if (strlist_add(l, name) < 0)
+			return fail(st, "out of memory");
+	}
+	return 0;
+}
+
+static int set_apps(struct parse_state *st, const char *key, const char *v)
+{
+	struct config *c = st->c;
+
+	if (strcmp(key, "app") == 0) {
+		/* An empty `app =` is most likely a half-finished edit. */
+		if (v[strspn(v, NAME_SEPS)] == '\0')
+			return fail(st, "'app' needs at least one name");
+		return add_names(st, key, v, &c->apps);
+	}
+	if (strcmp(key, "exclude") == 0) {
+		/* The first exclude replaces the built-in default so that a site
+		 * can drop it; `exclude =` clears whatever came before. */
+		if (!c->excludes_set || v[strspn(v, NAME_SEPS)] == '\0')
+			strlist_clear(&c->excludes);
+		c->excludes_set = true;
+		return add_names(st, key, v, &c->excludes);
+	}
+	return fail(st, "unknown key '%s' in [apps]", key);
+}
+
+/* ---- [ksmd] ------------------------------------------------------------ */
+
+enum knob_kind { K_UINT, K_BOOL, K_ADVISOR };
+
+struct knob_def {
+	const char *name;
+	enum knob_kind kind;
+	unsigned long long min, max;
+};
+
+/* Ranges are what the kernel's sysfs store functions accept, except run=2
+ * (unmerge everything), which would undo all merging on every start. */
+static const struct knob_def knob_defs[] = {
+	{ "run", K_UINT, 0, 1 },
+	{ "pages_to_scan", K_UINT, 0, 4294967295ULL },
+	{ "sleep_millisecs", K_UINT, 0, 4294967295ULL },
+	{ "smart_scan", K_BOOL, 0, 1 },
+	{ "use_zero_pages", K_BOOL, 0, 1 },
+	{ "merge_across_nodes", K_BOOL, 0, 1 },
+	{ "max_page_sharing", K_UINT, 2, 2147483647ULL },
+	{ "advisor_mode", K_ADVISOR, 0, 0 },
+};
+
+/* Checks v for knob d and writes the form sysfs takes into out. */
+static int knob_value(struct parse_state *st, const struct knob_def *d, const char *v,
+		      char *out, size_t outlen)
+{
+	unsigned long long n;
+	bool b;
+
+	switch (d->kind) {
+	case K_UINT:
+		if (!parse_uint(v, d->min, d->max, &n))
+			return fail(st, "invalid value '%s' for %s (expected %llu..%llu)",
+				    v, d->name, d->min, d->max);
+		snprintf(out, outlen, "%llu", n);
+		return 0;
+	case K_BOOL:
+		if (!parse_bool(v, &b))
+			return fail(st, "invalid value '%s' for %s (expected 0 or 1)", v, d->name);
+		snprintf(out, outlen, "%d", b);
+		return 0;
+	case K_ADVISOR:
+		if (strcmp(v, "none") != 0 && strcmp(v, "scan-time") != 0)
+			return fail(st, "invalid value '%s' for advisor_mode (expected none or scan-time)", v);
+		snprintf(out, outlen, "%s", v);
+		return 0;
+	}
+	return fail(st, "internal error: knob kind");
+}
+
+static int set_knob(struct parse_state *st, const char *key, const char *v)
+{
+	struct config *c = st->c;
+	const struct knob_def *d = NULL;
+	struct ksmd_setting *k = NULL;
+	char value[sizeof(k->value)];
+
+	for (size_t i = 0; i < sizeof(knob_defs) / sizeof(knob_defs[0]); i++)
+		if (strcmp(key, knob_defs[i].name) == 0)
+			d = &knob_defs[i];
+	if (!d)
+		return fail(st, "unknown key '%s' in [ksmd]", key);
+	if (knob_value(st, d, v, value, sizeof(value)) < 0)
+		return -1;
+	/* Set again (same or later file): the last one wins, in place. */
+	for (size_t i = 0; i < c->n_knobs; i++)
+		if (strcmp(c->knobs[i].knob, key) == 0)
+			k = &c->knobs[i];
+	if (!k) {
+		if (c->n_knobs == CONFIG_MAX_KNOBS)
+			return fail(st, "too many [ksmd] settings");
+		k = &c->knobs[c->n_knobs++];
+		snprintf(k->knob, sizeof(k->knob), "%s", key);
+	}
+	snprintf(k->value, sizeof(k->value), "%s", value);
+	snprintf(k->file, sizeof(k->file), "%s", st->file);
+	k->line = st->lineno;
+	return 0;
+}
+
+/* ---- inih glue --------------------------------------------------------- */
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_state *st = user;
+	int r;
+
+	if (st->long_value && strcmp(value, LONG_TOKEN) == 0)
+		value = st->long_value;
+	if (strcmp(section, "ksmplusd") == 0)
+		r = set_daemon(st, key, value);
+	else if (strcmp(section, "apps") == 0)
+		r = set_apps(st, key, value);
+	else if (strcmp(section, "ksmd") == 0)
+		r = set_knob(st, key, value);
+	else if (*section == '\0')
+		r = fail(st, "'%s' outside any section (start with [ksmplusd], [apps] or [ksmd])", key);
+	else            /* normally read_line has reported it already */
+		r = fail(st, "unknown section [%.60s]", section);
+	return r == 0;
+}
+
+/* inih's idea of a comment start inside a line: ';' after whitespace. */
+static char *find_chars_or_comment(char *s, const char *chars)
+{
+	bool was_space = false;
+
+	while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t\r\n\v\f");
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* inih never calls the handler for a section line, so an unknown but empty
+ * section would go unnoticed; check every header here instead. */
+static void check_section(struct parse_state *st, char *s)
+{
+	char *end;
+
+	if (*s != '[')
+		return;
+	end = find_chars_or_comment(s + 1, "]");
+	if (*end != ']')
+		return;         /* inih reports the syntax error */
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if ((size_t)(end - s - 1) == strlen(sections[i]) &&
+		    strncmp(s + 1, sections[i], strlen(sections[i])) == 0)
+			return;
+	*end = '\0';
+	fail(st, "unknown section [%.60s] (expected [ksmplusd], [apps] or [ksmd])", s + 1);
+	*end = ']';
+}
+
+/* inih reads into a fixed buffer (200 bytes in Debian's build) and would split
+ * a longer line in two, yet "app = <255-char name>" is legal.  So a long line
+ * is handed to inih as "key = LONG_TOKEN" (or an indented LONG_TOKEN, which
+ * inih treats as a continuation line just as it would the original) and the
+ * handler substitutes the real value, split the way inih would split it. */
+static char *long_line(struct parse_state *st, char *s, char *str, int num)
+{
+	char *eq, *v;
+
+	if (*s == ';' || *s == '#' || *trim(s) == '\0')
+		return strcpy(str, "\n");
+	if (*s == '[')          /* too long for a known name: reported */
+		return strcpy(str, "[" LONG_TOKEN "]\n");
+	eq = isspace((unsigned char)*s) ? s : find_chars_or_comment(s, "=:");
+	if (*eq == '\0' || *eq == ';')
+		return strcpy(str, LONG_TOKEN "\n");    /* inih: syntax error */
+	v = isspace((unsigned char)*s) ? s : eq + 1;
+	v += strspn(v, " \t");
+	*find_chars_or_comment(v, NULL) = '\0';
+	st->long_value = strdup(trim(v));
+	if (!st->long_value) {
+		fail(st, "out of memory");
+		return strcpy(str, "\n");
+	}
+	if (isspace((unsigned char)*s))
+		return strcpy(str, " " LONG_TOKEN "\n");
+	*eq = '\0';
+	s = trim(s);
+	if ((int)strlen(s) + 5 >= num) {
+		fail(st, "key '%.40s...' is too long", s);
+		return strcpy(str, "\n");
+	}
+	snprintf(str, (size_t)num, "%s = " LONG_TOKEN "\n", s);
+	return str;
+}
+
+/* inih's reader: one line per call, like fgets. Counting lines here gives
+ * every handler call its exact line number. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	ssize_t len;
+	char *s;
+
+	free(st->long_value);
+	st->long_value = NULL;
+	len = getline(&st->buf, &st->bufcap, st->fp);
+	if (len < 0)
+		return NULL;
+	st->lineno++;
+	s = st->buf;
+	if (st->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;         /* UTF-8 BOM, which inih also skips */
+	/* inih treats an indented line after a key as a continuation, so only
+	 * a header at the start of a line is certainly a header; the handler
+	 * catches keys in any other unknown section. */
+	check_section(st, s);
+	if (len < num) {
+		memcpy(str, st->buf, (size_t)len + 1);
+		return str;
+	}
+	return long_line(st, s, str, num);
+}
+
+int config_parse_file(const char *file, struct config *c, char *err, size_t errlen)
+{
+	struct parse_state st = { .c = c, .file = file, .err = err, .errlen = errlen };
+	int rc;
+
+	st.fp = fopen(file, "re");
+	if (!st.fp) {
+		set_err(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_stream(read_line, &st, on_entry, &st);
+	if (rc == 0 && ferror(st.fp)) {
+		set_err(err, errlen, "%s: read error: %s", file, strerror(errno));
+		st.err_line = -1;
+	}
+	fclose(st.fp);
+	free(st.buf);
+	free(st.long_value);
+	if (rc == -2) {
+		set_err(err, errlen, "%s: out of memory", file);
+		return -1;
+	}
+	/* inih returns the first line it found wrong, including lines our
+	 * handler rejected; an earlier one than ours is a syntax error. */
+	if (rc > 0 && (st.err_line == 0 || rc < st.err_line)) {
+		set_err(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
+			file, rc);
+		return -1;
+	}
+	return st.err_line ? -1 : 0;
+}
+
+/* ---- whole configuration ----------------------------------------------- */
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->backend = BACKEND_AUTO;
+	c->rescan_sec = 10;
+	c->sweep_sec = 30;
+	c->unmerge_on_stop = false;
+	/* Databases manage their own memory and their buffer pools are
+	 * write-hot: merging them costs CPU and latency for nothing.  (If
+	 * these two strdup()s fail, the process is already doomed.) */
+	(void)strlist_add(&c->excludes, "mysqld");
+	(void)strlist_add(&c->excludes, "mariadbd");
+}
+
+void config_free(struct config *c)
+{
+	strlist_clear(&c->apps);
+	strlist_clear(&c->excludes);
+	c->n_knobs = 0;
+}
+
+static int is_dropin_name(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	/* "*.conf" as the shell means it: hidden files (editor and ksmplusctl
+	 * temporaries) never match. */
+	return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".conf") == 0;
+}
+
+/* strcmp, not alphasort's strcoll: the order must not depend on locale. */
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int load_dropins(struct config *c, char *err, size_t errlen)
+{
+	struct dirent **ents;
+	int n, r = 0;
+
+	n = scandir(c->dropin_dir, &ents, is_dropin_name, cmp_names);
+	if (n < 0) {
+		if (errno == ENOENT)
+			return 0;
+		set_err(err, errlen, "%s: cannot open: %s", c->dropin_dir, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		char file[PATH_MAX];
+		struct stat sb;
+
+		if (r == 0 && snprintf(file, sizeof(file), "%s/%s", c->dropin_dir,
+				       ents[i]->d_name) >= (int)sizeof(file)) {
+			set_err(err, errlen, "%s/%s: path too long", c->dropin_dir, ents[i]->d_name);
+			r = -1;
+		}
+		/* A directory or device named x.conf is not a drop-in. */
+		if (r == 0 && stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
+			r = config_parse_file(file, c, err, errlen);
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+int config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+	if (snprintf(c->path, sizeof(c->path), "%s", path) >= (int)sizeof(c->path) ||
+	    snprintf(c->dropin_dir, sizeof(c->dropin_dir), "%s.d", path) >= (int)sizeof(c->dropin_dir)) {
+		set_err(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (config_parse_file(path, c, err, errlen) < 0)
+		return -1;
+	return load_dropins(c, err, errlen);
+}
+
+const char *config_backend_name(enum backend_pref b)
+{
+	switch (b) {
+	case BACKEND_AUTO:
+		return "auto";
+	case BACKEND_PMADV:
+		return "process_madvise";
+	case BACKEND_PTRACE:
+		return "ptrace";
+	}
+	return "unknown";
+}
+
+/* ---- the ksmplusctl drop-in -------------------------------------------- */
+
+static int write_names(FILE *f, const struct strlist *names)
+{
+	fputs("# Managed by ksmplusctl; edits are overwritten.\n"
+	      "# Apps added with `ksmplusctl add NAME`; see ksmplusd.conf(5).\n"
+	      "[apps]\n", f);
+	for (size_t i = 0; i < names->n; i++)
+		fprintf(f, "app = %s\n", names->v[i]);
+	if (fflush(f) != 0 || ferror(f))
+		return -1;
+	/* fsync before rename: otherwise a crash can leave an empty file
+	 * under the final name on some filesystems. */
+	return fsync(fileno(f));
+}
+
+static int ensure_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0755) == 0) {
+		/* mkdir honours the umask; the drop-in dir must be world-readable
+		 * like /etc itself. */
+		if (chmod(dir, 0755) == 0)
+			return 0;
+	} else if (errno == EEXIST) {
+		return 0;
+	}
+	set_err(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+	return -1;
+}
+
+/* Makes the rename itself durable. Failure is not fatal: the file is
+ * complete either way, only its name may revert after a crash. */
+static void sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+int config_write_ctl_dropin(const char *dropin_dir, const struct strlist *names,
+			    char *err, size_t errlen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	const char *why;
+	FILE *f;
+	int fd;
+
+	/* Never write what the daemon would then refuse to load. */
+	for (size_t i = 0; i < names->n; i++) {
+		if (!config_name_ok(names->v[i], &why)) {
+			set_err(err, errlen, "invalid app name '%s': %s", names->v[i], why);
+			return -1;
+		}
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dropin_dir, CONFIG_CTL_DROPIN) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dropin_dir, CONFIG_CTL_DROPIN) >= (int)sizeof(tmp)) {
+		set_err(err, errlen, "%s: path too long", dropin_dir);
+		return -1;
+	}
+	if (ensure_dir(dropin_dir, err, errlen) < 0)
+		return -1;
+	/* A hidden temp name: a daemon loading drop-ins meanwhile skips it. */
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	/* mkostemp creates 0600; the config is public like the main file. */
+	if (fchmod(fd, 0644) < 0 || write_names(f, names) < 0) {
+		set_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	sync_dir(dropin_dir);
+	return 0;
+}
+
+int config_read_ctl_dropin(const char *dropin_dir, struct strlist *names,
+			   char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct config scratch;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dropin_dir, CONFIG_CTL_DROPIN) >= (int)sizeof(path)) {
+		set_err(err, errlen, "%s: path too long", dropin_dir);
+		return -1;
+	}
+	strlist_clear(names);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;       /* nothing added with ksmplusctl yet */
+	/* A scratch config keeps a hand-edited file's other sections (or
+	 * errors) from touching anything but the result. */
+	config_init(&scratch);
+	r = config_parse_file(path, &scratch, err, errlen);
+	if (r == 0 && strlist_copy(names, &scratch.apps) < 0) {
+		set_err(err, errlen, "out of memory");
+		r = -1;
+	}
+	config_free(&scratch);
+	return r;
+}
