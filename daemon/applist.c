@@ -1,7 +1,6 @@
 /* applist.c — see applist.h. */
 #include "applist.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,21 +47,15 @@ const char *applist_source(const struct applist *a, const char *name)
 	return "runtime";
 }
 
+/* One rule for names everywhere: the config parser's. */
 bool applist_valid_name(const char *name, char *err, size_t errlen)
 {
-	size_t len = strlen(name);
+	const char *why = NULL;
 
-	if (len == 0 || len > 255) {
-		snprintf(err, errlen, "app name must be 1 to 255 characters");
-		return false;
-	}
-	for (const char *p = name; *p; p++) {
-		if (*p == '/' || *p == ',' || !isgraph((unsigned char)*p)) {
-			snprintf(err, errlen, "invalid app name '%s': no '/', ',', spaces or control characters", name);
-			return false;
-		}
-	}
-	return true;
+	if (config_name_ok(name, &why))
+		return true;
+	snprintf(err, errlen, "invalid app name '%s': %s", name, why ? why : "not allowed");
+	return false;
 }
 
 static int persist_ctl(struct applist *a, char *err, size_t errlen)

@@ -76,7 +76,7 @@ static int write_knob(const char *knob, const char *value)
 	int fd, rc = 0;
 
 	knob_path(knob, p, sizeof(p));
-	fd = open(p, O_WRONLY | O_CLOEXEC);
+	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);   /* TRUNC: harmless on sysfs, needed on test fakes */
 	if (fd < 0)
 		return -errno;
 	if (write(fd, value, len) != (ssize_t)len)

@@ -556,6 +556,7 @@ static void usage(FILE *out)
 		"  -c, --config PATH    config file (default %s; drop-ins in PATH.d/)\n"
 		"  -s, --socket PATH    control socket (default %s)\n"
 		"      --check-config   validate the config and exit\n"
+		"  -f, --foreground     accepted; ksmplusd never forks into the background\n"
 		"  -v, --verbose        log debug messages\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n\n"
@@ -578,6 +579,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "socket", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "foreground", no_argument, NULL, 'f' },   /* always: accepted for habit */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -586,12 +588,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	o->config = CONFIG_DEFAULT_PATH;
 	o->socket = PROTO_DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "c:s:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:fvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 's': o->socket = optarg; break;
 		case 'C': o->check_only = true; break;
 		case 'v': o->verbose = true; break;
+		case 'f': break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ksmplusd %s\n", KSMPLUS_VERSION); exit(0);
 		default: usage(stderr); return -1;

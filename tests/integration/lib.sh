@@ -86,11 +86,12 @@ merging() { v=$(ksm_field "$1" ksm_merging_pages); echo "${v:-0}"; }
 start_twin() {
 	name=$1; mib=$2; shift 2
 	[ -x "$TMP/$name" ] || cp "$BUILD/tests/twin" "$TMP/$name"
-	"$TMP/$name" --mib "$mib" --status "$TMP/$name.$$.$mib.st" "$@" > /dev/null 2>&1 &
+	st=$(mktemp "$TMP/st.XXXXXX")
+	"$TMP/$name" --mib "$mib" --status "$st" "$@" > /dev/null 2>&1 &
 	pid=$!
 	track "$pid"
-	wait_until 20 grep -q ready "$TMP/$name.$$.$mib.st" || fail "$name did not start"
-	mv "$TMP/$name.$$.$mib.st" "$TMP/twin.$pid.st"
+	wait_until 20 grep -q ready "$st" || fail "$name did not start"
+	ln -s "$st" "$TMP/twin.$pid.st"
 	echo "$pid"
 }
 # verify_twin PID — asks the workload to check its memory; fails if it changed.

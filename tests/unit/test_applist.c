@@ -14,7 +14,7 @@
 #include "applist.h"
 
 struct fixture {
-	char dir[PATH_MAX];
+	char dir[64];
 	struct config cfg;
 	struct applist apps;
 };
