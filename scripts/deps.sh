@@ -3,7 +3,7 @@
 # (Debian 12). Idempotent; skips apt when everything is present.
 set -eu
 PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
-      valgrind cppcheck systemd procps util-linux
+      valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
       libssl-dev cpio xz-utils"
 missing=""

@@ -8,7 +8,6 @@ CONF=$TMP/ksmplusd.conf
 SOCK=$TMP/ksmplusd.sock
 DLOG=$TMP/ksmplusd.log
 DAEMON_PID=""
-PIDS=""
 KNOBS_SAVED=""
 
 fail() { echo "FAIL: $*" >&2; [ -f "$DLOG" ] && { echo "--- daemon log:" >&2; tail -n 40 "$DLOG" >&2; }; exit 1; }
@@ -40,12 +39,14 @@ ksm_restore() {
 }
 ksm_set() { ksm_save; echo "$2" > "$KSM/$1"; }
 
-track() { PIDS="$PIDS $*"; }
+# A file, not a variable: start_twin runs in $(...) subshells.
+track() { echo "$*" >> "$TMP/pids"; }
 
 cleanup() {
 	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	pids=$(cat "$TMP/pids" 2>/dev/null)
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
 	ksm_restore
 	rm -rf "$TMP"
 }
