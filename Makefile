@@ -37,6 +37,7 @@ LIB      := $(BUILD)/libksmplus.a
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/workload/*.c))
+BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan bench \
         install uninstall clean check-kernel lint
@@ -66,6 +67,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/workload/%.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# bench programs: standalone load generators and probes (libproc2 for the baseline)
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 check-unit: $(UNIT_TESTS)
 	./tests/run-unit.sh $(UNIT_TESTS)
 
@@ -82,7 +88,7 @@ check:
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 
-bench: all $(WORKLOADS)
+bench: all $(WORKLOADS) $(BENCH_PROGS)
 	BUILD=$(BUILD) ./tests/bench/run.sh
 
 lint:
