@@ -11,6 +11,8 @@
  *   rescan_interval_sec = 10       ; 1..3600, re-read maps of enrolled processes
  *   sweep_interval_sec = 30        ; 1..3600, /proc sweep without proc connector
  *   unmerge_on_stop = no           ; yes/no/true/false/1/0
+ *   drop_unprofitable = yes        ; undo enrollments that cost more than they save
+ *   profit_min_scans = 3           ; 1..1000 full ksmd scans before judging
  *
  *   [apps]
  *   app = gimp                     ; repeatable; "app = a b,c" lists several
@@ -200,6 +202,19 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 	if (strcmp(key, "unmerge_on_stop") == 0) {
 		if (!parse_bool(v, &c->unmerge_on_stop))
 			return fail(st, "invalid value '%s' for unmerge_on_stop (expected yes or no)", v);
+		return 0;
+	}
+	if (strcmp(key, "drop_unprofitable") == 0) {
+		if (!parse_bool(v, &c->drop_unprofitable))
+			return fail(st, "invalid value '%s' for drop_unprofitable (expected yes or no)", v);
+		return 0;
+	}
+	if (strcmp(key, "profit_min_scans") == 0) {
+		unsigned long long n;
+
+		if (!parse_uint(v, 1, 1000, &n))
+			return fail(st, "invalid value '%s' for profit_min_scans (expected 1..1000)", v);
+		c->profit_min_scans = (unsigned)n;
 		return 0;
 	}
 	return fail(st, "unknown key '%s' in [ksmplusd]", key);
@@ -503,6 +518,8 @@ void config_init(struct config *c)
 	c->rescan_sec = 10;
 	c->sweep_sec = 30;
 	c->unmerge_on_stop = false;
+	c->drop_unprofitable = true;
+	c->profit_min_scans = 3;
 	/* Databases manage their own memory and their buffer pools are
 	 * write-hot: merging them costs CPU and latency for nothing.  (If
 	 * these two strdup()s fail, the process is already doomed.) */

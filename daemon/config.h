@@ -30,6 +30,8 @@ struct config {
 	unsigned rescan_sec;            /* re-read maps of range-enrolled processes */
 	unsigned sweep_sec;             /* full /proc sweep when no proc connector */
 	bool unmerge_on_stop;
+	bool drop_unprofitable;         /* policy.c: undo enrollments that lose memory */
+	unsigned profit_min_scans;      /* full scans before judging a process */
 	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */

@@ -21,6 +21,7 @@
 #include "ksmstat.h"
 #include "log.h"
 #include "match.h"
+#include "policy.h"
 #include "pidref.h"
 #include "procwatch.h"
 #include "protocol.h"
@@ -60,6 +61,10 @@ static void enroll_tracked(struct daemon *d, struct tracked *t)
 		return;
 	}
 	if (enroll_process(&d->enr, &t->ref, &ranges, &res) == 0) {
+		struct ksmd_global g = { 0 };
+
+		ksmd_read_global(&g);
+		t->scans_at_enroll = g.full_scans;
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';
@@ -121,8 +126,10 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 		return;
 	if (!t) {
 		consider(d, info, app);
-	} else if (t->state != TRACKED_ENROLLED || t->mode == ENROLL_RANGES) {
-		/* exec replaced the mm, or a retry: advise everything again. */
+	} else if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED ||
+		   (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)) {
+		/* exec replaced the mm, or a retry: advise everything again.
+		 * Dropped ones stay dropped: they were judged to lose memory. */
 		vmas_clear(&t->advised);
 		enroll_tracked(d, t);
 	}
@@ -150,6 +157,7 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	parent = tracker_find(&d->tr, info->parent_pid);  /* the add may have moved it */
 	t->state = TRACKED_ENROLLED;
 	t->mode = parent->mode;
+	t->scans_at_enroll = parent->scans_at_enroll;
 	/* The child's advised ranges are its parent's (a copy: cur minus nothing). */
 	vmas_subtract(&parent->advised, &none, &t->advised);
 }
@@ -202,9 +210,32 @@ static void rescan_one(struct daemon *d, struct tracked *t)
 	vmas_free(&cur);
 }
 
+/* Undoes an enrollment that costs more rmap_items than merging saves. */
+static void judge(struct daemon *d, struct tracked *t, long long full_scans)
+{
+	struct ksm_stat st = { 0 };
+	struct enroll_result res = { 0 };
+	struct vma_list cur = { 0 };
+
+	if (ksmstat_read(t->ref.pid, &st) < 0 ||
+	    policy_judge(&st, full_scans - t->scans_at_enroll, d->cfg.profit_min_scans) != POLICY_DROP)
+		return;
+	if (t->mode == ENROLL_RANGES)
+		vmas_read(t->ref.pid, &cur);
+	if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) == 0) {
+		t->state = TRACKED_DROPPED;
+		policy_explain(&st, t->reason, sizeof(t->reason));
+		log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
+	}
+	vmas_free(&cur);
+}
+
 static int on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct daemon *d = ud;
+	struct ksmd_global g = { 0 };
+
+	ksmd_read_global(&g);
 
 	for (size_t i = d->tr.n; i-- > 0;) {
 		struct tracked *t = &d->tr.v[i];
@@ -215,6 +246,8 @@ static int on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 		}
 		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)
 			rescan_one(d, t);
+		if (t->state == TRACKED_ENROLLED && d->cfg.drop_unprofitable)
+			judge(d, t, g.full_scans);
 	}
 	update_status(d);
 	sd_event_source_set_time(s, usec + (uint64_t)d->cfg.rescan_sec * 1000000ULL);

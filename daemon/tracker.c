@@ -75,6 +75,7 @@ const char *tracker_state_name(enum tracked_state s)
 	case TRACKED_ENROLLED: return "enrolled";
 	case TRACKED_SKIPPED:  return "skipped";
 	case TRACKED_FAILED:   return "failed";
+	case TRACKED_DROPPED:  return "dropped";
 	}
 	return "?";
 }

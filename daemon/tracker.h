@@ -9,7 +9,12 @@
 #include "pidref.h"
 #include "vmas.h"
 
-enum tracked_state { TRACKED_ENROLLED, TRACKED_SKIPPED, TRACKED_FAILED };
+enum tracked_state {
+	TRACKED_ENROLLED,
+	TRACKED_SKIPPED,        /* cannot be enrolled (traced, seccomp, ...) */
+	TRACKED_FAILED,
+	TRACKED_DROPPED,        /* enrolled, then undone by policy: it lost memory */
+};
 
 struct tracked {
 	struct pidref ref;
@@ -18,6 +23,7 @@ struct tracked {
 	enum tracked_state state;
 	enum enroll_mode mode;
 	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
+	long long scans_at_enroll;      /* ksmd full_scans when enrolled */
 	char reason[160];               /* why skipped or failed */
 };
 
