@@ -93,7 +93,7 @@ bench: all $(WORKLOADS) $(BENCH_PROGS)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench
 	systemd-analyze verify systemd/ksmplusd.service
 
 install: all

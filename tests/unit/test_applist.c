@@ -26,8 +26,10 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/ksmplus-applist.XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!mkdtemp(f->dir)) {
+		free(f);
 		return -1;
+	}
 	config_init(&f->cfg);
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s/ksmplusd.conf", f->dir);
 	snprintf(f->cfg.dropin_dir, sizeof(f->cfg.dropin_dir), "%s/ksmplusd.conf.d", f->dir);
