@@ -91,10 +91,15 @@ check:
 bench: all $(WORKLOADS) $(BENCH_PROGS)
 	BUILD=$(BUILD) ./tests/bench/run.sh
 
-lint:
+lint: all
+	@mkdir -p $(BUILD)/lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench
-	systemd-analyze verify systemd/ksmplusd.service
+	sed 's|@SBINDIR@|$(abspath $(BUILD))|g' systemd/ksmplusd.service > $(BUILD)/lint/ksmplusd.service
+	systemd-analyze verify --man=no $(BUILD)/lint/ksmplusd.service
+	systemd-analyze security --offline=true --threshold=20 $(BUILD)/lint/ksmplusd.service \
+	  > $(BUILD)/lint/security.txt || { cat $(BUILD)/lint/security.txt; exit 1; }
+	tail -n 1 $(BUILD)/lint/security.txt
 
 install: all
 	install -D -m 0755 $(BUILD)/ksmplusd $(DESTDIR)$(SBINDIR)/ksmplusd
