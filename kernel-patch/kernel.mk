@@ -1,0 +1,29 @@
+# kernel-patch/kernel.mk — included by the top-level Makefile.
+#   make check-kernel            build patched + unpatched 6.12 kernels (cached),
+#                                boot each in QEMU, run tests/kernel/ in the guest
+#   make check-kernel-patched    only the patched kernel
+#   make check-kernel-unpatched  only the unpatched kernel (features must be absent)
+#   make kernel-images           build kernels, guest tests and initramfs; boot nothing
+#   make kernel-checkpatch       scripts/checkpatch.pl --strict on every patch of the series
+# Cache: $(KSMPLUS_KERNEL_CACHE) (default /var/tmp/ksmplus-kernel); see
+# tests/kernel/run.sh for the other knobs.
+
+KERNEL_RUN := tests/kernel/run.sh
+
+.PHONY: check-kernel check-kernel-patched check-kernel-unpatched kernel-images \
+        kernel-checkpatch
+
+check-kernel:
+	BUILD=$(BUILD) $(KERNEL_RUN)
+
+check-kernel-patched:
+	BUILD=$(BUILD) $(KERNEL_RUN) --flavor patched
+
+check-kernel-unpatched:
+	BUILD=$(BUILD) $(KERNEL_RUN) --flavor unpatched
+
+kernel-images:
+	BUILD=$(BUILD) $(KERNEL_RUN) --build-only
+
+kernel-checkpatch:
+	BUILD=$(BUILD) $(KERNEL_RUN) --checkpatch

@@ -1,0 +1,445 @@
+#!/bin/bash
+# tests/kernel/run.sh — build the kernel patches in kernel-patch/series into a
+# minimal x86_64 kernel, boot it in QEMU (TCG) with an initramfs holding the
+# in-guest tests, and check the results read back from the serial console.
+#
+# The same tests also run on the unpatched kernel (same source, same config,
+# empty series), where tests/kernel/expect-unpatched says which of them must
+# FAIL and why: proof that the tests can fail.
+#
+# Usage: tests/kernel/run.sh [--flavor patched|unpatched|both] [--build-only]
+#        tests/kernel/run.sh --checkpatch
+#   --flavor      which kernel(s) to test (default: both)
+#   --build-only  build kernels, tests and initramfs; boot nothing
+#   --checkpatch  only run the tree's scripts/checkpatch.pl --strict on the
+#                 series (check-kernel runs it too, first): an error or a
+#                 warning fails, CHECK notes are shown
+#
+# Layout
+#   kernel-patch/series           patch file names, in order ('#' comments)
+#   kernel-patch/config.fragment  merged on top of `make tinyconfig`
+#   tests/kernel/test_NN_NAME.c   in-guest test, built static, reports NAME
+#   tests/kernel/test_NN_NAME.sh  in-guest test run by busybox sh
+#   tests/kernel/*.c (other)      static helper programs, put in the guest's PATH
+#   tests/kernel/kt.h, kt.sh      helpers for C and sh tests (KTEST lines)
+#   tests/kernel/expect-FLAVOR    "NAME STATUS [ERE]" lines overriding the
+#                                 default expectation (PASS) on that flavor
+#   tests/kernel/init.sh          the guest's /init
+#
+# Environment
+#   KSMPLUS_KERNEL_CACHE    source, build trees and bzImages
+#                           (default /var/tmp/ksmplus-kernel)
+#   KSMPLUS_KERNEL_TARBALL  default /usr/src/linux-source-6.12.tar.xz
+#   KSMPLUS_KERNEL_JOBS     make -j (default 2)
+#   KSMPLUS_KERNEL_TIMEOUT  seconds a guest may run before qemu is killed (900)
+#   BUILD                   the repo's build directory (default build): where
+#                           ksmplusd/ksmplusctl are looked for and where test
+#                           binaries, initramfs and serial logs go (BUILD/kernel)
+#   V=1                     print the whole serial log, not just KTEST lines
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$REPO"
+CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
+TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+JOBS=${KSMPLUS_KERNEL_JOBS:-2}
+TIMEOUT=${KSMPLUS_KERNEL_TIMEOUT:-900}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+OUT=$BUILD/kernel
+PATCHDIR=$REPO/kernel-patch
+TESTDIR=$REPO/tests/kernel
+FRAGMENT=$PATCHDIR/config.fragment
+# Bump when the way a kernel is built changes, so cached bzImages are rebuilt.
+RECIPE=1
+
+flavors=(patched unpatched)
+build_only=0
+checkpatch_only=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--flavor)
+		case ${2:-} in
+		both) flavors=(patched unpatched) ;;
+		patched|unpatched) flavors=("$2") ;;
+		*) echo "run.sh: --flavor patched|unpatched|both" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
+	--build-only) build_only=1; shift ;;
+	--checkpatch) checkpatch_only=1; shift ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+log() { printf 'check-kernel: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+T0=$(date +%s)
+declare -a TIMINGS=()
+phase_start() { PHASE_T=$(date +%s); }
+phase_end() { TIMINGS+=("$(printf '%-28s %4ds' "$1" $(($(date +%s) - PHASE_T)))"); }
+
+for tool in qemu-system-x86_64 gcc make patch cpio flock timeout sha256sum; do
+	command -v "$tool" >/dev/null || die "$tool not found (make deps?)"
+done
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+	die "a static busybox is needed (apt-get install busybox-static)"
+[ -r "$TARBALL" ] || die "$TARBALL missing (apt-get install linux-source-6.12)"
+[ -r "$FRAGMENT" ] || die "$FRAGMENT missing"
+
+mkdir -p "$CACHE" "$OUT"
+PASSED=0    # results as expected (checkpatch, tests on each kernel)
+FAILED=0    # anything else: unexpected results, missing lines, splats, timeouts
+SKIPPED=0
+
+# --- patches ----------------------------------------------------------------
+
+# Patch files named in the series, in order, as absolute paths.
+series_patches() {
+	local line
+	[ -e "$PATCHDIR/series" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%%#*}
+		line=$(echo "$line" | tr -d '[:space:]')
+		[ -n "$line" ] || continue
+		[ -r "$PATCHDIR/$line" ] || die "series names $line, not in kernel-patch/"
+		echo "$PATCHDIR/$line"
+	done <"$PATCHDIR/series"
+}
+
+# Files a patch creates, modifies or deletes (paths relative to the tree).
+patch_files() {
+	sed -n -e 's#^--- a/\([^[:space:]]*\).*#\1#p' -e 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$1" | sort -u
+}
+
+# --- source -----------------------------------------------------------------
+
+TARBALL_ID="$(basename "$TARBALL") $(stat -c %s "$TARBALL")"
+SRC=$CACHE/src
+
+extract_source() {
+	if [ -e "$SRC/.ksmplus-stamp" ] && [ "$(cat "$SRC/.ksmplus-stamp")" = "$TARBALL_ID" ]; then
+		return 0
+	fi
+	log "extracting $TARBALL into $SRC"
+	rm -rf "$SRC.tmp" "$SRC"
+	rm -rf "$CACHE/work"    # trees hard-linked to the old source
+	mkdir -p "$SRC.tmp"
+	tar -xf "$TARBALL" -C "$SRC.tmp" --strip-components=1
+	echo "$TARBALL_ID" >"$SRC.tmp/.ksmplus-stamp"
+	mv "$SRC.tmp" "$SRC"
+}
+
+kernel_version() {
+	awk -F' *= *' '/^VERSION/{v=$2} /^PATCHLEVEL/{p=$2} /^SUBLEVEL/{s=$2}
+		/^EXTRAVERSION/{e=$2; print v"."p"."s e; exit}' "$SRC/Makefile"
+}
+
+# --- kernels ----------------------------------------------------------------
+
+# The cache key of a kernel: the source tarball, the build recipe, the config
+# fragment and every patch of the series (name and contents, in order).
+kernel_key() {
+	local p
+	{
+		echo "tarball $TARBALL_ID"
+		echo "recipe $RECIPE"
+		echo "fragment"; cat "$FRAGMENT"
+		for p in "$@"; do echo "patch $(basename "$p")"; cat "$p"; done
+	} | sha256sum | cut -c1-16
+}
+
+# Every CONFIG_X=y / =m / =value line of the fragment must be in .config.
+check_config() {
+	local config=$1 missing=0 line sym
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qx -- "$line" "$config" || {
+				log "config: $line requested, .config has: $(grep -E "^(# )?${line%%=*}[= ]" "$config" || echo nothing)"
+				missing=1; } ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			! grep -q "^$sym=" "$config" || { log "config: $sym should be off"; missing=1; } ;;
+		esac
+	done <"$FRAGMENT"
+	[ $missing = 0 ] || die "config fragment not satisfied (missing dependencies?)"
+}
+
+# build_kernel FLAVOR PATCH... -> sets KERNEL_IMAGE
+# Kernels are built in one work tree ($CACHE/work): src is a hard-linked
+# copy of the pristine source, obj the O= build directory, both kept between
+# runs. Files the previous series touched are restored to pristine (fresh
+# copies, new mtime) before the series asked for is applied (hard links
+# broken first), so switching between series rebuilds only what they touch:
+# after the first kernel, the other flavor costs a few files and a relink.
+build_kernel() {
+	local flavor=$1; shift
+	local key dir work=$CACHE/work p f
+	key=$(kernel_key "$@")
+	dir=$CACHE/images/$key
+	KERNEL_IMAGE=$dir/bzImage
+	if [ -e "$KERNEL_IMAGE" ]; then
+		log "$flavor kernel: cached $KERNEL_IMAGE"
+		return 0
+	fi
+	log "$flavor kernel: building ($# patch(es), key $key)"
+	# One kernel build at a time on this machine, whoever started it.
+	exec 9>"$CACHE/.build.lock"
+	flock 9
+	if [ ! -d "$work/src" ]; then
+		rm -rf "$work"
+		mkdir -p "$work"
+		cp -al "$SRC" "$work/src.tmp"
+		mv "$work/src.tmp" "$work/src"
+		: >"$work/touched"
+	fi
+	# Undo the previous series.
+	while IFS= read -r f; do
+		[ -n "$f" ] || continue
+		rm -f "$work/src/$f"
+		if [ -e "$SRC/$f" ]; then cp "$SRC/$f" "$work/src/$f"; fi
+	done <"$work/touched"
+	: >"$work/touched"
+	for p in "$@"; do
+		patch_files "$p" >>"$work/touched"
+		# Break hard links to the pristine tree before patching.
+		while IFS= read -r f; do
+			if [ -e "$work/src/$f" ]; then
+				cp "$work/src/$f" "$work/src/$f.ksmplus-tmp"
+				mv "$work/src/$f.ksmplus-tmp" "$work/src/$f"
+			fi
+		done < <(patch_files "$p")
+		log "  applying $(basename "$p")"
+		patch -d "$work/src" -p1 --forward --batch --no-backup-if-mismatch -s <"$p" ||
+			die "$(basename "$p") does not apply to $(kernel_version)"
+	done
+	mkdir -p "$work/obj"
+	local mk=(make -C "$work/src" O="$work/obj" -s)
+	"${mk[@]}" tinyconfig >/dev/null
+	"$work/src/scripts/kconfig/merge_config.sh" -m -O "$work/obj" \
+		"$work/obj/.config" "$FRAGMENT" >"$work/merge_config.log"
+	"${mk[@]}" olddefconfig >/dev/null
+	check_config "$work/obj/.config"
+	log "  make -j$JOBS bzImage (log: $work/build.log)"
+	if ! "${mk[@]}" -j"$JOBS" bzImage >"$work/build.log" 2>&1; then
+		tail -n 30 "$work/build.log" >&2
+		die "$flavor kernel build failed, see $work/build.log"
+	fi
+	mkdir -p "$dir.tmp"
+	cp "$work/obj/arch/x86/boot/bzImage" "$work/obj/.config" "$dir.tmp/"
+	for p in "$@"; do basename "$p"; done >"$dir.tmp/series"
+	rm -rf "$dir"
+	mv "$dir.tmp" "$dir"
+	flock -u 9
+}
+
+# --- guest userland ---------------------------------------------------------
+
+CFLAGS_T=(-static -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$TESTDIR")
+
+# Test name from its file: test_05_daemon.c -> daemon.
+test_name() {
+	local n
+	n=$(basename "$1"); n=${n%.*}; n=${n#test_}
+	echo "${n#[0-9][0-9]_}"
+}
+
+TESTS=()       # guest file names, in run order
+build_guest_programs() {
+	local f b name
+	rm -rf "$OUT/bin" "$OUT/tests"
+	mkdir -p "$OUT/bin" "$OUT/tests"
+	for f in "$TESTDIR"/*.c; do
+		[ -e "$f" ] || continue
+		b=$(basename "$f" .c)
+		case $b in
+		test_*)
+			name=$(test_name "$f")
+			gcc "${CFLAGS_T[@]}" -DKT_NAME="\"$name\"" -o "$OUT/tests/$b" "$f" ;;
+		*)	gcc "${CFLAGS_T[@]}" -o "$OUT/bin/$b" "$f" ;;
+		esac
+	done
+	for f in "$TESTDIR"/test_*.sh; do
+		[ -e "$f" ] || continue
+		cp "$f" "$OUT/tests/"
+	done
+	mapfile -t TESTS < <(cd "$OUT/tests" && ls | sort)
+	[ ${#TESTS[@]} -gt 0 ] || die "no tests in $TESTDIR"
+}
+
+# Copies a dynamically linked program and everything ldd says it loads.
+copy_with_libs() {
+	local prog=$1 root=$2 dest=$3 lib
+	install -D -m 0755 "$prog" "$root$dest"
+	for lib in $(ldd "$prog" 2>/dev/null | grep -o '/[^ ]*' | sort -u); do
+		[ -e "$lib" ] || continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+INITRAMFS=$OUT/initramfs.cpio
+build_initramfs() {
+	local root=$OUT/root t
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,tests,usr/bin,usr/sbin}
+	cp "$BUSYBOX" "$root/bin/busybox"
+	install -m 0755 "$TESTDIR/init.sh" "$root/init"
+	cp "$TESTDIR/kt.sh" "$root/tests/kt.sh"
+	cp "$OUT"/bin/* "$root/bin/" 2>/dev/null || true
+	cp "$OUT"/tests/* "$root/tests/"
+	for t in "${TESTS[@]}"; do echo "$t $(test_name "$t")"; done >"$root/tests/list"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+	echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	if [ -x "$BUILD/ksmplusd" ] && [ -x "$BUILD/ksmplusctl" ]; then
+		copy_with_libs "$BUILD/ksmplusd" "$root" /usr/sbin/ksmplusd
+		copy_with_libs "$BUILD/ksmplusctl" "$root" /usr/bin/ksmplusctl
+		HAVE_DAEMON=1
+	else
+		HAVE_DAEMON=0
+		log "!!! $BUILD/ksmplusd or ksmplusctl missing: the in-guest daemon test will SKIP"
+		log "!!! (run 'make' first to test ksmplusd inside the patched kernel)"
+	fi
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$INITRAMFS.tmp"
+	mv "$INITRAMFS.tmp" "$INITRAMFS"
+}
+
+# --- checkpatch -------------------------------------------------------------
+
+# checkpatch PATCH... -> counts into PASSED / FAILED
+checkpatch() {
+	local p out
+	for p in "$@"; do
+		out=$(cd "$SRC" && ./scripts/checkpatch.pl --strict --color=never "$p" 2>&1) || true
+		if echo "$out" | grep -q '^total: 0 errors, 0 warnings'; then
+			log "checkpatch $(basename "$p"): $(echo "$out" | grep '^total:')"
+			echo "$out" | grep -E '^CHECK:' >&2 || true
+			PASSED=$((PASSED + 1))
+		else
+			echo "$out" >&2
+			log "checkpatch $(basename "$p"): NOT OK"
+			FAILED=$((FAILED + 1))
+		fi
+	done
+}
+
+# --- boot and evaluate ------------------------------------------------------
+
+KSPLAT='(WARNING:|BUG:|kernel BUG at|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO:|watchdog: BUG:)'
+# expect FLAVOR NAME -> "STATUS ERE" (default "PASS")
+expect() {
+	local file=$TESTDIR/expect-$1 line
+	if [ -e "$file" ]; then
+		line=$(sed -e 's/#.*//' "$file" | awk -v n="$2" '$1 == n { $1 = ""; sub(/^ +/, ""); print; exit }')
+		[ -n "$line" ] && { echo "$line"; return; }
+	fi
+	echo "PASS"
+}
+
+run_guest() {
+	local flavor=$1 image=$2
+	local dir=$OUT/$flavor serial rc t name want want_status want_re line status detail
+	mkdir -p "$dir"
+	serial=$dir/serial.log
+	log "$flavor kernel: booting (timeout ${TIMEOUT}s, serial log $serial)"
+	set +e
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic \
+		-no-reboot -kernel "$image" -initrd "$INITRAMFS" \
+		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor" \
+		</dev/null 2>&1 | tr -d '\r' | tee "$serial" |
+		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
+	rc=${PIPESTATUS[0]}
+	set -e
+	local fpass=0 ffail=0 fskip=0
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		log "$flavor: TIMEOUT after ${TIMEOUT}s, qemu killed"
+		ffail=$((ffail + 1))
+	elif [ "$rc" != 0 ]; then
+		log "$flavor: qemu exited with status $rc"
+		ffail=$((ffail + 1))
+	fi
+	if grep -qE "$KSPLAT" "$serial"; then
+		log "$flavor: kernel WARNING/BUG/Oops in the log:"
+		grep -nE -A3 "$KSPLAT" "$serial" | head -n 40 >&2
+		ffail=$((ffail + 1))
+	fi
+	grep -q '^KTEST-DONE' "$serial" || { log "$flavor: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
+	for t in "${TESTS[@]}"; do
+		name=$(test_name "$t")
+		want=$(expect "$flavor" "$name")
+		want_status=${want%% *}
+		want_re=""
+		[ "$want" = "$want_status" ] || want_re=${want#* }
+		line=$(grep -E "^KTEST $name (PASS|FAIL|SKIP)( |$)" "$serial" | tail -n 1 || true)
+		if [ -z "$line" ]; then
+			log "$flavor: $name: no result line (crashed or hung?)"
+			ffail=$((ffail + 1))
+			continue
+		fi
+		status=$(echo "$line" | cut -d' ' -f3)
+		detail=$(echo "$line" | cut -d' ' -f4-)
+		if [ "$status" = SKIP ]; then
+			log "$flavor: $name: SKIPPED: $detail"
+			fskip=$((fskip + 1))
+		elif [ "$status" = "$want_status" ] && { [ -z "$want_re" ] || echo "$detail" | grep -qE -- "$want_re"; }; then
+			if [ "$want_status" = PASS ]; then
+				log "$flavor: $name: ok"
+			else
+				log "$flavor: $name: ok (expected $want_status matching /$want_re/: $detail)"
+			fi
+			fpass=$((fpass + 1))
+		else
+			log "$flavor: $name: NOT OK: got $status ($detail), expected $want_status${want_re:+ matching /$want_re/}"
+			ffail=$((ffail + 1))
+		fi
+	done
+	log "$flavor: $fpass as expected, $ffail failed, $fskip skipped"
+	PASSED=$((PASSED + fpass)); FAILED=$((FAILED + ffail)); SKIPPED=$((SKIPPED + fskip))
+}
+
+# --- main -------------------------------------------------------------------
+
+# All of it in a function, so that bash has read the whole script before it
+# runs (editing run.sh during a run cannot break that run).
+main() {
+	phase_start; extract_source; phase_end "source"
+	log "kernel $(kernel_version) from $TARBALL"
+	mapfile -t PATCHES < <(series_patches)
+	phase_start; checkpatch "${PATCHES[@]}"; phase_end "checkpatch"
+	if [ $checkpatch_only = 1 ]; then
+		echo "checkpatch: $PASSED passed, $FAILED failed"
+		[ $FAILED = 0 ]; exit
+	fi
+	declare -A IMAGES=()
+	for flavor in "${flavors[@]}"; do
+		phase_start
+		if [ "$flavor" = patched ]; then
+			[ ${#PATCHES[@]} -gt 0 ] || die "kernel-patch/series is empty"
+			build_kernel patched "${PATCHES[@]}"
+		else
+			build_kernel unpatched
+		fi
+		IMAGES[$flavor]=$KERNEL_IMAGE
+		phase_end "kernel ($flavor)"
+	done
+	phase_start; build_guest_programs; build_initramfs; phase_end "tests + initramfs"
+
+	if [ $build_only = 0 ]; then
+		for flavor in "${flavors[@]}"; do
+			phase_start; run_guest "$flavor" "${IMAGES[$flavor]}"; phase_end "boot + tests ($flavor)"
+		done
+	fi
+
+	TIMINGS+=("$(printf '%-28s %4ds' total $(($(date +%s) - T0)))")
+	log "timings:"
+	for t in "${TIMINGS[@]}"; do echo "  $t" >&2; done
+	[ $build_only = 0 ] || exit 0
+	[ $SKIPPED = 0 ] || log "$SKIPPED skipped (see SKIPPED lines above)"
+	echo "check-kernel: $PASSED passed, $FAILED failed"
+	[ $FAILED = 0 ]
+}
+
+main "$@"; exit $?
