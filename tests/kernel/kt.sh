@@ -1,0 +1,63 @@
+# kt.sh — helpers for the in-guest sh tests (tests/kernel/test_NN_NAME.sh),
+# sourced as ". /tests/kt.sh". /init sets KTEST_NAME from the file name.
+# A test ends with exactly one of kt_pass / kt_fail / kt_skip, which print
+# the "KTEST NAME STATUS DETAIL" line tests/kernel/run.sh reads; a failure
+# caused by a system call says errno=ENAME in DETAIL (see kt.h).
+KT_NAME=${KTEST_NAME:?run by /init, which sets KTEST_NAME}
+KSM=/sys/kernel/mm/ksm
+KT_PIDS=""
+
+kt_result() { st=$1; shift; kt_cleanup; echo "KTEST $KT_NAME $st $*"; }
+kt_pass() { kt_result PASS "$@"; exit 0; }
+kt_fail() { kt_result FAIL "$@"; exit 1; }
+kt_skip() { kt_result SKIP "$@"; exit 0; }
+kt_log()  { echo "# $KT_NAME: $*"; }
+
+# Processes to kill when the test ends.
+kt_track() { KT_PIDS="$KT_PIDS $*"; }
+kt_cleanup() {
+	for p in $KT_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $KT_PIDS; do wait "$p" 2>/dev/null; done
+	KT_PIDS=""
+}
+
+# kt_wait SECONDS CMD... — polls CMD every 0.2 s; 1 on timeout.
+kt_wait() {
+	t=$1; shift
+	end=$(( $(date +%s) + t ))
+	while ! "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+
+# kt_ksm_stat PID KEY — a /proc/PID/ksm_stat field, 0 if absent.
+kt_ksm_stat() {
+	v=$(sed -n "s/^$2 //p" "/proc/$1/ksm_stat" 2>/dev/null)
+	echo "${v:-0}"
+}
+
+# kt_vma_flag PID HEXADDR FLAG — true if the VMA containing HEXADDR has FLAG
+# in its smaps VmFlags ("mg" = VM_MERGEABLE).
+kt_vma_flag() {
+	awk -v a="$2" -v f="$3" '
+		function hex(s,  i, c, v) { v = 0; s = tolower(s)
+			for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; v = v * 16 + c }
+			return v }
+		BEGIN { want = hex(a) }
+		/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); inside = (hex(r[1]) <= want && want < hex(r[2])); next }
+		inside && /^VmFlags:/ { for (i = 2; i <= NF; i++) if ($i == f) found = 1; exit }
+		END { exit !found }' "/proc/$1/smaps"
+}
+
+# kt_twin MIB — starts /bin/ktwin (comm "ktwin") and waits until it has
+# filled its memory; its PID is left in KT_TWIN, its status file is
+# /tmp/ktwin.PID (see tests/kernel/ktwin.c).
+kt_twin() {
+	st=/tmp/ktwin.$$.$RANDOM
+	ktwin "$1" "$st" >/dev/null 2>&1 &
+	KT_TWIN=$!
+	kt_track "$KT_TWIN"
+	kt_wait 60 grep -qs ready "$st" || kt_fail "ktwin did not start"
+	mv "$st" "/tmp/ktwin.$KT_TWIN"
+}

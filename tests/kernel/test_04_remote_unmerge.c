@@ -1,0 +1,49 @@
+/* Remote process_madvise(MADV_UNMERGEABLE) unmerges: two twins opt
+ * themselves in with madvise(MADV_MERGEABLE) (so only the remote UNMERGEABLE
+ * is under test), ksmd merges them, then UNMERGEABLE on one twin from here
+ * brings its ksm_merging_pages to 0, pages_sharing falls, its VMA loses
+ * "mg", and both twins' memory is unchanged. */
+#include "kt.h"
+
+#define LEN (8 * KT_MIB)
+#define PAGES (2 * LEN / KT_PAGE)
+
+int main(void)
+{
+	struct kt_twin a, b;
+	long want = PAGES * 95 / 100, got, sharing0, sharing1, r;
+	double took;
+	size_t bad;
+
+	kt_ksm_start();
+	kt_twin_spawn(&a, LEN, NULL);
+	kt_twin_spawn(&b, LEN, NULL);
+	if (kt_twin_cmd(&a, 'm', 0) || kt_twin_cmd(&b, 'm', 0))
+		kt_fail("madvise(MADV_MERGEABLE) in the twins failed");
+	got = kt_wait_merged(&a, &b, want, 240, &took);
+	if (got < want)
+		kt_fail("setup: only %ld of %lu pages merged after %.0fs", got, PAGES, took);
+	sharing0 = kt_ksm_sys("pages_sharing");
+
+	r = kt_pmadvise(a.pidfd, (void *)a.addr, LEN, MADV_UNMERGEABLE);
+	if (r < 0)
+		kt_fail("process_madvise(pid %d, MADV_UNMERGEABLE): errno=%s", a.pid,
+			kt_errname(errno));
+	if (r != (long)LEN)
+		kt_fail("process_madvise(MADV_UNMERGEABLE) returned %ld, want %lu", r, LEN);
+	sharing1 = kt_ksm_sys("pages_sharing");
+	kt_log("pages_sharing %ld -> %ld, twin a merging %ld, twin b merging %ld",
+	       sharing0, sharing1, kt_ksm_stat(a.pid, "ksm_merging_pages"),
+	       kt_ksm_stat(b.pid, "ksm_merging_pages"));
+	if (kt_ksm_stat(a.pid, "ksm_merging_pages") != 0)
+		kt_fail("twin a still has %ld merged pages", kt_ksm_stat(a.pid, "ksm_merging_pages"));
+	if (sharing1 > sharing0 - want / 2)
+		kt_fail("pages_sharing fell only from %ld to %ld", sharing0, sharing1);
+	if (kt_vma_has_flag(a.pid, a.addr, "mg") != 0)
+		kt_fail("twin a's VMA still mergeable");
+	if ((bad = kt_twin_cmd(&a, 'v', 0)) || (bad = kt_twin_cmd(&b, 'v', 0)))
+		kt_fail("%zu pages changed by unmerging", bad);
+	kt_twin_stop(&a);
+	kt_twin_stop(&b);
+	kt_pass("pages_sharing %ld -> %ld, twin unmerged, contents intact", sharing0, sharing1);
+}
