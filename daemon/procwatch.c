@@ -1,0 +1,566 @@
+/* procwatch.c — process discovery: one libproc2 sweep at start, then the
+ * netlink proc connector (exec/comm/fork/exit) so the daemon learns about new
+ * processes without polling /proc. If the connector is unavailable (not
+ * root, no CONFIG_PROC_EVENTS, other namespace), sweeps every sweep_sec.
+ * When the connector socket overruns (ENOBUFS: events lost), a full sweep
+ * replaces what was lost; PW_SEEN is idempotent for the caller.
+ *
+ * Test hooks (environment): KSMPLUS_NO_CONNECTOR=1 forces the fallback;
+ * KSMPLUS_PW_RCVBUF=BYTES sets the socket's receive buffer (to provoke
+ * overruns). */
+#include "procwatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <libproc2/pids.h>
+
+#include "log.h"
+
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
+
+/* Kernel-side event filtering (Linux 6.6+): the LISTEN message may carry the
+ * set of events wanted. Older uapi headers lack it; older kernels ignore a
+ * message of this size. */
+struct pw_proc_input {
+	uint32_t mcast_op;      /* enum proc_cn_mcast_op */
+	uint32_t event_type;    /* enum proc_cn_event: PROC_EVENT_* bits */
+};
+
+#define PW_WANTED_EVENTS (PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_COMM | PROC_EVENT_EXIT)
+#define PW_RCVBUF_DEFAULT (4 * 1024 * 1024)
+#define PW_ACK_TIMEOUT_MS 300
+#define PW_MAX_DGRAMS_PER_WAKEUP 4096
+
+struct procwatch {
+	sd_event *ev;
+	procwatch_cb cb;
+	void *userdata;
+	unsigned sweep_sec;
+	int fd;                         /* connector socket, -1 without */
+	sd_event_source *io_src;
+	sd_event_source *timer_src;
+	struct pids_info *pids;
+	pid_t kthreadd;                 /* parent of kernel threads (2), 0 if unknown */
+	bool in_sweep;
+	bool overrun_logged;
+	uint32_t ack_cookie;
+};
+
+enum {
+	IT_PID, IT_CMD, IT_BEGAN, IT_EXE, IT_FLAGS, IT_STATE,
+};
+static enum pids_item pw_items[] = {
+	[IT_PID] = PIDS_ID_PID,
+	[IT_CMD] = PIDS_CMD,
+	[IT_BEGAN] = PIDS_TICS_BEGAN,  /* == field 22 of /proc/PID/stat */
+	[IT_EXE] = PIDS_EXE,
+	[IT_FLAGS] = PIDS_FLAGS,
+	[IT_STATE] = PIDS_STATE,
+};
+
+/* The basename of an exe link target, " (deleted)" stripped. "" if the
+ * target is not an absolute path (libproc2 gives "-" when unreadable). */
+static void set_exe_base(char *dst, size_t size, const char *target)
+{
+	static const char deleted[] = " (deleted)";
+	dst[0] = '\0';
+	if (!target || target[0] != '/')
+		return;
+	const char *base = strrchr(target, '/') + 1;
+	size_t len = strlen(base);
+	if (len >= sizeof(deleted) - 1 &&
+	    strcmp(base + len - (sizeof(deleted) - 1), deleted) == 0)
+		len -= sizeof(deleted) - 1;
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, base, len);
+	dst[len] = '\0';
+}
+
+static void set_comm(char *dst, size_t size, const char *src, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* Reads /proc/PID/stat: comm, state, flags, start time. */
+static int read_stat(pid_t pid, struct procwatch_info *info, char *state, unsigned long *flags)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return err == ESRCH ? -ESRCH : -err;
+	buf[n] = '\0';
+
+	char *open_paren = strchr(buf, '(');
+	char *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
+		return -EINVAL;
+	set_comm(info->comm, sizeof(info->comm), open_paren + 1,
+		 (size_t)(close_paren - open_paren - 1));
+
+	/* Fields after ")": 3 state, 4 ppid, ... 9 flags, ... 22 starttime. */
+	char *p = close_paren + 2;
+	*state = *p;
+	int field = 3;
+	while (field < 22) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+		field++;
+		if (field == 9) {
+			errno = 0;
+			*flags = strtoul(p, NULL, 10);
+			if (errno)
+				return -EINVAL;
+		}
+	}
+	errno = 0;
+	char *end;
+	info->start_time = strtoull(p, &end, 10);
+	if (errno || end == p)
+		return -EINVAL;
+	return 0;
+}
+
+/* 0 and *kthread, or -ENOENT/-ESRCH when the process is gone or a zombie. */
+static int identify(pid_t pid, struct procwatch_info *info, bool *kthread)
+{
+	char state = '?';
+	unsigned long flags = 0;
+
+	memset(info, 0, sizeof(*info));
+	info->pid = pid;
+	*kthread = false;
+	int r = read_stat(pid, info, &state, &flags);
+	if (r < 0)
+		return r;
+	if (state == 'Z' || state == 'X')
+		return -ESRCH;
+	if (flags & PF_KTHREAD) {
+		*kthread = true;
+		return 0;
+	}
+
+	char path[64], target[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		/* ENOENT: exited (or exiting, mm gone) since the stat read.
+		 * EACCES and others: alive but unreadable: exe_base stays "". */
+		if (errno == ENOENT || errno == ESRCH)
+			return -errno;
+		return 0;
+	}
+	target[n] = '\0';
+	set_exe_base(info->exe_base, sizeof(info->exe_base), target);
+	return 0;
+}
+
+int procwatch_identify(pid_t pid, struct procwatch_info *info)
+{
+	bool kthread;
+	return identify(pid, info, &kthread);
+}
+
+static void report_seen(struct procwatch *w, pid_t pid)
+{
+	struct procwatch_info info;
+	bool kthread;
+	if (identify(pid, &info, &kthread) < 0 || kthread)
+		return;         /* gone meanwhile, or a kernel thread */
+	w->cb(PW_SEEN, &info, w->userdata);
+}
+
+int procwatch_sweep(struct procwatch *w)
+{
+	if (w->in_sweep)
+		return -EBUSY;
+	struct pids_fetch *f = procps_pids_reap(w->pids, PIDS_FETCH_TASKS_ONLY);
+	if (!f)
+		return errno ? -errno : -EIO;
+
+	w->in_sweep = true;
+	int total = f->counts->total;
+	for (int i = 0; i < total; i++) {
+		struct pids_stack *s = f->stacks[i];
+		unsigned long flags = PIDS_VAL(IT_FLAGS, ul_int, s, w->pids);
+		char state = PIDS_VAL(IT_STATE, s_ch, s, w->pids);
+		if ((flags & PF_KTHREAD) || state == 'Z' || state == 'X')
+			continue;
+
+		struct procwatch_info info;
+		memset(&info, 0, sizeof(info));
+		info.pid = PIDS_VAL(IT_PID, s_int, s, w->pids);
+		info.start_time = PIDS_VAL(IT_BEGAN, ull_int, s, w->pids);
+		const char *cmd = PIDS_VAL(IT_CMD, str, s, w->pids);
+		set_comm(info.comm, sizeof(info.comm), cmd ? cmd : "", cmd ? strlen(cmd) : 0);
+		set_exe_base(info.exe_base, sizeof(info.exe_base), PIDS_VAL(IT_EXE, str, s, w->pids));
+		w->cb(PW_SEEN, &info, w->userdata);
+	}
+	struct procwatch_info done;
+	memset(&done, 0, sizeof(done));
+	w->cb(PW_SWEEP_DONE, &done, w->userdata);
+	w->in_sweep = false;
+	return 0;
+}
+
+/* ---- netlink proc connector ---- */
+
+static int send_listen(int fd, uint32_t cookie, const void *data, uint16_t len)
+{
+	union {
+		struct nlmsghdr hdr;    /* for alignment */
+		char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(struct pw_proc_input))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct nlmsghdr *nlh = &u.hdr;
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + len);
+	nlh->nlmsg_type = NLMSG_DONE;
+	nlh->nlmsg_pid = 0;
+	struct cn_msg *cn = NLMSG_DATA(nlh);
+	cn->id.idx = CN_IDX_PROC;
+	cn->id.val = CN_VAL_PROC;
+	cn->seq = 0;
+	cn->ack = cookie;
+	cn->len = len;
+	memcpy(cn->data, data, len);
+
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Copies the proc_event of one netlink message from the kernel into *pe
+ * (the payload is only 4-byte aligned; proc_event wants 8). false if the
+ * message is not one. */
+static bool msg_event(const struct nlmsghdr *nlh, struct proc_event *pe)
+{
+	if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_NOOP)
+		return false;
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg)))
+		return false;
+	struct cn_msg cn;
+	memcpy(&cn, NLMSG_DATA(nlh), sizeof(cn));
+	if (cn.id.idx != CN_IDX_PROC || cn.id.val != CN_VAL_PROC)
+		return false;
+	size_t min = offsetof(struct proc_event, event_data) + sizeof(struct fork_proc_event);
+	if (cn.len < min || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + min))
+		return false;
+	size_t len = cn.len < sizeof(*pe) ? cn.len : sizeof(*pe);
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + len))
+		return false;
+	memset(pe, 0, sizeof(*pe));
+	memcpy(pe, (const char *)NLMSG_DATA(nlh) + sizeof(struct cn_msg), len);
+	return true;
+}
+
+/* Waits for the kernel's ACK of our LISTEN: 0, the kernel's -err, or
+ * -ETIMEDOUT (requests from other namespaces are ignored silently). Events
+ * before it are dropped: the first sweep follows. */
+static int wait_ack(int fd, uint32_t cookie)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long elapsed = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (elapsed >= PW_ACK_TIMEOUT_MS)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int r = poll(&pfd, 1, (int)(PW_ACK_TIMEOUT_MS - elapsed));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+
+		union {
+			struct nlmsghdr hdr;
+			char buf[8192];
+		} u;
+		struct sockaddr_nl from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, u.buf, sizeof(u.buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
+				continue;
+			return -errno;
+		}
+		if (from.nl_pid != 0)
+			continue;
+		size_t len = (size_t)n;
+		for (struct nlmsghdr *nlh = &u.hdr; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+			struct proc_event pe;
+			struct cn_msg cn;
+			if (!msg_event(nlh, &pe))
+				continue;
+			memcpy(&cn, NLMSG_DATA(nlh), sizeof(cn));
+			if (pe.what == PROC_EVENT_NONE && cn.ack == cookie + 1)
+				return -(int)pe.event_data.ack.err;
+		}
+	}
+}
+
+static int connector_open(struct procwatch *w)
+{
+	int r;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+	if (fd < 0)
+		return -errno;
+
+	int rcvbuf = PW_RCVBUF_DEFAULT;
+	const char *env = getenv("KSMPLUS_PW_RCVBUF");
+	if (env && *env)
+		rcvbuf = atoi(env);
+	/* FORCE exceeds net.core.rmem_max but needs CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+
+	/* The plain LISTEN is understood by every kernel and ACKed. */
+	w->ack_cookie = (uint32_t)getpid() << 8;
+	uint32_t op = PROC_CN_MCAST_LISTEN;
+	if (send_listen(fd, w->ack_cookie, &op, sizeof(op)) < 0)
+		goto fail;
+	r = wait_ack(fd, w->ack_cookie);
+	if (r == 0) {
+		/* Then narrow it to the events used (6.6+; older kernels ignore
+		 * a message of this size). No ACK to wait for: the kernel's
+		 * filter drops ACKs (PROC_EVENT_NONE) to filtered listeners. */
+		struct pw_proc_input in = { .mcast_op = PROC_CN_MCAST_LISTEN,
+					    .event_type = PW_WANTED_EVENTS };
+		(void)send_listen(fd, w->ack_cookie + 2, &in, sizeof(in));
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+static void handle_event(struct procwatch *w, const struct proc_event *pe)
+{
+	struct procwatch_info info;
+
+	switch (pe->what) {
+	case PROC_EVENT_EXEC:
+		report_seen(w, pe->event_data.exec.process_tgid);
+		break;
+	case PROC_EVENT_COMM:
+		/* Threads naming themselves don't rename the process. */
+		if (pe->event_data.comm.process_pid == pe->event_data.comm.process_tgid)
+			report_seen(w, pe->event_data.comm.process_tgid);
+		break;
+	case PROC_EVENT_FORK:
+		if (pe->event_data.fork.child_pid != pe->event_data.fork.child_tgid)
+			break;  /* a new thread */
+		if (w->kthreadd && pe->event_data.fork.parent_tgid == w->kthreadd)
+			break;  /* a new kernel thread */
+		memset(&info, 0, sizeof(info));
+		info.pid = pe->event_data.fork.child_tgid;
+		info.parent_pid = pe->event_data.fork.parent_tgid;
+		w->cb(PW_FORK, &info, w->userdata);
+		break;
+	case PROC_EVENT_EXIT:
+		if (pe->event_data.exit.process_pid != pe->event_data.exit.process_tgid)
+			break;  /* a thread */
+		memset(&info, 0, sizeof(info));
+		info.pid = pe->event_data.exit.process_tgid;
+		w->cb(PW_EXIT, &info, w->userdata);
+		break;
+	default:
+		break;
+	}
+}
+
+static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct procwatch *w = userdata;
+	bool overrun = false;
+	(void)s;
+	(void)revents;
+
+	for (int i = 0; i < PW_MAX_DGRAMS_PER_WAKEUP; i++) {
+		union {
+			struct nlmsghdr hdr;
+			char buf[8192];
+		} u;
+		struct sockaddr_nl from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, u.buf, sizeof(u.buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				overrun = true;
+				continue;
+			}
+			if (errno != EAGAIN)
+				log_warn("procwatch: connector recv: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (from.nl_pid != 0)
+			continue;       /* only the kernel speaks here */
+		size_t len = (size_t)n;
+		for (struct nlmsghdr *nlh = &u.hdr; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+			struct proc_event pe;
+			if (msg_event(nlh, &pe))
+				handle_event(w, &pe);
+		}
+	}
+
+	if (overrun) {
+		if (!w->overrun_logged) {
+			log_warn("procwatch: proc connector overrun, events lost; sweeping /proc "
+				 "(logged once)");
+			w->overrun_logged = true;
+		}
+		int r = procwatch_sweep(w);
+		if (r < 0)
+			log_warn("procwatch: sweep: %s", strerror(-r));
+	}
+	return 0;
+}
+
+/* ---- fallback: periodic sweep ---- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct procwatch *w = userdata;
+	(void)usec;
+	int r = procwatch_sweep(w);
+	if (r < 0)
+		log_warn("procwatch: sweep: %s", strerror(-r));
+	r = sd_event_source_set_time_relative(s, (uint64_t)w->sweep_sec * 1000000ULL);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_warn("procwatch: rearming sweep timer: %s", strerror(-r));
+	return 0;
+}
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* kthreadd's pid (2 in the initial pid namespace), 0 if it isn't there. */
+static pid_t find_kthreadd(void)
+{
+	struct procwatch_info info;
+	bool kthread;
+	if (identify(2, &info, &kthread) == 0 && kthread && strcmp(info.comm, "kthreadd") == 0)
+		return 2;
+	return 0;
+}
+
+int procwatch_start(sd_event *ev, procwatch_cb cb, void *userdata, unsigned sweep_sec,
+		    struct procwatch **out)
+{
+	if (!ev || !cb || !out)
+		return -EINVAL;
+	struct procwatch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->ev = sd_event_ref(ev);
+	w->cb = cb;
+	w->userdata = userdata;
+	w->sweep_sec = sweep_sec ? sweep_sec : 1;
+	w->fd = -1;
+	w->kthreadd = find_kthreadd();
+
+	int r = procps_pids_new(&w->pids, pw_items, (int)(sizeof(pw_items) / sizeof(pw_items[0])));
+	if (r < 0) {
+		w->pids = NULL;
+		goto fail;
+	}
+
+	int fd = env_true("KSMPLUS_NO_CONNECTOR") ? -EPERM : connector_open(w);
+	if (fd >= 0) {
+		w->fd = fd;
+		r = sd_event_add_io(ev, &w->io_src, fd, EPOLLIN, on_connector, w);
+		if (r < 0)
+			goto fail;
+		(void)sd_event_source_set_description(w->io_src, "procwatch-connector");
+	} else {
+		log_warn("procwatch: proc connector unavailable (%s)%s; sweeping /proc every %u s",
+			 strerror(-fd), env_true("KSMPLUS_NO_CONNECTOR") ? " [KSMPLUS_NO_CONNECTOR]" : "",
+			 w->sweep_sec);
+		r = sd_event_add_time_relative(ev, &w->timer_src, CLOCK_MONOTONIC,
+					       (uint64_t)w->sweep_sec * 1000000ULL, 100000,
+					       on_timer, w);
+		if (r < 0)
+			goto fail;
+		(void)sd_event_source_set_description(w->timer_src, "procwatch-sweep");
+	}
+
+	r = procwatch_sweep(w);
+	if (r < 0)
+		goto fail;
+	*out = w;
+	return 0;
+fail:
+	procwatch_stop(w);
+	return r;
+}
+
+bool procwatch_has_connector(const struct procwatch *w)
+{
+	return w && w->fd >= 0;
+}
+
+void procwatch_stop(struct procwatch *w)
+{
+	if (!w)
+		return;
+	w->io_src = sd_event_source_disable_unref(w->io_src);
+	w->timer_src = sd_event_source_disable_unref(w->timer_src);
+	if (w->fd >= 0) {
+		/* Before 6.6 closing did not drop the kernel's listener count. */
+		uint32_t op = PROC_CN_MCAST_IGNORE;
+		(void)send_listen(w->fd, w->ack_cookie + 4, &op, sizeof(op));
+		close(w->fd);
+	}
+	if (w->pids)
+		procps_pids_unref(&w->pids);
+	sd_event_unref(w->ev);
+	free(w);
+}
