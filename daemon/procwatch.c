@@ -45,6 +45,8 @@ struct pw_proc_input {
 #define PW_RCVBUF_DEFAULT (4 * 1024 * 1024)
 #define PW_ACK_TIMEOUT_MS 300
 #define PW_MAX_DGRAMS_PER_WAKEUP 4096
+#define PW_BATCH 256
+#define PW_COALESCE_USEC 10000          /* well inside the 50 ms exec->enrolled goal */
 
 struct procwatch {
 	sd_event *ev;
@@ -54,6 +56,7 @@ struct procwatch {
 	int fd;                         /* connector socket, -1 without */
 	sd_event_source *io_src;
 	sd_event_source *timer_src;
+	sd_event_source *coalesce_src;  /* drains the socket while busy */
 	struct pids_info *pids;
 	pid_t kthreadd;                 /* parent of kernel threads (2), 0 if unknown */
 	bool in_sweep;
@@ -407,12 +410,33 @@ static void handle_event(struct procwatch *w, const struct proc_event *pe)
 	}
 }
 
-static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Handles a batch in order. An exec or rename followed by the exit of the
+ * same process in the batch needs no /proc lookup: it is gone (short-lived
+ * processes, the bulk of all execs, mostly end this way). */
+static void handle_batch(struct procwatch *w, const struct proc_event *b, size_t n)
 {
-	struct procwatch *w = userdata;
+	for (size_t i = 0; i < n; i++) {
+		pid_t tgid = 0;
+		if (b[i].what == PROC_EVENT_EXEC)
+			tgid = b[i].event_data.exec.process_tgid;
+		else if (b[i].what == PROC_EVENT_COMM)
+			tgid = b[i].event_data.comm.process_tgid;
+		bool gone = false;
+		for (size_t j = i + 1; tgid && j < n && !gone; j++)
+			gone = b[j].what == PROC_EVENT_EXIT &&
+			       b[j].event_data.exit.process_tgid == tgid &&
+			       b[j].event_data.exit.process_pid == tgid;
+		if (!gone)
+			handle_event(w, &b[i]);
+	}
+}
+
+/* Reads every pending datagram (up to a bound); the number of events. */
+static size_t drain(struct procwatch *w)
+{
+	struct proc_event batch[PW_BATCH];
+	size_t nb = 0, total = 0;
 	bool overrun = false;
-	(void)s;
-	(void)revents;
 
 	for (int i = 0; i < PW_MAX_DGRAMS_PER_WAKEUP; i++) {
 		union {
@@ -421,7 +445,7 @@ static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *user
 		} u;
 		struct sockaddr_nl from;
 		socklen_t fromlen = sizeof(from);
-		ssize_t n = recvfrom(fd, u.buf, sizeof(u.buf), MSG_DONTWAIT,
+		ssize_t n = recvfrom(w->fd, u.buf, sizeof(u.buf), MSG_DONTWAIT,
 				     (struct sockaddr *)&from, &fromlen);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -440,11 +464,16 @@ static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *user
 			continue;       /* only the kernel speaks here */
 		size_t len = (size_t)n;
 		for (struct nlmsghdr *nlh = &u.hdr; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
-			struct proc_event pe;
-			if (msg_event(nlh, &pe))
-				handle_event(w, &pe);
+			if (!msg_event(nlh, &batch[nb]))
+				continue;
+			total++;
+			if (++nb == PW_BATCH) {
+				handle_batch(w, batch, nb);
+				nb = 0;
+			}
 		}
 	}
+	handle_batch(w, batch, nb);
 
 	if (overrun) {
 		if (!w->overrun_logged) {
@@ -455,7 +484,50 @@ static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *user
 		int r = procwatch_sweep(w);
 		if (r < 0)
 			log_warn("procwatch: sweep: %s", strerror(-r));
+		total++;
 	}
+	return total;
+}
+
+/* Idle: the socket wakes us. Busy (events were read): stop listening on the
+ * socket and drain it every PW_COALESCE_USEC instead, so a burst costs one
+ * wakeup per window rather than one per event, and exec+exit pairs of
+ * short-lived processes fall into one batch. Back to the socket once a
+ * window brings nothing. */
+static void coalesce(struct procwatch *w, bool busy)
+{
+	int r;
+	if (busy) {
+		r = sd_event_source_set_enabled(w->io_src, SD_EVENT_OFF);
+		if (r >= 0)
+			r = sd_event_source_set_time_relative(w->coalesce_src, PW_COALESCE_USEC);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(w->coalesce_src, SD_EVENT_ONESHOT);
+	} else {
+		r = sd_event_source_set_enabled(w->io_src, SD_EVENT_ON);
+	}
+	if (r < 0) {
+		log_warn("procwatch: switching event batching: %s", strerror(-r));
+		(void)sd_event_source_set_enabled(w->io_src, SD_EVENT_ON);
+	}
+}
+
+static int on_connector(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct procwatch *w = userdata;
+	(void)s;
+	(void)fd;
+	(void)revents;
+	coalesce(w, drain(w) > 0);
+	return 0;
+}
+
+static int on_coalesce(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct procwatch *w = userdata;
+	(void)s;
+	(void)usec;
+	coalesce(w, drain(w) > 0);
 	return 0;
 }
 
@@ -520,6 +592,12 @@ int procwatch_start(sd_event *ev, procwatch_cb cb, void *userdata, unsigned swee
 		if (r < 0)
 			goto fail;
 		(void)sd_event_source_set_description(w->io_src, "procwatch-connector");
+		r = sd_event_add_time_relative(ev, &w->coalesce_src, CLOCK_MONOTONIC,
+					       PW_COALESCE_USEC, 1000, on_coalesce, w);
+		if (r < 0)
+			goto fail;
+		(void)sd_event_source_set_enabled(w->coalesce_src, SD_EVENT_OFF);
+		(void)sd_event_source_set_description(w->coalesce_src, "procwatch-batch");
 	} else {
 		log_warn("procwatch: proc connector unavailable (%s)%s; sweeping /proc every %u s",
 			 strerror(-fd), env_true("KSMPLUS_NO_CONNECTOR") ? " [KSMPLUS_NO_CONNECTOR]" : "",
@@ -553,6 +631,7 @@ void procwatch_stop(struct procwatch *w)
 		return;
 	w->io_src = sd_event_source_disable_unref(w->io_src);
 	w->timer_src = sd_event_source_disable_unref(w->timer_src);
+	w->coalesce_src = sd_event_source_disable_unref(w->coalesce_src);
 	if (w->fd >= 0) {
 		/* Before 6.6 closing did not drop the kernel's listener count. */
 		uint32_t op = PROC_CN_MCAST_IGNORE;
