@@ -56,4 +56,9 @@ int ptrace_check_target(const struct pidref *r, struct enroll_result *res);
 /* Injects syscall nr(args) into r; *ret gets the syscall's return value. */
 int ptrace_inject_syscall(const struct pidref *r, long nr, const long args[6], long *ret,
 			  struct enroll_result *res);
+/* Injects madvise(start, len, advice) for each range, in one stop of the
+ * target. Ranges the kernel refuses (e.g. unmapped since) are skipped and
+ * counted in res->reason; res->bytes = bytes advised. */
+int ptrace_inject_ranges(const struct pidref *r, const struct vma_list *ranges, int advice,
+			 struct enroll_result *res);
 #endif
