@@ -1,0 +1,587 @@
+/* test_enroll_ptrace.c — syscall injection through ptrace, against live
+ * targets: exactness (no wrong data, no spurious EINTR or -512 in the
+ * target), real KSM merging, and the processes that must be skipped.
+ * Needs root (skips loudly otherwise). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <time.h>
+
+#include "enroll.h"
+#include "test_enroll_target.h"
+
+#define CHECKSUM_LOOP_NO_MAIN
+#include "../workload/checksum_loop.c"
+
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#endif
+
+#define MAX_LIVE 8
+static struct target *live[MAX_LIVE];
+
+static void track(struct target *t)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (!live[i]) {
+			live[i] = t;
+			return;
+		}
+}
+
+static void untrack(struct target *t)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (live[i] == t)
+			live[i] = NULL;
+}
+
+/* Kills whatever a failed test left running. */
+static int kill_live(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (live[i]) {
+			target_kill(live[i]);
+			live[i] = NULL;
+		}
+	return 0;
+}
+
+static int stop_ok(struct target *t)
+{
+	int st = -1;
+	untrack(t);
+	int rc = target_stop(t, &st, 20000);
+	if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "target ended badly: status %#x%s\n", st, rc < 0 ? " (timeout)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+#define NEED_ROOT()                                                                    \
+	do {                                                                           \
+		if (geteuid() != 0) {                                                  \
+			fprintf(stderr, "SKIPPED %s: needs root (ptrace of a target, " \
+				"/sys/kernel/mm/ksm)\n", __func__);                    \
+			skip();                                                        \
+		}                                                                      \
+	} while (0)
+
+static bool has_prctl_merge(void)
+{
+	return prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) >= 0;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+struct loop_args {
+	const char *mib, *mode;
+};
+
+/* Runs build/tests/checksum_loop (native even under valgrind), or the same
+ * code in this process when the program was not built. */
+static void run_checksum_loop(void *arg)
+{
+	const struct loop_args *a = arg;
+	char path[PATH_MAX];
+	self_dir(path, sizeof(path) - 16);
+	strcat(path, "/checksum_loop");
+	char *argv[] = { (char *)"checksum_loop", (char *)a->mib, (char *)a->mode, NULL };
+	execv(path, argv);
+	_exit(checksum_loop_main(3, argv));
+}
+
+static void print_summary(struct target *t)
+{
+	char buf[256];
+	ssize_t n = read(t->out_fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		fprintf(stderr, "  target says: %s", buf);
+	}
+}
+
+/* --- 1. exactness under repeated injection -------------------------------- */
+
+struct pelter {
+	const struct pidref *r;
+	atomic_int stop;
+	unsigned sent;
+};
+
+static void *pelt(void *arg)
+{
+	struct pelter *p = arg;
+	unsigned seed = 12345;
+	while (!atomic_load(&p->stop)) {
+		if (syscall(SYS_pidfd_send_signal, p->r->pidfd, SIGUSR1, NULL, 0) == 0)
+			p->sent++;
+		usleep(200 + rand_r(&seed) % 800);
+	}
+	return NULL;
+}
+
+static void stress(bool with_signals)
+{
+	NEED_ROOT();
+	static struct target t;
+	struct loop_args a = { "8", "busy" };
+	assert_int_equal(target_start(&t, run_checksum_loop, &a), 0);
+	track(&t);
+
+	struct pelter p = { .r = &t.ref };
+	pthread_t th;
+	if (with_signals)
+		assert_int_equal(pthread_create(&th, NULL, pelt, &p), 0);
+
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	double sum = 0, max = 0;
+	int n = 0;
+	unsigned seed = 42;
+	for (int i = 0; i < 100 && e.has_prctl_merge; i++) {
+		struct enroll_result res;
+		double t0 = now_us();
+		int rc = enroll_process(&e, &t.ref, NULL, &res);
+		double dt = now_us() - t0;
+		if (rc)
+			fprintf(stderr, "iteration %d: enroll: %s (%d)\n", i, res.reason, res.err);
+		assert_int_equal(rc, 0);
+		assert_int_equal(res.mode, ENROLL_WHOLE);
+		sum += dt;
+		max = dt > max ? dt : max;
+		n++;
+		assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 1);
+		usleep(rand_r(&seed) % 3000);
+		rc = enroll_undo(&e, &t.ref, ENROLL_WHOLE, NULL, &res);
+		if (rc)
+			fprintf(stderr, "iteration %d: undo: %s (%d)\n", i, res.reason, res.err);
+		assert_int_equal(rc, 0);
+		assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+		usleep(rand_r(&seed) % 3000);
+	}
+	if (n)
+		fprintf(stderr, "  prctl injection: %d runs, mean %.0f us, max %.0f us\n", n,
+			sum / n, max);
+
+	/* Range by range, as on kernels without PR_SET_MEMORY_MERGE. */
+	e.has_prctl_merge = false;
+	sum = max = 0;
+	n = 0;
+	for (int i = 0; i < 30; i++) {
+		struct vma_list l;
+		struct enroll_result res;
+		assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+		assert_true(l.n > 0);
+		double t0 = now_us();
+		int rc = enroll_process(&e, &t.ref, &l, &res);
+		double dt = now_us() - t0;
+		if (rc)
+			fprintf(stderr, "ranges %d: enroll: %s (%d)\n", i, res.reason, res.err);
+		assert_int_equal(rc, 0);
+		assert_int_equal(res.mode, ENROLL_RANGES);
+		assert_true(res.bytes >= (8u << 20));
+		sum += dt;
+		max = dt > max ? dt : max;
+		n++;
+		assert_int_equal(ksm_stat_yes(t.pid, "ksm_mergeable"), 1);
+		usleep(rand_r(&seed) % 3000);
+		rc = enroll_undo(&e, &t.ref, ENROLL_RANGES, &l, &res);
+		assert_int_equal(rc, 0);
+		assert_int_equal(ksm_stat_yes(t.pid, "ksm_mergeable"), 0);
+		free(l.v);
+	}
+	fprintf(stderr, "  madvise injection: %d runs, mean %.0f us, max %.0f us\n", n, sum / n,
+		max);
+
+	if (with_signals) {
+		atomic_store(&p.stop, 1);
+		pthread_join(th, NULL);
+		fprintf(stderr, "  sent %u SIGUSR1 meanwhile\n", p.sent);
+	}
+	/* 0 = no wrong checksum, no EINTR without a signal, no -512 seen */
+	close(t.in_fd);
+	t.in_fd = -1;
+	print_summary(&t);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+static void test_inject_exact(void **state)
+{
+	(void)state;
+	stress(false);
+}
+
+static void test_inject_exact_with_signals(void **state)
+{
+	(void)state;
+	stress(true);
+}
+
+/* --- 2. real merging ------------------------------------------------------ */
+
+static const char *const knobs[] = { "run", "pages_to_scan", "sleep_millisecs" };
+static char saved_knobs[3][32];
+static bool knobs_saved;
+
+static int knob_rw(const char *name, char *val, size_t len, bool wr)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	int fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	if (wr)
+		n = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 1 : -1;
+	else
+		n = read(fd, val, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	if (!wr) {
+		val[n] = '\0';
+		val[strcspn(val, "\n")] = '\0';
+	}
+	return 0;
+}
+
+static int save_knobs(void **state)
+{
+	(void)state;
+	knobs_saved = false;
+	if (geteuid() != 0)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (knob_rw(knobs[i], saved_knobs[i], sizeof(saved_knobs[i]), false) < 0)
+			return 0;
+	knobs_saved = true;
+	return 0;
+}
+
+static int restore_knobs(void **state)
+{
+	kill_live(state);
+	if (!knobs_saved)
+		return 0;
+	/* pages_to_scan and sleep first, run last. */
+	for (int i = 2; i >= 0; i--)
+		if (knob_rw(knobs[i], saved_knobs[i], 0, true) < 0)
+			fprintf(stderr, "could not restore /sys/kernel/mm/ksm/%s to %s\n", knobs[i],
+				saved_knobs[i]);
+	knobs_saved = false;
+	return 0;
+}
+
+static void test_real_merging(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	if (!knobs_saved) {
+		fprintf(stderr, "SKIPPED: cannot read /sys/kernel/mm/ksm\n");
+		skip();
+	}
+	static struct target a, b;
+	struct loop_args args = { "20", "idle" };
+	const long pages = (20L << 20) / 4096;
+	assert_int_equal(target_start(&a, run_checksum_loop, &args), 0);
+	track(&a);
+	assert_int_equal(target_start(&b, run_checksum_loop, &args), 0);
+	track(&b);
+
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	struct enroll_result res;
+	struct vma_list la = { 0 }, lb = { 0 };
+	assert_int_equal(test_anon_ranges(a.pid, &la), 0);
+	assert_int_equal(test_anon_ranges(b.pid, &lb), 0);
+	assert_int_equal(enroll_process(&e, &a.ref, &la, &res), 0);
+	enum enroll_mode ma = res.mode;
+	assert_int_equal(enroll_process(&e, &b.ref, &lb, &res), 0);
+	enum enroll_mode mb = res.mode;
+
+	char v[16];
+	snprintf(v, sizeof(v), "5000");
+	assert_int_equal(knob_rw("pages_to_scan", v, 0, true), 0);
+	snprintf(v, sizeof(v), "20");
+	assert_int_equal(knob_rw("sleep_millisecs", v, 0, true), 0);
+	snprintf(v, sizeof(v), "1");
+	assert_int_equal(knob_rw("run", v, 0, true), 0);
+
+	double t0 = now_us();
+	long ga = 0, gb = 0;
+	while (now_us() - t0 < 60e6) {
+		ga = ksm_stat_num(a.pid, "ksm_merging_pages");
+		gb = ksm_stat_num(b.pid, "ksm_merging_pages");
+		if (ga >= pages * 95 / 100 && gb >= pages * 95 / 100)
+			break;
+		usleep(100000);
+	}
+	fprintf(stderr, "  merged %ld + %ld of %ld + %ld pages in %.1f s\n", ga, gb, pages, pages,
+		(now_us() - t0) / 1e6);
+	assert_true(ga >= pages * 95 / 100);
+	assert_true(gb >= pages * 95 / 100);
+
+	assert_int_equal(enroll_undo(&e, &a.ref, ma, &la, &res), 0);
+	assert_int_equal(enroll_undo(&e, &b.ref, mb, &lb, &res), 0);
+	/* Unmerging breaks the sharing at once; the per-process count drops
+	 * when ksmd next walks its stale rmap_items. */
+	t0 = now_us();
+	do {
+		usleep(50000);
+		ga = ksm_stat_num(a.pid, "ksm_merging_pages");
+		gb = ksm_stat_num(b.pid, "ksm_merging_pages");
+	} while ((ga >= pages / 20 || gb >= pages / 20) && now_us() - t0 < 20e6);
+	fprintf(stderr, "  after undo: %ld + %ld merging pages\n", ga, gb);
+	assert_true(ga < pages / 20);
+	assert_true(gb < pages / 20);
+	free(la.v);
+	free(lb.v);
+	/* idle mode verifies its memory at EOF: status 0 = content unchanged */
+	assert_int_equal(stop_ok(&a), 0);
+	assert_int_equal(stop_ok(&b), 0);
+}
+
+/* --- 3. what must be skipped or refused ------------------------------------ */
+
+static void ready_then_wait(void)
+{
+	write_all(1, "ready\n", 6);
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+static void plain_target(void *arg)
+{
+	(void)arg;
+	ready_then_wait();
+}
+
+static void traceme_target(void *arg)
+{
+	(void)arg;
+	ptrace(PTRACE_TRACEME, 0, 0, 0);     /* the middle process is its tracer */
+	ready_then_wait();
+}
+
+static void seccomp_target(void *arg)
+{
+	(void)arg;
+	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+	struct sock_fprog prog = { .len = 1, .filter = allow };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0))
+		_exit(5);
+	ready_then_wait();
+}
+
+static void undumpable_target(void *arg)
+{
+	(void)arg;
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534) ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		_exit(5);
+	ready_then_wait();
+}
+
+static void expect_skip(target_fn fn, const char *want)
+{
+	NEED_ROOT();
+	static struct target t;
+	assert_int_equal(target_start(&t, fn, NULL), 0);
+	track(&t);
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	struct enroll_result res;
+	assert_int_equal(enroll_process(&e, &t.ref, NULL, &res), -1);
+	fprintf(stderr, "  skipped: %s\n", res.reason);
+	assert_non_null(strstr(res.reason, want));
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+static void test_skip_traced(void **state)
+{
+	(void)state;
+	expect_skip(traceme_target, "traced");
+	/* And without the check, the kernel refuses the seize: untouched. */
+	static struct target t;
+	assert_int_equal(target_start(&t, traceme_target, NULL), 0);
+	track(&t);
+	struct enroll_result res;
+	long args[6] = { PR_SET_MEMORY_MERGE, 1, 0, 0, 0, 0 }, ret = 0;
+	assert_int_equal(ptrace_inject_syscall(&t.ref, SYS_prctl, args, &ret, &res), -1);
+	fprintf(stderr, "  direct injection: %s\n", res.reason);
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+static void test_skip_seccomp(void **state)
+{
+	(void)state;
+	expect_skip(seccomp_target, "seccomp");
+}
+
+static void test_skip_undumpable(void **state)
+{
+	(void)state;
+	expect_skip(undumpable_target, "dumpable");
+}
+
+static void test_reused_start_time(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	static struct target t;
+	assert_int_equal(target_start(&t, plain_target, NULL), 0);
+	track(&t);
+	/* the identity discovery recorded is not this process's */
+	struct pidref other;
+	assert_int_equal(pidref_open(&other, t.pid, t.ref.start_time + 1), -ESRCH);
+	struct pidref bogus = t.ref;
+	bogus.start_time = t.ref.start_time + 1;
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	struct enroll_result res;
+	assert_int_equal(enroll_process(&e, &bogus, NULL, &res), -1);
+	assert_int_equal(res.err, -ESRCH);
+	assert_int_equal(enroll_undo(&e, &bogus, ENROLL_WHOLE, NULL, &res), -1);
+	assert_int_equal(res.err, -ESRCH);
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+/* Exits on its own after a short random busy spell, at any point of our
+ * injection; we must never leave it stopped (it would never exit) nor
+ * kill it (status would not be 7). */
+static void short_lived(void *arg)
+{
+	unsigned us = (unsigned)(uintptr_t)arg;
+	write_all(1, "ready\n", 6);
+	double t0 = now_us();
+	volatile unsigned long x = 0;
+	while (now_us() - t0 < us)
+		x++;
+	_exit(7);
+}
+
+static void *leader_exits_thread(void *arg)
+{
+	(void)arg;
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+static void leader_exits(void *arg)
+{
+	(void)arg;
+	pthread_t th;
+	if (pthread_create(&th, NULL, leader_exits_thread, NULL))
+		_exit(5);
+	write_all(1, "ready\n", 6);
+	pthread_exit(NULL);
+}
+
+static void test_exit_mid_enroll(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	int ok = 0, gone = 0;
+	unsigned seed = 7;
+	for (int i = 0; i < 150; i++) {
+		static struct target t;
+		int sr = target_start(&t, short_lived, (void *)(uintptr_t)(rand_r(&seed) % 1500));
+		if (sr != -ESRCH)
+			assert_int_equal(sr, 0);
+		track(&t);
+		struct enroll_result res;
+		int rc = sr == 0 ? enroll_process(&e, &t.ref, NULL, &res) : -1;
+		if (sr)
+			res.err = -ESRCH;
+		if (rc == 0) {
+			ok++;
+		} else {
+			/* -EAGAIN: caught in uninterruptible sleep while exiting */
+			if (res.err != -ESRCH)
+				fprintf(stderr, "  iteration %d: %s (%d)\n", i, res.reason, res.err);
+			assert_true(res.err == -ESRCH || res.err == -EAGAIN);
+			gone++;
+		}
+		int st = -1;
+		untrack(&t);
+		assert_int_equal(target_stop(&t, &st, 10000), 0);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 7);
+	}
+	fprintf(stderr, "  150 short-lived targets: %d enrolled, %d gone mid-way\n", ok, gone);
+
+	/* A process whose leader thread has exited: another thread is used. */
+	static struct target lt;
+	assert_int_equal(target_start(&lt, leader_exits, NULL), 0);
+	track(&lt);
+	usleep(20000);
+	struct enroll_result res;
+	int rc = enroll_process(&e, &lt.ref, NULL, &res);
+	if (rc)
+		fprintf(stderr, "  zombie leader: %s\n", res.reason);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ksm_stat_yes(lt.pid, "ksm_merge_any"), 1);
+	assert_int_equal(stop_ok(&lt), 0);
+}
+
+static void test_probe(void **state)
+{
+	(void)state;
+	char why[160];
+	int p = ptrace_probe(why, sizeof(why));
+	if (geteuid() == 0)
+		assert_int_equal(p, 1);
+	else
+		fprintf(stderr, "  ptrace_probe as non-root: %d %s\n", p, p ? "" : why);
+	struct enroller e;
+	char w[512];
+	int rc = enroll_probe(BACKEND_PTRACE, &e, w, sizeof(w));
+	if (geteuid() == 0) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(e.backend, ENROLL_PTRACE);
+		assert_string_equal(enroll_backend_name(e.backend), "ptrace");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test_teardown(test_inject_exact, kill_live),
+		cmocka_unit_test_teardown(test_inject_exact_with_signals, kill_live),
+		cmocka_unit_test_setup_teardown(test_real_merging, save_knobs, restore_knobs),
+		cmocka_unit_test_teardown(test_skip_traced, kill_live),
+		cmocka_unit_test_teardown(test_skip_seccomp, kill_live),
+		cmocka_unit_test_teardown(test_skip_undumpable, kill_live),
+		cmocka_unit_test_teardown(test_reused_start_time, kill_live),
+		cmocka_unit_test_teardown(test_exit_mid_enroll, kill_live),
+	};
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
