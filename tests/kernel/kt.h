@@ -12,7 +12,8 @@
  * anonymous memory and fills page i with a pattern that depends on i only,
  * so two twins hold the same pages (they merge pairwise) while no two pages
  * of one twin are equal. The child then obeys one-byte commands sent with
- * kt_twin_cmd() until it is told to quit.
+ * kt_twin_cmd() until it is told to quit. setup(), if given, runs in the
+ * child first (e.g. to drop privileges).
  */
 #ifndef KSMPLUS_KT_H
 #define KSMPLUS_KT_H
@@ -338,9 +339,10 @@ static inline void kt_twin_spawn(struct kt_twin *t, size_t len, void (*setup)(vo
 	if (t->pid == 0) {
 		close(c[1]);
 		close(r[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (setup)
 			setup();
+		/* After setup(): a credential change clears it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		kt_twin_child(len, c[0], r[1]);
 	}
 	close(c[0]);

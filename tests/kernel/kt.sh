@@ -21,7 +21,8 @@ kt_cleanup() {
 	KT_PIDS=""
 }
 
-# kt_wait SECONDS CMD... — polls CMD every 0.2 s; 1 on timeout.
+# kt_wait SECONDS CMD... — polls CMD every 0.2 s; 1 on timeout. CMD is run
+# anew each time, but its arguments are expanded once: poll a function.
 kt_wait() {
 	t=$1; shift
 	end=$(( $(date +%s) + t ))
@@ -59,5 +60,6 @@ kt_twin() {
 	KT_TWIN=$!
 	kt_track "$KT_TWIN"
 	kt_wait 60 grep -qs ready "$st" || kt_fail "ktwin did not start"
-	mv "$st" "/tmp/ktwin.$KT_TWIN"
+	# ktwin keeps appending to $st: give it its PID's name as a link.
+	ln -s "$st" "/tmp/ktwin.$KT_TWIN"
 }

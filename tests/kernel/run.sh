@@ -111,7 +111,8 @@ series_patches() {
 
 # Files a patch creates, modifies or deletes (paths relative to the tree).
 patch_files() {
-	sed -n -e 's#^--- a/\([^[:space:]]*\).*#\1#p' -e 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$1" | sort -u
+	sed -n -e 's#^--- a/\([^[:space:]]*\).*#\1#p' -e 's#^+++ b/\([^[:space:]]*\).*#\1#p' \
+		-e 's#^\(rename\|copy\) \(from\|to\) \(.*\)#\3#p' "$1" | sort -u
 }
 
 # --- source -----------------------------------------------------------------
