@@ -94,8 +94,13 @@ static int inject_prctl(const struct pidref *r, long on, struct enroll_result *r
 		return -1;
 	if (ret < 0) {
 		res->err = (int)ret;
-		snprintf(res->reason, sizeof(res->reason), "prctl(PR_SET_MEMORY_MERGE, %ld) in "
-			 "the target: %s", on, strerror((int)-ret));
+		if (ret == -ETIMEDOUT)
+			snprintf(res->reason, sizeof(res->reason), "prctl(PR_SET_MEMORY_MERGE, %ld) "
+				 "in the target ran over %u ms (huge address space?); interrupted",
+				 on, enroll_ptrace_timeout_ms);
+		else
+			snprintf(res->reason, sizeof(res->reason), "prctl(PR_SET_MEMORY_MERGE, %ld) "
+				 "in the target: %s", on, strerror((int)-ret));
 		return -1;
 	}
 	res->mode = ENROLL_WHOLE;

@@ -59,6 +59,10 @@ int ptrace_inject_syscall(const struct pidref *r, long nr, const long args[6], l
 /* Injects madvise(start, len, advice) for each range, in one stop of the
  * target. Ranges the kernel refuses (e.g. unmapped since) are skipped and
  * counted in res->reason; res->bytes = bytes advised. */
+/* How long an injected syscall may run before it is interrupted (then it
+ * reports -ETIMEDOUT). Unmerging walks every page of the mergeable VMAs:
+ * minutes for terabyte-sized sparse reservations. Default 5000. */
+extern unsigned enroll_ptrace_timeout_ms;
 int ptrace_inject_ranges(const struct pidref *r, const struct vma_list *ranges, int advice,
 			 struct enroll_result *res);
 #endif

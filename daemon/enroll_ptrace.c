@@ -152,7 +152,8 @@ int ptrace_check_target(const struct pidref *r, struct enroll_result *res)
 		state += 6;
 		while (*state == ' ' || *state == '\t')
 			state++;
-		if (*state == 'Z' || *state == 'X') {
+		/* A zombie leader with live threads is still a live process. */
+		if ((*state == 'Z' || *state == 'X') && !pidref_alive(r)) {
 			res->err = -ESRCH;
 			SKIP(res, "process exiting");
 			goto out;
@@ -244,7 +245,9 @@ struct tracee {
 	struct enroll_result *res;
 };
 
-enum stop_kind { ST_GONE, ST_INTERRUPT, ST_GROUP, ST_SIGNAL, ST_SYSCALL, ST_OTHER };
+enum stop_kind { ST_GONE, ST_INTERRUPT, ST_GROUP, ST_SIGNAL, ST_SYSCALL, ST_OTHER, ST_TIMEOUT };
+
+unsigned enroll_ptrace_timeout_ms = 5000;
 
 /* TIDs of leaders that became zombies while seized: their exit is reported
  * to us only once the whole thread group is gone, and until we collect it
@@ -334,16 +337,25 @@ static enum stop_kind wait_stop(pid_t tid, int *sig)
  * may be running user code: if it is the leader and calls pthread_exit()
  * meanwhile, its exit would only be reported when the whole process ends, so
  * a blocking wait could hang the daemon. Polls and notices that instead. */
-static enum stop_kind wait_interrupt(pid_t pid, pid_t tid, int *sig, bool *zombie)
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Polling wait. timeout_ms 0 = none; ST_TIMEOUT when it passes. */
+static enum stop_kind wait_poll(pid_t pid, pid_t tid, int *sig, bool *zombie, unsigned timeout_ms)
 {
 	int st;
+	double deadline = timeout_ms ? mono_ms() + timeout_ms : 0;
 	*zombie = false;
+	*sig = 0;
 	for (unsigned i = 0;; i++) {
 		pid_t w = waitpid(tid, &st, __WALL | WNOHANG);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			*sig = 0;
 			return ST_GONE;
 		}
 		if (w > 0 && (WIFSTOPPED(st) || WIFEXITED(st) || WIFSIGNALED(st)))
@@ -356,13 +368,23 @@ static enum stop_kind wait_interrupt(pid_t pid, pid_t tid, int *sig, bool *zombi
 			char s = thread_state(pid, tid);
 			if (s == 'Z' || s == 'X') {
 				*zombie = true;
-				*sig = 0;
 				return ST_GONE;
 			}
+			if (deadline && mono_ms() > deadline)
+				return ST_TIMEOUT;
 		}
 		struct timespec ts = { 0, i < 200 ? 50000 : 1000000 };
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* Like wait_stop, for the first stop after PTRACE_INTERRUPT, when the thread
+ * may be running user code: if it is the leader and calls pthread_exit()
+ * meanwhile, its exit would only be reported when the whole process ends, so
+ * a blocking wait could hang the daemon. Polls and notices that instead. */
+static enum stop_kind wait_interrupt(pid_t pid, pid_t tid, int *sig, bool *zombie)
+{
+	return wait_poll(pid, tid, sig, zombie, 0);
 }
 
 static void detach(struct tracee *t, int sig)
@@ -492,8 +514,9 @@ static int read_mem(pid_t pid, uintptr_t addr, void *buf, size_t len)
  * there, executable in every process, never written by us. */
 static int find_syscall_insn(struct tracee *t)
 {
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->r->pid);
+	char path[96], line[512];
+	/* via the seized thread: a zombie leader's own maps are empty */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)t->r->pid, (int)t->tid);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return gone(t);
@@ -718,15 +741,33 @@ static int run_syscall(struct tracee *t, long nr, const long a[6], long *ret)
 		 * but death. */
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
 			return gone(t);
-		k = wait_stop(t->tid, &sig);
-		if (k == ST_GONE)
+		/* Bounded: prctl(PR_SET_MEMORY_MERGE, 0) and MADV_UNMERGEABLE walk
+		 * every page of the mergeable VMAs, which takes minutes for
+		 * terabyte-sized sparse reservations (ASan shadow, JS engines).
+		 * PTRACE_INTERRUPT makes signal_pending() true in the target, and
+		 * the unmerge loop then gives up with -ERESTARTSYS. */
+		bool zombie, timed_out = false;
+		k = wait_poll(t->r->pid, t->tid, &sig, &zombie, enroll_ptrace_timeout_ms);
+		if (k == ST_TIMEOUT) {
+			timed_out = true;
+			if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+				return gone(t);
+			k = wait_stop(t->tid, &sig);
+		}
+		if (k == ST_GONE) {
+			if (zombie)
+				add_pending_reap(t->tid);
 			return lost(t);
+		}
 		if (k != ST_SYSCALL)
 			return gone(t);
 		t->at_syscall_exit = true;
 		if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
 			return gone(t);
 		*ret = (long)regs.rax;
+		if (timed_out && (*ret == -ERESTARTSYS || *ret == -ERESTARTNOINTR ||
+				  *ret == -ERESTARTNOHAND || *ret == -ERESTART_RESTARTBLOCK || *ret == -EINTR))
+			*ret = -ETIMEDOUT;
 		return 0;
 	}
 	t->res->err = -EAGAIN;

@@ -4,6 +4,7 @@
  * and the test can see how it ended. Header-only, for tests/unit/test_enroll*.c. */
 #ifndef KSMPLUS_TEST_ENROLL_TARGET_H
 #define KSMPLUS_TEST_ENROLL_TARGET_H
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -171,11 +172,9 @@ static inline long ksm_stat_num(pid_t pid, const char *key)
 	return v;
 }
 
-/* 1 if "key yes", 0 if "key no", -1 if absent. */
-static inline int ksm_stat_yes(pid_t pid, const char *key)
+static inline int ksm_stat_yes_in(const char *path, const char *key)
 {
-	char path[64], line[128];
-	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
+	char line[128];
 	FILE *f = fopen(path, "re");
 	int v = -1;
 	if (!f)
@@ -185,6 +184,27 @@ static inline int ksm_stat_yes(pid_t pid, const char *key)
 		if (strncmp(line, key, kl) == 0 && line[kl] == ':')
 			v = strstr(line + kl, "yes") != NULL;
 	fclose(f);
+	return v;
+}
+
+/* 1 if "key yes", 0 if "key no", -1 if absent. Falls back to the threads'
+ * view: a zombie leader's own /proc/PID/ksm_stat is empty. */
+static inline int ksm_stat_yes(pid_t pid, const char *key)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
+	int v = ksm_stat_yes_in(path, key);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = v < 0 ? opendir(path) : NULL;
+	struct dirent *de;
+	while (d && v < 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/ksm_stat", (int)pid, de->d_name);
+		v = ksm_stat_yes_in(path, key);
+	}
+	if (d)
+		closedir(d);
 	return v;
 }
 
