@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the check-kernel guest (tests/kernel/run.sh builds the initramfs).
 # Runs every test listed in /tests/list ("FILE NAME" lines, in order) with a
 # time limit, dumps the kernel log, and powers off. Everything goes to the

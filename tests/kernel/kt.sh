@@ -1,9 +1,11 @@
+# shellcheck shell=sh
 # kt.sh — helpers for the in-guest sh tests (tests/kernel/test_NN_NAME.sh),
 # sourced as ". /tests/kt.sh". /init sets KTEST_NAME from the file name.
 # A test ends with exactly one of kt_pass / kt_fail / kt_skip, which print
 # the "KTEST NAME STATUS DETAIL" line tests/kernel/run.sh reads; a failure
 # caused by a system call says errno=ENAME in DETAIL (see kt.h).
 KT_NAME=${KTEST_NAME:?run by /init, which sets KTEST_NAME}
+# shellcheck disable=SC2034 # for the tests that source this file
 KSM=/sys/kernel/mm/ksm
 KT_PIDS=""
 
@@ -55,7 +57,8 @@ kt_vma_flag() {
 # filled its memory; its PID is left in KT_TWIN, its status file is
 # /tmp/ktwin.PID (see tests/kernel/ktwin.c).
 kt_twin() {
-	st=/tmp/ktwin.$$.$RANDOM
+	KT_NTWIN=$(( ${KT_NTWIN:-0} + 1 ))
+	st=/tmp/ktwin.$$.$KT_NTWIN
 	ktwin "$1" "$st" >/dev/null 2>&1 &
 	KT_TWIN=$!
 	kt_track "$KT_TWIN"

@@ -38,7 +38,8 @@
 #   V=1                     print the whole serial log, not just KTEST lines
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
+SELF=$(readlink -f "$0")
+REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 cd "$REPO"
 CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
 TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
@@ -67,7 +68,7 @@ while [ $# -gt 0 ]; do
 		shift 2 ;;
 	--build-only) build_only=1; shift ;;
 	--checkpatch) checkpatch_only=1; shift ;;
-	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -84,8 +85,9 @@ for tool in qemu-system-x86_64 gcc make patch cpio flock timeout sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool not found (make deps?)"
 done
 BUSYBOX=$(command -v busybox || true)
-[ -n "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+if [ -z "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
 	die "a static busybox is needed (apt-get install busybox-static)"
+fi
 [ -r "$TARBALL" ] || die "$TARBALL missing (apt-get install linux-source-6.12)"
 [ -r "$FRAGMENT" ] || die "$FRAGMENT missing"
 
@@ -189,6 +191,11 @@ build_kernel() {
 	# One kernel build at a time on this machine, whoever started it.
 	exec 9>"$CACHE/.build.lock"
 	flock 9
+	if [ -e "$KERNEL_IMAGE" ]; then    # built meanwhile by another run
+		flock -u 9
+		log "$flavor kernel: built meanwhile by another run: $KERNEL_IMAGE"
+		return 0
+	fi
 	if [ ! -d "$work/src" ]; then
 		rm -rf "$work"
 		mkdir -p "$work"
@@ -250,7 +257,7 @@ test_name() {
 TESTS=()       # guest file names, in run order
 build_guest_programs() {
 	local f b name
-	rm -rf "$OUT/bin" "$OUT/tests"
+	rm -rf "${OUT:?}/bin" "${OUT:?}/tests"
 	mkdir -p "$OUT/bin" "$OUT/tests"
 	for f in "$TESTDIR"/*.c; do
 		[ -e "$f" ] || continue
@@ -266,7 +273,7 @@ build_guest_programs() {
 		[ -e "$f" ] || continue
 		cp "$f" "$OUT/tests/"
 	done
-	mapfile -t TESTS < <(cd "$OUT/tests" && ls | sort)
+	mapfile -t TESTS < <(cd "$OUT/tests" && find . -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort)
 	[ ${#TESTS[@]} -gt 0 ] || die "no tests in $TESTDIR"
 }
 
@@ -298,9 +305,7 @@ build_initramfs() {
 	if [ -x "$BUILD/ksmplusd" ] && [ -x "$BUILD/ksmplusctl" ]; then
 		copy_with_libs "$BUILD/ksmplusd" "$root" /usr/sbin/ksmplusd
 		copy_with_libs "$BUILD/ksmplusctl" "$root" /usr/bin/ksmplusctl
-		HAVE_DAEMON=1
 	else
-		HAVE_DAEMON=0
 		log "!!! $BUILD/ksmplusd or ksmplusctl missing: the in-guest daemon test will SKIP"
 		log "!!! (run 'make' first to test ksmplusd inside the patched kernel)"
 	fi

@@ -1,7 +1,9 @@
+# shellcheck shell=sh
 # ksmplusd on the kernel under test: it must pick the process_madvise backend
 # by itself (backend = auto), merge two twins (20 MiB of the same pages each,
 # 10,240 pages) added by name with `ksmplusctl add`, and enroll anonymous
 # memory a twin maps afterwards (picked up by its rescan), memory unchanged.
+# shellcheck source=kt.sh
 . /tests/kt.sh
 
 D=/usr/sbin/ksmplusd
@@ -41,6 +43,7 @@ kt_log "backend: $backend"
 [ "$backend" = process_madvise ] || { daemon_log; kt_fail "ksmplusd chose backend=$backend, want process_madvise"; }
 
 sum() { echo $(( $(kt_ksm_stat "$a" ksm_merging_pages) + $(kt_ksm_stat "$b" ksm_merging_pages) )); }
+# shellcheck disable=SC2317 # called through kt_wait
 merged_ge() { [ "$(sum)" -ge "$1" ]; }
 t0=$(date +%s)
 kt_wait 240 merged_ge 9728 || { ctl status; daemon_log; kt_fail "only $(sum) of 10240 pages merged after 240 s"; }
@@ -50,8 +53,8 @@ kt_log "merged $(sum) of 10240 pages in $t1 s"
 # New anonymous memory of the enrolled twins: 20 MiB more each.
 kill -USR2 "$a" "$b"
 for p in $a $b; do
-	kt_wait 30 grep -q grown /tmp/ktwin.$p || kt_fail "twin $p did not grow"
-	addr=$(sed -n 's/^grown \([0-9a-f]*\) .*/\1/p' /tmp/ktwin.$p)
+	kt_wait 30 grep -q grown "/tmp/ktwin.$p" || kt_fail "twin $p did not grow"
+	addr=$(sed -n 's/^grown \([0-9a-f]*\) .*/\1/p' "/tmp/ktwin.$p")
 	kt_wait 60 kt_vma_flag "$p" "$addr" mg ||
 		{ ctl status; daemon_log; kt_fail "twin $p: new VMA at $addr not enrolled after 60 s"; }
 done
@@ -60,12 +63,12 @@ kt_log "after growing: $(sum) of 20480 pages merged"
 
 for p in $a $b; do
 	kill -USR1 "$p"
-	kt_wait 60 grep -q verify /tmp/ktwin.$p || kt_fail "twin $p did not verify"
-	grep -q "verify ok" /tmp/ktwin.$p || kt_fail "twin $p: memory changed: $(grep verify /tmp/ktwin.$p)"
+	kt_wait 60 grep -q verify "/tmp/ktwin.$p" || kt_fail "twin $p did not verify"
+	grep -q "verify ok" "/tmp/ktwin.$p" || kt_fail "twin $p: memory changed: $(grep verify "/tmp/ktwin.$p")"
 done
 kill $dpid
 wait $dpid
 rc=$?
-KT_PIDS=${KT_PIDS% $dpid}
+KT_PIDS=${KT_PIDS% "$dpid"}
 [ $rc = 0 ] || { daemon_log; kt_fail "ksmplusd exited with status $rc on SIGTERM"; }
 kt_pass "backend=process_madvise; twins merged in ${t1}s; new VMAs enrolled and merged"
