@@ -226,6 +226,12 @@ static void judge(struct daemon *d, struct tracked *t, long long full_scans)
 		t->state = TRACKED_DROPPED;
 		policy_explain(&st, t->reason, sizeof(t->reason));
 		log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
+	} else if (res.err != -ESRCH) {
+		/* e.g. unmerge timed out on a huge address space: stopping the
+		 * process again every rescan would hurt it more; judge later. */
+		t->scans_at_enroll = full_scans + 100LL * d->cfg.profit_min_scans;
+		log_warn("cannot drop %s[%d]: %s; retrying much later", t->comm, (int)t->ref.pid,
+			 res.reason[0] ? res.reason : strerror(-res.err));
 	}
 	vmas_free(&cur);
 }
@@ -261,19 +267,32 @@ struct app_figures {
 	long long enrolled_kib, merging_kib, profit_kib;
 };
 
+/* Resident anonymous memory (RssAnon) is what KSM can act on; virtual sizes
+ * would count reservations that hold no pages (ASan shadow, JVM heaps). */
+static long long rss_anon_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long long kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 static long long tracked_enrolled_kib(const struct tracked *t)
 {
-	struct vma_list cur = { 0 };
-	long long kib;
+	long long rss = rss_anon_kib(t->ref.pid);
 
-	if (t->mode == ENROLL_RANGES)
+	if (t->mode == ENROLL_RANGES && KIB(vmas_bytes(&t->advised)) < rss)
 		return KIB(vmas_bytes(&t->advised));
-	/* merge-any covers all anonymous memory, now and later */
-	if (vmas_read(t->ref.pid, &cur) < 0)
-		return 0;
-	kib = KIB(vmas_bytes(&cur));
-	vmas_free(&cur);
-	return kib;
+	return rss;     /* merge-any covers all anonymous memory */
 }
 
 static void tracked_figures(const struct tracked *t, struct app_figures *f)

@@ -3,7 +3,8 @@
 passed=0 failed=0
 for t in "$@"; do
 	echo "== $t"
-	if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+	# shellcheck disable=SC2086 # VALGRIND is a command line
+	if ${VALGRIND:-} "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
 done
 echo "unit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
