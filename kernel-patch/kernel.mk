@@ -13,13 +13,13 @@ KERNEL_RUN := tests/kernel/run.sh
 .PHONY: check-kernel check-kernel-patched check-kernel-unpatched kernel-images \
         kernel-checkpatch
 
-check-kernel:
+check-kernel: all
 	BUILD=$(BUILD) $(KERNEL_RUN)
 
-check-kernel-patched:
+check-kernel-patched: all
 	BUILD=$(BUILD) $(KERNEL_RUN) --flavor patched
 
-check-kernel-unpatched:
+check-kernel-unpatched: all
 	BUILD=$(BUILD) $(KERNEL_RUN) --flavor unpatched
 
 kernel-images:
