@@ -27,3 +27,9 @@ kernel-images:
 
 kernel-checkpatch:
 	BUILD=$(BUILD) $(KERNEL_RUN) --checkpatch
+
+# kernel-patch/0002 (KSM sampling scan): boot the patched kernel and print the
+# table of its tests, sampling=0 against sampling=1 (tests/kernel/sampling-bench.sh).
+.PHONY: bench-kernel
+bench-kernel:
+	BUILD=$(BUILD) tests/kernel/sampling-bench.sh

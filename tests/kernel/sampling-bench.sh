@@ -1,0 +1,28 @@
+#!/bin/bash
+# tests/kernel/sampling-bench.sh — the kernel-patch/0002 (KSM sampling scan)
+# benchmark table: boots the patched kernel with tests/kernel/run.sh
+# (--flavor patched, cached kernel if nothing changed) and prints what the
+# sampling tests measured in the guest, sampling=0 against sampling=1 in the
+# same boot. Environment as for run.sh (BUILD, KSMPLUS_KERNEL_*).
+set -uo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+"$REPO/tests/kernel/run.sh" --flavor patched
+rc=$?
+serial=$BUILD/kernel/patched/serial.log
+[ -r "$serial" ] || { echo "sampling-bench: no serial log $serial" >&2; exit 1; }
+echo
+echo "Low-density workload: 2 x 100 MiB, distinct pages but the first 1 MiB (256 x 0xff),"
+echo "enrolled with process_madvise(MADV_MERGEABLE), after convergence:"
+sed -n 's/^# sampling_density: TABLE //p' "$serial"
+echo
+echo "Dense twins (2 x 20 MiB, same pages), time to merge >= 99%:"
+sed -n 's/^KTEST sampling_dense [A-Z]* //p' "$serial"
+echo
+echo "Duplicates gained after retirement:"
+sed -n 's/^KTEST sampling_later [A-Z]* //p' "$serial"
+echo
+echo "Stress (write/fork/munmap/mremap/exit, sampling=1):"
+sed -n 's/^KTEST sampling_stress [A-Z]* //p' "$serial"
+exit $rc

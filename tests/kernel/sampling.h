@@ -1,0 +1,258 @@
+/* sampling.h — shared by the sampling tests of kernel-patch/0002 (tests/kernel/
+ * test_2x_sampling_*.c): the /sys/kernel/mm/ksm/sampling knob, workers that
+ * hold a region of low-density memory, and the numbers the tests report. */
+#ifndef KSMPLUS_KS_H
+#define KSMPLUS_KS_H
+#include <stdbool.h>
+#include "kt.h"
+
+static inline void ks_require_sampling(void)
+{
+	if (access("/sys/kernel/mm/ksm/sampling", F_OK))
+		kt_fail("no /sys/kernel/mm/ksm/sampling: kernel without 0002");
+}
+
+static inline void ks_set(const char *knob, long v)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", knob);
+	snprintf(val, sizeof(val), "%ld", v);
+	if (kt_write_file(path, val))
+		kt_fail("write %s=%s: errno=%s", path, val, kt_errname(errno));
+}
+
+/* MemAvailable after dropping what the kernel can drop by itself: page
+ * cache, empty slabs of the rmap_item cache (SLUB sysfs, if present), and
+ * pages sitting on per-cpu lists (compaction drains them). */
+static inline long ks_memavail_kib(void)
+{
+	kt_write_file("/proc/sys/vm/drop_caches", "3");
+	kt_write_file("/sys/kernel/slab/ksm_rmap_item/shrink", "1");
+	kt_write_file("/proc/sys/vm/compact_memory", "1");
+	kt_sleep_ms(300);
+	return kt_file_field("/proc/meminfo", "MemAvailable");
+}
+
+/* Waits until ksmd has completed n more full scans; false on timeout. */
+static inline bool ks_wait_scans(long n, double timeout_s)
+{
+	long want = kt_ksm_sys("full_scans") + n + 1;	/* +1: the one in flight */
+	double t0 = kt_now();
+
+	while (kt_ksm_sys("full_scans") < want) {
+		if (kt_now() - t0 > timeout_s)
+			return false;
+		kt_sleep_ms(100);
+	}
+	return true;
+}
+
+/* Unmerges everything and restarts ksmd: each measurement starts clean. */
+static inline void ks_ksm_restart(void)
+{
+	ks_set("run", 2);
+	ks_set("run", 1);
+}
+
+/* --- workers: a child that maps and fills a region, then obeys commands --- */
+
+struct ks_worker {
+	pid_t pid;
+	int pidfd, cmd, reply;
+	unsigned long addr;
+	size_t len;
+};
+
+/* Page contents: a 64-bit word pattern from (kind, id, page); kind 0 = all
+ * 0xff. Different (id, page) give different pages. */
+static inline uint64_t ks_word(unsigned kind, uint64_t id, uint64_t page, size_t j)
+{
+	if (kind == 0)
+		return ~0ULL;
+	return 0x6b736d2b00000000ULL ^ ((uint64_t)kind << 56) ^ (id << 44) ^
+	       (page << 12) ^ j;
+}
+
+static inline void ks_fill_page(unsigned char *p, unsigned kind, uint64_t id, uint64_t page)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t j = 0; j < KT_PAGE / 8; j++)
+		w[j] = ks_word(kind, id, page, j);
+}
+
+static inline bool ks_page_ok(const unsigned char *p, unsigned kind, uint64_t id, uint64_t page)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t j = 0; j < KT_PAGE / 8; j++)
+		if (w[j] != ks_word(kind, id, page, j))
+			return false;
+	return true;
+}
+
+/* The low-density layout: the first dup_pages pages all 0xff, every other
+ * page distinct (within the worker and from every other worker id). */
+struct ks_layout {
+	size_t dup_pages;
+	/* rewritten later by command 'r': [rw_first, rw_first + rw_pages) */
+	size_t rw_first, rw_pages;
+	unsigned rw_kind;	/* content kind written by 'r' */
+	size_t rw_period;	/* see ks_expect() */
+};
+
+static inline void ks_expect(const struct ks_layout *l, bool rewritten, uint64_t id,
+			     size_t i, unsigned *kind, uint64_t *kid, uint64_t *kpage)
+{
+	if (i < l->dup_pages) {
+		*kind = 0; *kid = 0; *kpage = 0;
+	} else if (rewritten && i >= l->rw_first && i < l->rw_first + l->rw_pages) {
+		/* the same in every worker: duplicates across workers */
+		size_t k = i - l->rw_first;
+
+		/* first half: pages unique in a worker; second half, when
+		 * rw_period is set: rw_period contents repeated */
+		*kind = l->rw_kind; *kid = 0;
+		*kpage = l->rw_period && k >= l->rw_pages / 2 ?
+			 (1 << 20) + k % l->rw_period : k;
+	} else {
+		*kind = 1; *kid = id; *kpage = i;
+	}
+}
+
+static inline size_t ks_check_all(const unsigned char *p, size_t len,
+				  const struct ks_layout *l, bool rewritten, uint64_t id)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < len / KT_PAGE; i++) {
+		unsigned kind;
+		uint64_t kid, kpage;
+
+		ks_expect(l, rewritten, id, i, &kind, &kid, &kpage);
+		bad += !ks_page_ok(p + i * KT_PAGE, kind, kid, kpage);
+	}
+	return bad;
+}
+
+/* Commands: 'm' madvise(MADV_MERGEABLE) itself, 'r' rewrite the rw range,
+ * 'v' verify (replies bad pages), 'q' quit. Replies are size_t. */
+static inline void ks_worker_main(size_t len, uint64_t id, const struct ks_layout *l,
+				  int cmd, int reply)
+{
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long addr = (unsigned long)p;
+	bool rewritten = false;
+	char c;
+
+	if (p == MAP_FAILED)
+		_exit(2);
+	for (size_t i = 0; i < len / KT_PAGE; i++) {
+		unsigned kind;
+		uint64_t kid, kpage;
+
+		ks_expect(l, false, id, i, &kind, &kid, &kpage);
+		ks_fill_page(p + i * KT_PAGE, kind, kid, kpage);
+	}
+	if (write(reply, &addr, sizeof(addr)) != sizeof(addr))
+		_exit(2);
+	while (read(cmd, &c, 1) == 1) {
+		size_t r = 0;
+
+		switch (c) {
+		case 'm':
+			r = madvise(p, len, MADV_MERGEABLE) ? (size_t)errno : 0;
+			break;
+		case 'r':
+			rewritten = true;
+			for (size_t i = l->rw_first; i < l->rw_first + l->rw_pages; i++) {
+				unsigned kind;
+				uint64_t kid, kpage;
+
+				ks_expect(l, true, id, i, &kind, &kid, &kpage);
+				ks_fill_page(p + i * KT_PAGE, kind, kid, kpage);
+			}
+			break;
+		case 'v':
+			r = ks_check_all(p, len, l, rewritten, id);
+			break;
+		case 'q':
+			_exit(0);
+		}
+		if (write(reply, &r, sizeof(r)) != sizeof(r))
+			_exit(2);
+	}
+	_exit(0);
+}
+
+static inline void ks_worker_spawn(struct ks_worker *w, size_t len, uint64_t id,
+				   const struct ks_layout *l)
+{
+	int c[2], r[2];
+
+	if (pipe(c) || pipe(r))
+		kt_fail("pipe: errno=%s", kt_errname(errno));
+	w->len = len;
+	w->pid = fork();
+	if (w->pid < 0)
+		kt_fail("fork: errno=%s", kt_errname(errno));
+	if (w->pid == 0) {
+		close(c[1]);
+		close(r[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ks_worker_main(len, id, l, c[0], r[1]);
+	}
+	close(c[0]);
+	close(r[1]);
+	w->cmd = c[1];
+	w->reply = r[0];
+	if (read(w->reply, &w->addr, sizeof(w->addr)) != sizeof(w->addr))
+		kt_fail("worker %d did not start", w->pid);
+	w->pidfd = kt_pidfd_open(w->pid);
+	if (w->pidfd < 0)
+		kt_fail("pidfd_open(%d): errno=%s", w->pid, kt_errname(errno));
+}
+
+static inline size_t ks_worker_cmd(struct ks_worker *w, char c)
+{
+	size_t r;
+
+	if (write(w->cmd, &c, 1) != 1 || read(w->reply, &r, sizeof(r)) != sizeof(r))
+		kt_fail("worker %d died (command %c)", w->pid, c);
+	return r;
+}
+
+static inline void ks_worker_stop(struct ks_worker *w)
+{
+	char c = 'q';
+
+	if (write(w->cmd, &c, 1) != 1)
+		kill(w->pid, SIGKILL);
+	waitpid(w->pid, NULL, 0);
+	close(w->cmd);
+	close(w->reply);
+	close(w->pidfd);
+}
+
+/* Enrolls a worker from outside with process_madvise(MADV_MERGEABLE)
+ * (kernel-patch/0001), as ksmplusd does. */
+static inline void ks_enroll_remote(struct ks_worker *w)
+{
+	long r = kt_pmadvise(w->pidfd, (void *)w->addr, w->len, MADV_MERGEABLE);
+
+	if (r != (long)w->len)
+		kt_fail("process_madvise(pid %d, MADV_MERGEABLE) = %ld: errno=%s",
+			w->pid, r, kt_errname(errno));
+}
+
+static inline long ks_sum(struct ks_worker *w, int n, const char *key)
+{
+	long s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += kt_ksm_stat(w[i].pid, key);
+	return s;
+}
+#endif
