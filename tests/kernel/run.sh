@@ -31,7 +31,7 @@
 #                           (default /var/tmp/ksmplus-kernel)
 #   KSMPLUS_KERNEL_TARBALL  default /usr/src/linux-source-6.12.tar.xz
 #   KSMPLUS_KERNEL_JOBS     make -j (default 2)
-#   KSMPLUS_KERNEL_TIMEOUT  seconds a guest may run before qemu is killed (900)
+#   KSMPLUS_KERNEL_TIMEOUT  seconds a guest may run before qemu is killed (1500)
 #   BUILD                   the repo's build directory (default build): where
 #                           ksmplusd/ksmplusctl are looked for and where test
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
@@ -44,7 +44,7 @@ cd "$REPO"
 CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
 TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 JOBS=${KSMPLUS_KERNEL_JOBS:-2}
-TIMEOUT=${KSMPLUS_KERNEL_TIMEOUT:-900}
+TIMEOUT=${KSMPLUS_KERNEL_TIMEOUT:-1500}
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 OUT=$BUILD/kernel
@@ -354,7 +354,7 @@ run_guest() {
 	set +e
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic \
 		-no-reboot -kernel "$image" -initrd "$INITRAMFS" \
-		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor" \
+		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400" \
 		</dev/null 2>&1 | tr -d '\r' | tee "$serial" |
 		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
 	rc=${PIPESTATUS[0]}
