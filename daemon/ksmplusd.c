@@ -41,6 +41,7 @@ struct daemon {
 	struct control *ctl;
 	sd_event_source *rescan;
 	const char *config_path;
+	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;
 };
 
@@ -111,7 +112,7 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 	const char *app;
 	struct tracked *t;
 
-	if (info->pid == getpid() || !info->exe_base[0])
+	if (info->pid == d->self || !info->exe_base[0])
 		return;
 	app = match_app(&d->apps.effective, &d->cfg.excludes, info->comm, info->exe_base);
 	t = tracker_find(&d->tr, info->pid);
@@ -723,6 +724,7 @@ int main(int argc, char **argv)
 	log_init("ksmplusd", getenv("JOURNAL_STREAM") != NULL);
 	log_set_verbose(o.verbose);
 	d.config_path = o.config;
+	d.self = getpid();
 	config_init(&d.cfg);
 	if (config_load(o.config, &d.cfg, err, sizeof(err)) < 0 ||
 	    applist_load(&d.apps, &d.cfg, err, sizeof(err)) < 0) {
