@@ -36,6 +36,7 @@
 #                           ksmplusd/ksmplusctl are looked for and where test
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
 #   V=1                     print the whole serial log, not just KTEST lines
+#   KSMPLUS_GUEST_APPEND    more guest kernel arguments, e.g. ksmplus.stress_s=30
 set -euo pipefail
 
 SELF=$(readlink -f "$0")
@@ -354,7 +355,7 @@ run_guest() {
 	set +e
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic \
 		-no-reboot -kernel "$image" -initrd "$INITRAMFS" \
-		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400" \
+		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400 ${KSMPLUS_GUEST_APPEND:-}" \
 		</dev/null 2>&1 | tr -d '\r' | tee "$serial" |
 		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
 	rc=${PIPESTATUS[0]}
