@@ -50,6 +50,9 @@ int pmadv_probe(void);     /* 1 usable, 0 refused by kernel, -errno */
 int pmadv_advise(const struct pidref *r, const struct vma_list *ranges, int advice,
 		 struct enroll_result *res);
 int ptrace_probe(char *why, size_t len);   /* 1 usable, 0 not (why set) */
+/* Collects the exits of targets that died while seized (their parents cannot
+ * reap them before we do). Returns how many are still pending. */
+size_t ptrace_reap_pending(void);
 /* Checks the target can be injected: not traced, no seccomp filter,
  * dumpable, x86_64. 0 ok, -1 with res->reason. */
 int ptrace_check_target(const struct pidref *r, struct enroll_result *res);

@@ -254,8 +254,10 @@ unsigned enroll_ptrace_timeout_ms = 5000;
  * the real parent cannot reap them. Collected on later calls. */
 static pid_t pending_reap[32];
 
-static void reap_pending(void)
+static size_t reap_pending(void)
 {
+	size_t left = 0;
+
 	for (size_t i = 0; i < sizeof(pending_reap) / sizeof(pending_reap[0]); i++) {
 		if (!pending_reap[i])
 			continue;
@@ -265,7 +267,18 @@ static void reap_pending(void)
 			pending_reap[i] = 0;
 		else if (w > 0 && WIFSTOPPED(st))
 			ptrace(PTRACE_DETACH, pending_reap[i], 0, 0);
+		if (pending_reap[i])
+			left++;
 	}
+	return left;
+}
+
+/* The daemon calls this on a short timer while anything is pending: with no
+ * further enrollment to piggy-back on, the real parent's wait() would block
+ * until we collect the exit. */
+size_t ptrace_reap_pending(void)
+{
+	return reap_pending();
 }
 
 static void add_pending_reap(pid_t tid)

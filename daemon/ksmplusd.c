@@ -40,12 +40,14 @@ struct daemon {
 	struct procwatch *pw;
 	struct control *ctl;
 	sd_event_source *rescan;
+	sd_event_source *reaper;        /* while a dead tracee awaits collection */
 	const char *config_path;
 	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;
 };
 
 static void update_status(struct daemon *d);
+static void arm_reaper(struct daemon *d);
 
 /* ---- enrolling one process ------------------------------------------- */
 
@@ -56,6 +58,7 @@ static void enroll_tracked(struct daemon *d, struct tracked *t)
 	int rc;
 
 	rc = vmas_read(t->ref.pid, &ranges);
+	arm_reaper(d);          /* covers the previous attempt's leftovers too */
 	if (rc < 0) {
 		t->state = TRACKED_FAILED;
 		snprintf(t->reason, sizeof(t->reason), "cannot read maps: %s", strerror(-rc));
@@ -189,6 +192,37 @@ static void on_procwatch(enum procwatch_event ev, const struct procwatch_info *i
 	}
 }
 
+/* ---- collecting targets that died while seized --------------------------- */
+
+static int on_reaper(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)ud;
+	if (ptrace_reap_pending() > 0) {
+		sd_event_source_set_time(s, usec + 20000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+/* A target killed in the middle of an injection stays a traced zombie until
+ * we wait for it; poll every 20 ms until it is collected. */
+static void arm_reaper(struct daemon *d)
+{
+	int rc;
+
+	if (d->enr.backend != ENROLL_PTRACE || !d->ev)
+		return;
+	if (!d->reaper) {
+		rc = sd_event_add_time_relative(d->ev, &d->reaper, CLOCK_MONOTONIC, 20000, 0,
+						on_reaper, d);
+		if (rc < 0)
+			log_warn("cannot set up the tracee reaper: %s", strerror(-rc));
+		return;
+	}
+	sd_event_source_set_time_relative(d->reaper, 20000);
+	sd_event_source_set_enabled(d->reaper, SD_EVENT_ONESHOT);
+}
+
 /* ---- rescans: new anonymous VMAs of range-enrolled processes ---------- */
 
 static void rescan_one(struct daemon *d, struct tracked *t)
@@ -199,7 +233,10 @@ static void rescan_one(struct daemon *d, struct tracked *t)
 	if (vmas_read(t->ref.pid, &cur) < 0)
 		return;
 	if (vmas_subtract(&cur, &t->advised, &fresh) == 0 && fresh.n > 0) {
-		if (enroll_process(&d->enr, &t->ref, &fresh, &res) == 0) {
+		int rc = enroll_process(&d->enr, &t->ref, &fresh, &res);
+
+		arm_reaper(d);
+		if (rc == 0) {
 			log_debug("rescan: %s[%d] +%zu KiB", t->comm, (int)t->ref.pid,
 				  vmas_bytes(&fresh) / 1024);
 			vmas_free(&t->advised);
@@ -217,13 +254,16 @@ static void judge(struct daemon *d, struct tracked *t, long long full_scans)
 	struct ksm_stat st = { 0 };
 	struct enroll_result res = { 0 };
 	struct vma_list cur = { 0 };
+	int rc;
 
 	if (ksmstat_read(t->ref.pid, &st) < 0 ||
 	    policy_judge(&st, full_scans - t->scans_at_enroll, d->cfg.profit_min_scans) != POLICY_DROP)
 		return;
 	if (t->mode == ENROLL_RANGES)
 		vmas_read(t->ref.pid, &cur);
-	if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) == 0) {
+	rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
+	arm_reaper(d);
+	if (rc == 0) {
 		t->state = TRACKED_DROPPED;
 		policy_explain(&st, t->reason, sizeof(t->reason));
 		log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
@@ -446,8 +486,10 @@ static size_t forget_app(struct daemon *d, const char *app, bool unmerge)
 			struct vma_list cur = { 0 };
 
 			vmas_read(t->ref.pid, &cur);
-			if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) < 0 &&
-			    res.err != -ESRCH)
+			int rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
+
+			arm_reaper(d);
+			if (rc < 0 && res.err != -ESRCH)
 				log_warn("cannot unmerge %s[%d]: %s", t->comm, (int)t->ref.pid,
 					 res.reason[0] ? res.reason : strerror(-res.err));
 			else
@@ -706,6 +748,9 @@ static void shutdown_daemon(struct daemon *d)
 	if (d->pw)
 		procwatch_stop(d->pw);
 	sd_event_source_unref(d->rescan);
+	sd_event_source_unref(d->reaper);
+	if (d->enr.backend == ENROLL_PTRACE)
+		ptrace_reap_pending();
 	tracker_clear(&d->tr);
 	applist_free(&d->apps);
 	config_free(&d->cfg);

@@ -434,8 +434,8 @@ static void handle_batch(struct procwatch *w, const struct proc_event *b, size_t
 /* Datagrams fetched per recvmmsg(): at 200 execs/s a burst holds hundreds
  * of ~100-byte events, and one syscall per event was the daemon's largest
  * cost. */
-#define PW_MMSG 64
-#define PW_DGRAM_MAX 1024
+#define PW_MMSG 32
+#define PW_DGRAM_MAX 256       /* a proc_event datagram is under 128 bytes */
 
 /* Reads every pending datagram (up to a bound); the number of events. */
 static size_t drain(struct procwatch *w)

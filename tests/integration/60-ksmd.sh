@@ -14,6 +14,24 @@ start_daemon
 stop_daemon || fail "daemon exited non-zero"
 [ "$(cat "$KSM/pages_to_scan")" = "$before" ] || fail "pages_to_scan not restored"
 
+# A backend the kernel lacks is a clear error naming the ways out (on a
+# kernel with kernel-patch/0001 the daemon starts instead).
+write_conf "[ksmplusd]" "backend = process_madvise"
+if "$BUILD/ksmplusd" --config "$CONF" --socket "$SOCK" > "$DLOG" 2>&1 & then
+	DAEMON_PID=$!
+	wait_until 10 sh -c "! kill -0 $DAEMON_PID 2>/dev/null || grep -q ready '$DLOG'"
+	if grep -q ready "$DLOG"; then
+		note "kernel accepts remote MADV_MERGEABLE: process_madvise backend runs"
+		stop_daemon || fail "daemon exited non-zero"
+	else
+		wait "$DAEMON_PID"; rc=$?; DAEMON_PID=""
+		[ $rc = 1 ] || fail "missing backend: exit $rc, want 1"
+		grep -q "kernel-patch/0001" "$DLOG" && grep -q "ptrace" "$DLOG" ||
+			fail "missing backend: no way out named: $(cat "$DLOG")"
+	fi
+fi
+[ "$(cat "$KSM/pages_to_scan")" = "$before" ] || fail "knobs changed by a daemon that did not start"
+
 # The advisor refuses pages_to_scan while it runs: applying and restoring
 # both must happen in the right order.
 before_adv=$(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/advisor_mode")
