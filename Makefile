@@ -80,7 +80,7 @@ $(BUILD)/bench/%: tests/bench/%.c
 check-unit: $(UNIT_TESTS) $(WORKLOADS)
 	./tests/run-unit.sh $(UNIT_TESTS)
 
-check-integration: all $(WORKLOADS)
+check-integration: all $(WORKLOADS) $(BUILD)/bench/exec_latency
 	BUILD=$(BUILD) ./tests/run-integration.sh
 
 check-plain: check-unit check-integration

@@ -879,6 +879,10 @@ int ptrace_inject_syscall(const struct pidref *r, long nr, const long args[6], l
 			return -1;
 		if (finish(&t) < 0 && rc == 0)
 			log_debug("pid %d: exited right after injection", (int)r->pid);
+		/* Killed between our syscall and the detach: still traced, and
+		 * its parent cannot reap it until we collect it. */
+		if (t.attached)
+			abandon(&t);
 		if (rc < 0 || !is_restart(*ret))
 			return rc;
 	}
@@ -926,6 +930,8 @@ int ptrace_inject_ranges(const struct pidref *r, const struct vma_list *ranges, 
 		if (rc < 0 && res->err == -ESRCH)
 			return -1;
 		finish(&t);
+		if (t.attached)
+			abandon(&t);    /* killed before the detach: collect it */
 		if (!interrupted)
 			break;
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ static pid_t spawn(const char *prog)
 
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);   /* the workload says "ready" */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* none outlives the launcher */
 		execl(prog, prog, "--mib", "1", (char *)NULL);
 		_exit(127);
 	}
@@ -101,7 +103,12 @@ int main(int argc, char **argv)
 		return 1;
 	srand(42);
 	for (int i = 0; i < count; i++)
-		l[i].at_ms = spread ? (double)(rand() % spread) : 0;
+		lat[i] = spread ? (double)(rand() % spread) : 0;
+	/* launches go out in index order: sorted offsets, or one late launch
+	 * would hold back the rest and release them as one burst */
+	qsort(lat, (size_t)count, sizeof(*lat), cmp_double);
+	for (int i = 0; i < count; i++)
+		l[i].at_ms = lat[i];
 	t0 = now_ms();
 	left = count;
 	for (int next = 0; left > 0;) {
