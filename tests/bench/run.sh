@@ -53,8 +53,21 @@ ksm_restore() { # only what changed; run last (it may start/stop ksmd)
 	[ -z "$v" ] || [ "$(cat "$KSM/run")" = "$v" ] || { echo "$v" > "$KSM/run"; } 2>/dev/null || true
 }
 
+# ksmd frees the rmap_items of exited processes only when it runs: let it run
+# until the pages our dead workloads merged are gone from the counters.
+ksm_settle() {
+	s0=$(sed -n 's/^pages_sharing=//p' "$W/ksm.saved" 2>/dev/null)
+	[ -n "$s0" ] || return 0
+	echo 1 > "$KSM/run" 2>/dev/null || return 0
+	i=0
+	while [ "$(cat "$KSM/pages_sharing")" -gt "$s0" ] && [ $i -lt 150 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
 cleanup() {
 	for p in $STARTED; do stop_pid "$p"; done
+	ksm_settle
 	ksm_restore
 	rm -rf "$W"
 }
