@@ -36,6 +36,7 @@ stop_pid() {    # stop_pid PID: TERM, then KILL after 5 s
 
 ksm_save() {    # the writable knobs, as name=value lines
 	: > "$W/ksm.saved"
+	cat "$KSM/pages_sharing" > "$W/sharing0" 2>/dev/null
 	[ -d "$KSM" ] || return 0
 	for f in "$KSM"/*; do
 		# root passes -w on read-only files: look at the mode instead
@@ -56,7 +57,7 @@ ksm_restore() { # only what changed; run last (it may start/stop ksmd)
 # ksmd frees the rmap_items of exited processes only when it runs: let it run
 # until the pages our dead workloads merged are gone from the counters.
 ksm_settle() {
-	s0=$(sed -n 's/^pages_sharing=//p' "$W/ksm.saved" 2>/dev/null)
+	s0=$(cat "$W/sharing0" 2>/dev/null)
 	[ -n "$s0" ] || return 0
 	echo 1 > "$KSM/run" 2>/dev/null || return 0
 	i=0
