@@ -2,26 +2,12 @@
  * Lists stay short (a handful of app names), so linear search is the right
  * trade: no hashing, order preserved, which keeps "first match wins" stable. */
 #include "strlist.h"
+#include "array.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int strlist_grow(struct strlist *l)
-{
-	size_t cap = l->cap ? l->cap * 2 : 8;
-	char **v;
-
-	if (cap < l->cap || cap > SIZE_MAX / sizeof(*v))
-		return -ENOMEM;
-	v = realloc(l->v, cap * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	l->v = v;
-	l->cap = cap;
-	return 0;
-}
 
 int strlist_add(struct strlist *l, const char *s)
 {
@@ -32,8 +18,11 @@ int strlist_add(struct strlist *l, const char *s)
 	/* Silently ignoring duplicates lets config files repeat a name. */
 	if (strlist_contains(l, s))
 		return 0;
-	if (l->n == l->cap && strlist_grow(l) < 0)
+	void *grown = array_grow(l->v, l->n, &l->cap, sizeof(*l->v), 8);
+
+	if (!grown)
 		return -ENOMEM;
+	l->v = grown;
 	dup = strdup(s);
 	if (!dup)
 		return -ENOMEM;

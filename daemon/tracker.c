@@ -1,5 +1,6 @@
 /* tracker.c — the set of matched processes (see tracker.h). */
 #include "tracker.h"
+#include "array.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -18,15 +19,11 @@ struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const c
 {
 	struct tracked *e;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct tracked *v = realloc(t->v, cap * sizeof(*v));
+	void *grown = array_grow(t->v, t->n, &t->cap, sizeof(*t->v), 16);
 
-		if (!v)
-			return NULL;
-		t->v = v;
-		t->cap = cap;
-	}
+	if (!grown)
+		return NULL;
+	t->v = grown;
 	e = &t->v[t->n++];
 	memset(e, 0, sizeof(*e));
 	e->ref = *ref;

@@ -9,6 +9,7 @@
  * special mappings [vdso], [vvar], [vsyscall], [uprobes] ... fall out of the
  * same rule because they are not in that list. */
 #include "vmas.h"
+#include "array.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,18 +23,11 @@
 
 static int vmas_push(struct vma_list *l, uintptr_t start, uintptr_t end)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct vma_range *v;
+	void *grown = array_grow(l->v, l->n, &l->cap, sizeof(*l->v), 32);
 
-		if (cap > SIZE_MAX / sizeof(*v))
-			return -ENOMEM;
-		v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (!grown)
+		return -ENOMEM;
+	l->v = grown;
 	l->v[l->n].start = start;
 	l->v[l->n].end = end;
 	l->n++;
