@@ -107,26 +107,32 @@ static int inject_prctl(const struct pidref *r, long on, struct enroll_result *r
 	return 0;
 }
 
-int enroll_process(const struct enroller *e, const struct pidref *r,
-		   const struct vma_list *ranges, struct enroll_result *res)
+/* Enrolling and undoing share every check; they differ in the advice, and in
+ * whether prctl is the tool: enrolling prefers it where the kernel has it
+ * (falling back to ranges on EINVAL), undoing mirrors how it was enrolled. */
+static int apply(const struct enroller *e, const struct pidref *r, bool on, bool whole,
+		 const struct vma_list *ranges, struct enroll_result *res)
 {
+	int advice = on ? MADV_MERGEABLE : MADV_UNMERGEABLE;
+
 	reset(res);
 	if (pidref_verify(r) < 0)
 		return not_ours(res);
 	switch (e->backend) {
 	case ENROLL_PMADV:
-		return pmadv_advise(r, ranges, MADV_MERGEABLE, res);
+		return pmadv_advise(r, ranges, advice, res);
 	case ENROLL_PTRACE:
 		if (ptrace_check_target(r, res) < 0)
 			return -1;
-		if (e->has_prctl_merge) {
-			if (inject_prctl(r, 1, res) == 0)
+		if (whole) {
+			/* prctl(PR_SET_MEMORY_MERGE, 0) also unmerges its pages */
+			if (inject_prctl(r, on, res) == 0)
 				return 0;
-			if (res->err != -EINVAL)
+			if (!on || res->err != -EINVAL)
 				return -1;
 			reset(res);
 		}
-		return ptrace_inject_ranges(r, ranges, MADV_MERGEABLE, res);
+		return ptrace_inject_ranges(r, ranges, advice, res);
 	case ENROLL_NONE:
 		break;
 	}
@@ -135,25 +141,14 @@ int enroll_process(const struct enroller *e, const struct pidref *r,
 	return -1;
 }
 
+int enroll_process(const struct enroller *e, const struct pidref *r,
+		   const struct vma_list *ranges, struct enroll_result *res)
+{
+	return apply(e, r, true, e->has_prctl_merge, ranges, res);
+}
+
 int enroll_undo(const struct enroller *e, const struct pidref *r, enum enroll_mode mode,
 		const struct vma_list *ranges, struct enroll_result *res)
 {
-	reset(res);
-	if (pidref_verify(r) < 0)
-		return not_ours(res);
-	switch (e->backend) {
-	case ENROLL_PMADV:
-		return pmadv_advise(r, ranges, MADV_UNMERGEABLE, res);
-	case ENROLL_PTRACE:
-		if (ptrace_check_target(r, res) < 0)
-			return -1;
-		if (mode == ENROLL_WHOLE)
-			return inject_prctl(r, 0, res);   /* also unmerges its pages */
-		return ptrace_inject_ranges(r, ranges, MADV_UNMERGEABLE, res);
-	case ENROLL_NONE:
-		break;
-	}
-	res->err = -ENOSYS;
-	snprintf(res->reason, sizeof(res->reason), "no enrollment backend");
-	return -1;
+	return apply(e, r, false, mode == ENROLL_WHOLE, ranges, res);
 }
