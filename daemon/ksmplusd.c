@@ -19,6 +19,7 @@
 #include "enroll.h"
 #include "ksmd.h"
 #include "ksmstat.h"
+#include "rlimits.h"
 #include "log.h"
 #include "match.h"
 #include "policy.h"
@@ -156,9 +157,11 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	t = tracker_add(&d->tr, &ref, parent->app, parent->comm);
 	if (!t) {
 		pidref_close(&ref);
+		log_err("out of memory tracking PID %d", (int)info->pid);
 		return;
 	}
-	parent = tracker_find(&d->tr, info->parent_pid);  /* the add may have moved it */
+	/* The add may have moved the array: parent is stale, look it up again. */
+	parent = tracker_find(&d->tr, info->parent_pid);
 	t->state = TRACKED_ENROLLED;
 	t->mode = parent->mode;
 	t->scans_at_enroll = parent->scans_at_enroll;
@@ -785,6 +788,7 @@ int main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 0;
 	}
+	log_debug("open-file limit: %llu", (unsigned long long)rlimits_raise_nofile());
 	if (!ksmd_available()) {
 		log_err("this kernel has no KSM (%s missing): build it with CONFIG_KSM=y", KSMD_SYSFS);
 		goto out;

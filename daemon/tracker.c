@@ -17,18 +17,21 @@ struct tracked *tracker_find(struct tracker *t, pid_t pid)
 struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const char *app,
 			    const char *comm)
 {
-	struct tracked *e;
+	struct tracked *e, fresh;
+	void *grown;
 
-	void *grown = array_grow(t->v, t->n, &t->cap, sizeof(*t->v), 16);
-
+	/* Fill the entry before growing: app and comm may point into this very
+	 * array (a forked child takes its parent's), which the growth frees. */
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.ref = *ref;
+	snprintf(fresh.app, sizeof(fresh.app), "%s", app);
+	snprintf(fresh.comm, sizeof(fresh.comm), "%s", comm);
+	grown = array_grow(t->v, t->n, &t->cap, sizeof(*t->v), 16);
 	if (!grown)
 		return NULL;
 	t->v = grown;
 	e = &t->v[t->n++];
-	memset(e, 0, sizeof(*e));
-	e->ref = *ref;
-	snprintf(e->app, sizeof(e->app), "%s", app);
-	snprintf(e->comm, sizeof(e->comm), "%s", comm);
+	*e = fresh;
 	return e;
 }
 

@@ -33,7 +33,9 @@ struct tracker {
 };
 
 struct tracked *tracker_find(struct tracker *t, pid_t pid);
-/* Adds an entry (takes ownership of ref's pidfd). NULL on ENOMEM. */
+/* Adds an entry (takes ownership of ref's pidfd). NULL on ENOMEM. app and
+ * comm may point into the tracker itself. The add may move every entry:
+ * pointers to entries taken before it are stale after it. */
 struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const char *app,
 			    const char *comm);
 void tracker_remove(struct tracker *t, pid_t pid);
