@@ -45,6 +45,10 @@
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #endif
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK 0x420a
+#define PTRACE_SETSIGMASK 0x420b
+#endif
 
 #define SKIP(res, ...) snprintf((res)->reason, sizeof((res)->reason), __VA_ARGS__)
 
@@ -242,6 +246,16 @@ struct tracee {
 	uintptr_t insn;              /* address of 0f 05 in the target's vDSO */
 	bool at_syscall_exit;        /* stopped at our syscall's exit stop */
 	bool attached;
+	/* The thread's own signal mask while ours (every signal blocked) is in
+	 * place: see block_signals(). */
+	uint64_t mask;
+	bool masked;
+	/* Threads found waiting with a temporary signal mask in this attempt,
+	 * passed over by pick_thread; once every thread is, unmasked is set and
+	 * the syscall runs without blocking signals (see begin()). */
+	pid_t tried[8];
+	unsigned ntried;
+	bool unmasked;
 	struct enroll_result *res;
 };
 
@@ -400,9 +414,26 @@ static enum stop_kind wait_interrupt(pid_t pid, pid_t tid, int *sig, bool *zombi
 	return wait_poll(pid, tid, sig, zombie, 0);
 }
 
+/* Puts the thread's own signal mask back. Signals that came meanwhile are
+ * still pending (a blocked signal is never dropped): the kernel re-evaluates
+ * them when the thread resumes from this stop and delivers them then. */
+static int unblock_signals(struct tracee *t)
+{
+	if (!t->masked)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(t->mask), &t->mask) < 0)
+		return -1;
+	t->masked = false;
+	return 0;
+}
+
 static void detach(struct tracee *t, int sig)
 {
-	if (t->attached && ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)sig) == 0)
+	if (!t->attached)
+		return;
+	/* Fails only if the thread is dying: then its mask no longer matters. */
+	unblock_signals(t);
+	if (ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)sig) == 0)
 		t->attached = false;
 }
 
@@ -469,6 +500,11 @@ static int pick_thread(struct tracee *t)
 			pid_t tid = (pid_t)atoi(de->d_name);
 			if ((pass == 0) != (tid == pid))
 				continue;
+			bool tried = false;
+			for (unsigned i = 0; i < t->ntried; i++)
+				tried |= t->tried[i] == tid;
+			if (tried)
+				continue;
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 			int fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
@@ -490,6 +526,13 @@ static int pick_thread(struct tracee *t)
 		}
 	}
 	closedir(d);
+	if (!found && t->ntried) {
+		/* Every live thread waits with a temporary mask (a single-threaded
+		 * program idling in sigsuspend(), say): use the leader unmasked. */
+		t->ntried = 0;
+		t->unmasked = true;
+		return pick_thread(t);
+	}
 	if (!found)
 		return gone(t);
 	if (fstate == 'D') {
@@ -648,12 +691,85 @@ static int stop_and_save(struct tracee *t)
 	return -1;
 }
 
+/* Syscalls that run with a temporary signal mask and put the thread's own
+ * back on the way out (TIF_RESTORE_SIGMASK; sigtimedwait's real_blocked).
+ * PTRACE_SETSIGMASK cancels that restore: changing the mask of a thread
+ * stopped in one of them would make the temporary mask its mask for good. */
+static bool swaps_mask(long nr)
+{
+	switch (nr) {
+	case SYS_ppoll:
+	case SYS_pselect6:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait:
+	case SYS_io_pgetevents:
+#ifdef SYS_io_uring_enter
+	case SYS_io_uring_enter:
+#endif
+		return true;
+	}
+	return false;
+}
+
+/* Blocks every signal in the stopped thread while it runs our syscall.
+ *
+ * Why: a signal pending in the thread makes the kernel abandon long syscalls
+ * half done, and prctl(PR_SET_MEMORY_MERGE, 0) then even re-enables what it
+ * had undone (-ERESTARTSYS after ksm_disable_merge_any() gave up), so a
+ * target that receives signals often could defeat every retry. Blocked
+ * signals are not lost: thread-directed ones stay pending, process-wide ones
+ * go to a thread that does not block them (or stay pending), and the kernel
+ * delivers them once unblock_signals() has put the mask back. SIGKILL and
+ * SIGSTOP cannot be blocked, and PTRACE_INTERRUPT (our timeout) still makes
+ * the syscall give up. 1: the thread cannot be masked (see swaps_mask). */
+static int block_signals(struct tracee *t)
+{
+	uint64_t all = ~0ULL;
+
+	if (swaps_mask((long)t->saved.orig_rax))
+		return 1;
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(t->mask), &t->mask) < 0 ||
+	    ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(all), &all) < 0)
+		return -1;
+	t->masked = true;
+	return 0;
+}
+
+static int seize(struct tracee *t);
+
+/* Seizes and stops one thread of the target with every signal blocked in
+ * it; a thread waiting with a temporary mask is let go and another taken. */
 static int begin(struct tracee *t, const struct pidref *r, struct enroll_result *res)
 {
 	memset(t, 0, sizeof(*t));
 	t->r = r;
 	t->res = res;
 	reap_pending();
+	for (;;) {
+		if (seize(t) < 0)
+			return -1;
+		int b = t->unmasked ? 0 : block_signals(t);
+		if (b < 0)
+			return gone(t);
+		if (b == 0)
+			return 0;
+		detach(t, 0);   /* nothing changed in it yet */
+		if (t->ntried < sizeof(t->tried) / sizeof(t->tried[0]))
+			t->tried[t->ntried++] = t->tid;
+		else
+			t->unmasked = true;
+	}
+}
+
+static int seize(struct tracee *t)
+{
+	const struct pidref *r = t->r;
+	struct enroll_result *res = t->res;
+
 	if (pidref_verify(r) < 0)
 		return gone(t);
 	if (pick_thread(t) < 0)
@@ -734,11 +850,21 @@ static int run_syscall(struct tracee *t, long nr, const long a[6], long *ret)
 				SKIP(t->res, "process got stopped (job control); later");
 				return -1;
 			}
-			if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0 ||
+			if (unblock_signals(t) < 0 ||
+			    ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
 				return gone(t);
 			if (stop_and_save(t) < 0)
 				return -1;
+			int b = t->unmasked ? 0 : block_signals(t);
+			if (b < 0)
+				return gone(t);
+			if (b > 0) {
+				detach(t, 0);
+				t->res->err = -EAGAIN;
+				SKIP(t->res, "thread began waiting with a temporary signal mask; later");
+				return -1;
+			}
 			continue;
 		}
 		if (k == ST_GONE)
@@ -830,7 +956,7 @@ static int finish(struct tracee *t)
 		detach(t, 0);
 		return 0;
 	}
-	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->saved) < 0)
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->saved) < 0 || unblock_signals(t) < 0)
 		return -ESRCH;
 	t->at_syscall_exit = false;
 	if (!restart_pending(&t->saved)) {
