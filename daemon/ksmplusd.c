@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -42,6 +43,7 @@ struct daemon {
 	struct control *ctl;
 	sd_event_source *rescan;
 	sd_event_source *reaper;        /* while a dead tracee awaits collection */
+	sd_event_source *retry;         /* while a "later" skip awaits its retry */
 	const char *config_path;
 	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;
@@ -49,6 +51,7 @@ struct daemon {
 
 static void update_status(struct daemon *d);
 static void arm_reaper(struct daemon *d);
+static void schedule_retry(struct daemon *d, struct tracked *t);
 
 /* ---- enrolling one process ------------------------------------------- */
 
@@ -73,6 +76,8 @@ static void enroll_tracked(struct daemon *d, struct tracked *t)
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';
+		t->retries = 0;
+		t->retry_usec = 0;
 		vmas_free(&t->advised);
 		t->advised = ranges;            /* ownership moves */
 		log_info("enrolled %s[%d] (app %s, %s, %s)", t->comm, (int)t->ref.pid, t->app,
@@ -82,9 +87,17 @@ static void enroll_tracked(struct daemon *d, struct tracked *t)
 	}
 	vmas_free(&ranges);
 	t->state = res.err == -ESRCH ? TRACKED_FAILED : TRACKED_SKIPPED;
+	/* Said once per process, not at every retry or rescan. */
+	if (!t->retries)
+		log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
+			 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
 	snprintf(t->reason, sizeof(t->reason), "%s",
 		 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
-	log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
+	/* Passing states (stopped, uninterruptible sleep, signal storms, an
+	 * injection cut short) are worth another try; the rest are final. */
+	if (res.err == -EAGAIN || res.err == -ETIMEDOUT ||
+	    (res.err == -ESRCH && pidref_alive(&t->ref)))
+		schedule_retry(d, t);
 }
 
 /* A process that matches: confirm its identity, then enroll it. */
@@ -224,6 +237,75 @@ static void arm_reaper(struct daemon *d)
 	}
 	sd_event_source_set_time_relative(d->reaper, 20000);
 	sd_event_source_set_enabled(d->reaper, SD_EVENT_ONESHOT);
+}
+
+/* ---- retrying "later" skips ---------------------------------------------- */
+
+#define RETRY_FIRST_USEC 50000ULL      /* then doubling, up to ~50 s */
+#define RETRY_MAX 10
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Arms the retry timer for the earliest due retry, or turns it off. */
+static void arm_retry(struct daemon *d)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < d->tr.n; i++)
+		if (d->tr.v[i].retry_usec && (!next || d->tr.v[i].retry_usec < next))
+			next = d->tr.v[i].retry_usec;
+	if (!d->retry)
+		return;
+	if (!next) {
+		sd_event_source_set_enabled(d->retry, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(d->retry, next);
+	sd_event_source_set_enabled(d->retry, SD_EVENT_ONESHOT);
+}
+
+static void schedule_retry(struct daemon *d, struct tracked *t)
+{
+	if (t->retries >= RETRY_MAX) {
+		t->retry_usec = 0;
+		log_warn("giving up on %s[%d] (app %s) after %u tries: %s", t->comm,
+			 (int)t->ref.pid, t->app, t->retries + 1, t->reason);
+		return;
+	}
+	t->retry_usec = now_usec() + (RETRY_FIRST_USEC << t->retries);
+	t->retries++;
+	arm_retry(d);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct daemon *d = ud;
+
+	(void)s;
+	for (size_t i = d->tr.n; i-- > 0;) {
+		struct tracked *t = &d->tr.v[i];
+
+		if (!t->retry_usec || t->retry_usec > usec)
+			continue;
+		t->retry_usec = 0;
+		if (!pidref_alive(&t->ref)) {
+			tracker_remove(&d->tr, t->ref.pid);
+			continue;
+		}
+		if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED) {
+			vmas_clear(&t->advised);
+			enroll_tracked(d, t);
+		}
+	}
+	arm_retry(d);
+	update_status(d);
+	return 0;
 }
 
 /* ---- rescans: new anonymous VMAs of range-enrolled processes ---------- */
@@ -730,6 +812,11 @@ static int setup_loop(struct daemon *d, const struct options *o)
 		log_err("%s", err);
 		return -1;
 	}
+	rc = sd_event_add_time(d->ev, &d->retry, CLOCK_MONOTONIC, UINT64_MAX, 0, on_retry, d);
+	if (rc < 0 || (rc = sd_event_source_set_enabled(d->retry, SD_EVENT_OFF)) < 0) {
+		log_err("cannot set up the retry timer: %s", strerror(-rc));
+		return -1;
+	}
 	rc = sd_event_add_time_relative(d->ev, &d->rescan, CLOCK_MONOTONIC,
 					(uint64_t)d->cfg.rescan_sec * 1000000ULL, 0, on_rescan, d);
 	if (rc < 0 || (rc = sd_event_source_set_enabled(d->rescan, SD_EVENT_ON)) < 0) {
@@ -752,6 +839,7 @@ static void shutdown_daemon(struct daemon *d)
 		procwatch_stop(d->pw);
 	sd_event_source_unref(d->rescan);
 	sd_event_source_unref(d->reaper);
+	sd_event_source_unref(d->retry);
 	if (d->enr.backend == ENROLL_PTRACE)
 		ptrace_reap_pending();
 	tracker_clear(&d->tr);

@@ -25,6 +25,11 @@ struct tracked {
 	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
 	long long scans_at_enroll;      /* ksmd full_scans when enrolled */
 	char reason[160];               /* why skipped or failed */
+	/* A "later" skip (stopped, in D state, interrupted...) is retried with
+	 * exponential back-off: when (CLOCK_MONOTONIC usec, 0 = not due) and
+	 * how many times so far. */
+	uint64_t retry_usec;
+	unsigned retries;
 };
 
 struct tracker {

@@ -10,7 +10,16 @@ DLOG=$TMP/ksmplusd.log
 DAEMON_PID=""
 KNOBS_SAVED=""
 
-fail() { echo "FAIL: $*" >&2; [ -f "$DLOG" ] && { echo "--- daemon log:" >&2; tail -n 40 "$DLOG" >&2; }; exit 1; }
+# KSMPLUS_KEEP_LOGS=DIR keeps the whole daemon log of a failed test there.
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$DLOG" ] || exit 1
+	echo "--- daemon log:" >&2
+	tail -n 40 "$DLOG" >&2
+	[ -n "${KSMPLUS_KEEP_LOGS:-}" ] && mkdir -p "$KSMPLUS_KEEP_LOGS" &&
+		cp "$DLOG" "$KSMPLUS_KEEP_LOGS/$(basename "$0" .sh).$$.log"
+	exit 1
+}
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "   $*"; }
 
