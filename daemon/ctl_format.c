@@ -99,7 +99,7 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 {
 	const struct proto_record *g = NULL;
 	int wname = 3, wapp = 3;
-	size_t n_apps = 0, n_bad = 0;
+	size_t n_apps = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct proto_record *x = &r->rec[i];
 		const char *t = type_of(x);
@@ -109,10 +109,9 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 			int l = (int)strlen(get(x, "name"));
 			wname = l > wname ? l : wname;
 			n_apps++;
-		} else if (strcmp(t, "proc") == 0 && strcmp(get(x, "state"), "enrolled") != 0) {
+		} else if (strcmp(t, "proc") == 0) {
 			int l = (int)strlen(get(x, "app"));
 			wapp = l > wapp ? l : wapp;
-			n_bad++;
 		}
 	}
 	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX], c[PROTO_VALUE_MAX], d[PROTO_VALUE_MAX];
@@ -149,18 +148,32 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 		}
 	}
 
-	if (n_bad == 0)
+	if (n_apps)
+		fprintf(f, "\nKSM does not shrink RSS in top/ps: merged pages still count for every\n"
+			"process mapping them. PSS (smaps_rollup) and general_profit show the saving.\n");
+	size_t n_procs = 0;
+	for (size_t i = 0; i < r->n; i++)
+		n_procs += strcmp(type_of(&r->rec[i]), "proc") == 0;
+	if (n_procs == 0)
 		return;
-	fprintf(f, "\nnot enrolled:\n");
-	fprintf(f, "%7s  %-*s  %-8s  %s\n", "PID", wapp, "APP", "STATE", "REASON");
+	/* Every process of every app: how it belongs (own name or its process
+	 * tree), how it is enrolled (by us or inherited from its parent). */
+	fprintf(f, "\n%7s  %-*s  %-15s  %-6s  %-9s  %11s  %s\n", "PID", wapp, "APP", "COMM", "MEMBER",
+		"STATE", "MERGING_MiB", "REASON");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct proto_record *x = &r->rec[i];
-		if (strcmp(type_of(x), "proc") != 0 || strcmp(get(x, "state"), "enrolled") == 0)
+		if (strcmp(type_of(x), "proc") != 0)
 			continue;
-		char pid[32];
-		fprintf(f, "%7s  %-*s  %-8s  %s\n", clean(pid, sizeof(pid), get(x, "pid")), wapp,
-			clean(a, sizeof(a), get(x, "app")), clean(b, sizeof(b), get(x, "state")),
-			clean(c, sizeof(c), get(x, "reason")));
+		char pid[32], comm[64], state[32];
+		bool enrolled = strcmp(get(x, "state"), "enrolled") == 0;
+		clean(state, sizeof(state), get(x, "state"));
+		if (enrolled && strcmp(get(x, "inherited"), "1") == 0)
+			snprintf(state, sizeof(state), "inherited");
+		ctl_format_mib(b, sizeof(b), get(x, "merging_kib"), 1024);
+		fprintf(f, "%7s  %-*s  %-15s  %-6s  %-9s  %11s%s%s\n", clean(pid, sizeof(pid), get(x, "pid")),
+			wapp, clean(a, sizeof(a), get(x, "app")), clean(comm, sizeof(comm), get(x, "comm")),
+			clean(d, sizeof(d), get(x, "member")), state, enrolled ? b : "-",
+			enrolled ? "" : "  ", enrolled ? "" : clean(c, sizeof(c), get(x, "reason")));
 	}
 }
 

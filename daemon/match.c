@@ -34,7 +34,7 @@ bool match_name(const char *name, const char *comm, const char *exe_base)
 	return exe_base && exe_matches(name, len, exe_base);
 }
 
-static bool any_matches(const struct strlist *names, const char *comm, const char *exe_base)
+bool match_any(const struct strlist *names, const char *comm, const char *exe_base)
 {
 	for (size_t i = 0; names && i < names->n; i++)
 		if (match_name(names->v[i], comm, exe_base))
@@ -47,7 +47,7 @@ const char *match_app(const struct strlist *apps, const struct strlist *excludes
 {
 	/* Excludes win so a broad app name can never enroll e.g. a database
 	 * that manages its own memory. */
-	if (any_matches(excludes, comm, exe_base))
+	if (match_any(excludes, comm, exe_base))
 		return NULL;
 	for (size_t i = 0; apps && i < apps->n; i++)
 		if (match_name(apps->v[i], comm, exe_base))

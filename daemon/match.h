@@ -10,6 +10,8 @@
 #define COMM_MAX 15
 
 bool match_name(const char *name, const char *comm, const char *exe_base);
+/* Does any name in names match? */
+bool match_any(const struct strlist *names, const char *comm, const char *exe_base);
 /* Returns the first app in apps that matches and is not excluded, or NULL. */
 const char *match_app(const struct strlist *apps, const struct strlist *excludes,
 		      const char *comm, const char *exe_base);

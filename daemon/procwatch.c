@@ -65,7 +65,7 @@ struct procwatch {
 };
 
 enum {
-	IT_PID, IT_CMD, IT_BEGAN, IT_EXE, IT_FLAGS, IT_STATE,
+	IT_PID, IT_CMD, IT_BEGAN, IT_EXE, IT_FLAGS, IT_STATE, IT_PPID,
 };
 static enum pids_item pw_items[] = {
 	[IT_PID] = PIDS_ID_PID,
@@ -74,6 +74,7 @@ static enum pids_item pw_items[] = {
 	[IT_EXE] = PIDS_EXE,
 	[IT_FLAGS] = PIDS_FLAGS,
 	[IT_STATE] = PIDS_STATE,
+	[IT_PPID] = PIDS_ID_PPID,
 };
 
 /* The basename of an exe link target, " (deleted)" stripped. "" if the
@@ -135,6 +136,8 @@ static int read_stat(pid_t pid, struct procwatch_info *info, char *state, unsign
 			return -EINVAL;
 		p++;
 		field++;
+		if (field == 4)
+			info->parent_pid = (pid_t)strtol(p, NULL, 10);
 		if (field == 9) {
 			errno = 0;
 			*flags = strtoul(p, NULL, 10);
@@ -220,6 +223,7 @@ int procwatch_sweep(struct procwatch *w)
 		memset(&info, 0, sizeof(info));
 		info.pid = PIDS_VAL(IT_PID, s_int, s, w->pids);
 		info.start_time = PIDS_VAL(IT_BEGAN, ull_int, s, w->pids);
+		info.parent_pid = PIDS_VAL(IT_PPID, s_int, s, w->pids);
 		const char *cmd = PIDS_VAL(IT_CMD, str, s, w->pids);
 		set_comm(info.comm, sizeof(info.comm), cmd ? cmd : "", cmd ? strlen(cmd) : 0);
 		set_exe_base(info.exe_base, sizeof(info.exe_base), PIDS_VAL(IT_EXE, str, s, w->pids));

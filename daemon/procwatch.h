@@ -18,7 +18,7 @@ enum procwatch_event {
 
 struct procwatch_info {
 	pid_t pid;
-	pid_t parent_pid;               /* PW_FORK */
+	pid_t parent_pid;               /* PW_FORK; PW_SEEN: the parent now (0 if unknown) */
 	unsigned long long start_time;  /* 0 if unknown (events); caller reads it */
 	char comm[16];
 	char exe_base[256];             /* "" for kernel threads / unreadable */

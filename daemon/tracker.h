@@ -24,6 +24,12 @@ struct tracked {
 	enum enroll_mode mode;
 	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
 	long long scans_at_enroll;      /* ksmd full_scans when enrolled */
+	/* An app is a process tree: by_tree when the process belongs to the
+	 * app through an ancestor, not by its own name; inherited when it was
+	 * enrolled by fork/exec from an enrolled parent (KSM keeps the merge
+	 * setting), not by us. */
+	bool by_tree;
+	bool inherited;
 	char reason[160];               /* why skipped or failed */
 	/* A "later" skip (stopped, in D state, interrupted...) is retried with
 	 * exponential back-off: when (CLOCK_MONOTONIC usec, 0 = not due) and

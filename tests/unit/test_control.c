@@ -595,6 +595,9 @@ static void sample_status(struct control_reply *r)
 		   "merging_kib=0\tprofit_kib=-50");
 	add_rec(r, "type=proc\tpid=100\tapp=gimp\tstate=enrolled\tmode=whole\t"
 		   "enrolled_kib=20480\tmerging_kib=20000\tprofit_kib=19500");
+	add_rec(r, "type=proc\tpid=101\tapp=gimp\tcomm=script-fu\tstate=enrolled\t"
+		   "member=tree\tinherited=1\tmode=whole\tenrolled_kib=2048\tmerging_kib=1024\t"
+		   "profit_kib=900");
 	add_rec(r, "type=proc\tpid=4242\tapp=gimp\tcomm=gimp\tstate=skipped\t"
 		   "reason=excluded \"x\"\\tand\\\\");
 	add_rec(r, "type=proc\tpid=77\tapp=libreoffice-calc\tstate=failed\t"
@@ -620,10 +623,16 @@ static void test_format_status(void **state)
 		"gimp                  2          40.0         39.1        38.1\n"
 		"libreoffice-calc      0           0.0          0.0         0.0\n"
 		"\n"
-		"not enrolled:\n"
-		"    PID  APP               STATE     REASON\n"
-		"   4242  gimp              skipped   excluded \"x\"?and\\\n"
-		"     77  libreoffice-calc  failed    ptrace: Operation not permitted\n";
+		"KSM does not shrink RSS in top/ps: merged pages still count for every\n"
+		"process mapping them. PSS (smaps_rollup) and general_profit show the saving.\n"
+		"\n"
+		"    PID  APP               COMM             MEMBER  STATE      MERGING_MiB  REASON\n"
+		"    100  gimp                                       enrolled          19.5\n"
+		"    101  gimp              script-fu        tree    inherited          1.0\n"
+		"   4242  gimp              gimp                     skipped              -  "
+		"excluded \"x\"?and\\\n"
+		"     77  libreoffice-calc                           failed               -  "
+		"ptrace: Operation not permitted\n";
 	assert_string_equal(out, want);
 	free(out);
 	control_reply_free(&r);
@@ -657,6 +666,9 @@ static void test_format_json(void **state)
 		"  \"processes\": [\n"
 		"    {\"pid\": 100, \"app\": \"gimp\", \"state\": \"enrolled\", \"mode\": \"whole\", "
 		"\"enrolled_kib\": 20480, \"merging_kib\": 20000, \"profit_kib\": 19500},\n"
+		"    {\"pid\": 101, \"app\": \"gimp\", \"comm\": \"script-fu\", \"state\": \"enrolled\", "
+		"\"member\": \"tree\", \"inherited\": 1, \"mode\": \"whole\", \"enrolled_kib\": 2048, "
+		"\"merging_kib\": 1024, \"profit_kib\": 900},\n"
 		"    {\"pid\": 4242, \"app\": \"gimp\", \"comm\": \"gimp\", \"state\": \"skipped\", "
 		"\"reason\": \"excluded \\\"x\\\"\\tand\\\\\"},\n"
 		"    {\"pid\": 77, \"app\": \"libreoffice-calc\", \"state\": \"failed\", "

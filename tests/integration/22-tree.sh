@@ -1,0 +1,90 @@
+# An app is a process tree. A browser-like parent whose renderers are
+# children exec'd under another name:
+#  A) running before `add`: the renderers join the app through their parent,
+#     are enrolled and merge; status lists the whole tree; remove --unmerge
+#     leaves nothing enrolled or merging in it;
+#  B) added before the renderers start: they inherit the enrollment, and
+#     status says so ("inherited").
+. "$(dirname "$0")/lib.sh"
+need_root
+need_ksm
+ksm_save
+N=3
+MIB=10
+PAGES=$((MIB * 256))
+
+write_conf "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+start_daemon
+cp "$BUILD/tests/browser" "$TMP/ksmpbrowser"
+cp "$BUILD/tests/twin" "$TMP/ksmprender"
+
+# start_browser DIR [--on-signal]: prints the browser's PID
+start_browser() {
+	dir=$1; shift
+	mkdir -p "$dir"
+	"$TMP/ksmpbrowser" --renderer "$TMP/ksmprender" --children $N --mib $MIB \
+		--status "$dir" "$@" > /dev/null 2>&1 &
+	echo $! >> "$TMP/pids"
+	wait_until 20 grep -qsE "ready|started" "$dir/browser" || fail "browser did not start"
+	echo $!
+}
+renderers() { for i in $(seq 0 $((N - 1))); do awk '{print $2}' "$1/r.$i" 2>/dev/null; done; }
+# verify_renderers DIR: each renderer checks its memory (twin: SIGUSR1)
+verify_renderers() {
+	for i in $(seq 0 $((N - 1))); do
+		r=$(awk '{print $2}' "$1/r.$i")
+		: > "$1/r.$i"
+		kill -USR1 "$r"
+		wait_until 20 grep -qs verify "$1/r.$i" || fail "renderer $r did not answer"
+		grep -q "verify ok" "$1/r.$i" || fail "renderer $r memory changed: $(cat "$1/r.$i")"
+		echo "ready $r" > "$1/r.$i"
+	done
+}
+all_ready() { for i in $(seq 0 $((N - 1))); do grep -qs ready "$1/r.$i" || return 1; done; }
+count() { ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ps = [p for p in d.get("processes", []) if p.get("app") == sys.argv[1]]
+print(sum(1 for p in ps if p.get("state") == "enrolled"),
+      sum(1 for p in ps if p.get("member") == "tree"),
+      sum(1 for p in ps if p.get("inherited") == 1))' "$1"; }
+has_merge_any() { grep -q "ksm_merge_any: yes" "/proc/$1/ksm_stat"; }
+
+# A) running before add
+bp=$(start_browser "$TMP/a")
+wait_until 20 all_ready "$TMP/a" || fail "renderers did not start"
+rs=$(renderers "$TMP/a")
+ctl add ksmpbrowser --runtime > /dev/null || fail "add failed"
+tree_enrolled() { set -- $(count ksmpbrowser); [ "$1" = $((N + 1)) ] && [ "$2" = $N ]; }
+wait_until 30 tree_enrolled || fail "tree not enrolled (enrolled, tree, inherited): $(count ksmpbrowser)"
+merged() { for r in $rs; do [ "$(merging "$r")" -ge $((PAGES * 95 / 100)) ] || return 1; done; }
+start=$(date +%s)
+wait_until 60 merged || fail "renderers merging: $(for r in $rs; do merging "$r"; done)"
+note "A: $N renderers found through their parent, merged in $(( $(date +%s) - start )) s"
+verify_renderers "$TMP/a"
+ctl status | grep -q "ksmprender.*tree" || fail "status does not list the renderers: $(ctl status)"
+ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
+for p in $bp $rs; do has_merge_any "$p" && fail "$p still has ksm_merge_any after remove --unmerge"; done
+unmerged() { for r in $rs; do [ "$(merging "$r")" = 0 ] || return 1; done; }
+wait_until 30 unmerged || fail "still merging after remove --unmerge: $(for r in $rs; do merging "$r"; done)"
+verify_renderers "$TMP/a"
+kill "$bp"
+gone() { ! kill -0 "$bp" 2>/dev/null && for r in $rs; do ! kill -0 "$r" 2>/dev/null || return 1; done; }
+wait_until 20 gone || fail "browser A did not exit"
+
+# B) added first: the renderers inherit the enrollment
+ctl add ksmpbrowser --runtime > /dev/null || fail "second add failed"
+bp=$(start_browser "$TMP/b" --on-signal)
+wait_until 20 has_merge_any "$bp" || fail "browser $bp not enrolled at exec"
+kill -USR1 "$bp"
+wait_until 20 all_ready "$TMP/b" || fail "renderers did not start"
+rs=$(renderers "$TMP/b")
+inherited() { set -- $(count ksmpbrowser); [ "$1" = $((N + 1)) ] && [ "$3" = $N ]; }
+wait_until 30 inherited || fail "renderers not shown as inherited: $(count ksmpbrowser)"
+ctl status | grep -q "ksmprender.*inherited" || fail "status does not say inherited: $(ctl status)"
+n=$(grep -c "not enrolling" "$DLOG")
+[ "$n" = 0 ] || fail "$n processes of the tree were skipped"
+ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
+for p in $bp $rs; do has_merge_any "$p" && fail "$p still has ksm_merge_any after remove --unmerge"; done
+stop_daemon || fail "daemon exited non-zero"
+exit 0
