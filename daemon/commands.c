@@ -1,0 +1,194 @@
+/* commands.c — ksmplusctl's requests: status, list, add, remove, reload.
+ * control.c has already checked the op and that changing ops come from
+ * root; replies are proto records (see protocol.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "ksmd.h"
+#include "log.h"
+
+static void reply_error(struct proto_msg *reply, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reply_error(struct proto_msg *reply, const char *fmt, ...)
+{
+	struct proto_record r;
+	char msg[PROTO_VALUE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	proto_record_init(&r);
+	proto_set(&r, "ok", "0");
+	proto_set(&r, "error", "%s", msg);
+	proto_msg_append(reply, &r);
+}
+
+static void reply_ok(struct proto_msg *reply)
+{
+	struct proto_record r;
+
+	proto_record_init(&r);
+	proto_set(&r, "ok", "1");
+	proto_msg_append(reply, &r);
+}
+
+static void append_app(const struct daemon *d, struct proto_msg *reply, const char *name,
+		       bool figures)
+{
+	struct proto_record r;
+	struct app_figures f;
+
+	proto_record_init(&r);
+	proto_set(&r, "type", "app");
+	proto_set(&r, "name", "%s", name);
+	proto_set(&r, "source", "%s", applist_source(&d->apps, name));
+	if (figures) {
+		figures_app(d, name, &f);
+		proto_set(&r, "procs", "%zu", f.procs);
+		proto_set(&r, "enrolled_kib", "%lld", f.enrolled_kib);
+		proto_set(&r, "merging_kib", "%lld", f.merging_kib);
+		proto_set(&r, "profit_kib", "%lld", f.profit_kib);
+	}
+	proto_msg_append(reply, &r);
+}
+
+static void append_proc(const struct tracked *t, struct proto_msg *reply)
+{
+	struct proto_record r;
+	struct app_figures f = { 0 };
+
+	figures_tracked(t, &f);
+	proto_record_init(&r);
+	proto_set(&r, "type", "proc");
+	proto_set(&r, "pid", "%d", (int)t->ref.pid);
+	proto_set(&r, "app", "%s", t->app);
+	proto_set(&r, "comm", "%s", t->comm);
+	proto_set(&r, "state", "%s", tracker_state_name(t->state));
+	proto_set(&r, "member", "%s", t->by_tree ? "tree" : "name");
+	proto_set(&r, "inherited", "%d", t->inherited ? 1 : 0);
+	if (t->state == TRACKED_ENROLLED) {
+		proto_set(&r, "mode", "%s", t->mode == ENROLL_WHOLE ? "whole" : "ranges");
+		proto_set(&r, "enrolled_kib", "%lld", f.enrolled_kib);
+		proto_set(&r, "merging_kib", "%lld", f.merging_kib);
+		proto_set(&r, "profit_kib", "%lld", f.profit_kib);
+	} else {
+		proto_set(&r, "reason", "%s", t->reason);
+	}
+	proto_msg_append(reply, &r);
+}
+
+static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
+{
+	struct ksmd_global g = { 0 };
+	struct proto_record r;
+
+	reply_ok(reply);
+	if (figures) {
+		ksmd_read_global(&g);
+		proto_record_init(&r);
+		proto_set(&r, "type", "global");
+		proto_set(&r, "backend", "%s", enroll_backend_name(d->enr.backend));
+		proto_set(&r, "run", "%d", g.run);
+		proto_set(&r, "pages_sharing", "%lld", g.pages_sharing);
+		proto_set(&r, "pages_shared", "%lld", g.pages_shared);
+		proto_set(&r, "general_profit", "%lld", g.general_profit);
+		proto_set(&r, "full_scans", "%lld", g.full_scans);
+		proto_set(&r, "connector", "%d", procwatch_has_connector(d->pw) ? 1 : 0);
+		proto_msg_append(reply, &r);
+	}
+	for (size_t i = 0; i < d->apps.effective.n; i++)
+		append_app(d, reply, d->apps.effective.v[i], figures);
+	if (figures)
+		for (size_t i = 0; i < d->tr.n; i++)
+			append_proc(&d->tr.v[i], reply);
+}
+
+static void do_add(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)
+{
+	const char *name = proto_get(req, "name");
+	const char *runtime = proto_get(req, "runtime");
+	char err[512];
+	struct proto_record r;
+
+	if (!name) {
+		reply_error(reply, "add: missing app name");
+		return;
+	}
+	if (applist_add(&d->apps, name, runtime && strcmp(runtime, "1") == 0, err, sizeof(err)) < 0) {
+		reply_error(reply, "add %s: %s", name, err);
+		return;
+	}
+	log_info("app %s added%s", name, runtime && strcmp(runtime, "1") == 0 ? " (runtime)" : "");
+	/* Running processes are enrolled at once: a sweep matches them now. */
+	procwatch_sweep(d->pw);
+	reply_ok(reply);
+	proto_record_init(&r);
+	proto_set(&r, "type", "app");
+	proto_set(&r, "name", "%s", name);
+	proto_set(&r, "procs", "%zu", tracker_count(&d->tr, name, TRACKED_ENROLLED));
+	proto_set(&r, "skipped", "%zu", tracker_count(&d->tr, name, TRACKED_SKIPPED));
+	proto_msg_append(reply, &r);
+}
+
+static void do_remove(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)
+{
+	const char *name = proto_get(req, "name");
+	const char *runtime = proto_get(req, "runtime");
+	const char *unmerge = proto_get(req, "unmerge");
+	char err[512];
+	size_t n;
+	struct proto_record r;
+
+	if (!name) {
+		reply_error(reply, "remove: missing app name");
+		return;
+	}
+	if (applist_remove(&d->apps, name, runtime && strcmp(runtime, "1") == 0, d->config_path,
+			   err, sizeof(err)) < 0) {
+		reply_error(reply, "remove %s: %s", name, err);
+		return;
+	}
+	n = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0);
+	log_info("app %s removed%s", name, unmerge && strcmp(unmerge, "1") == 0 ? ", unmerged" : "");
+	daemon_update_status(d);
+	reply_ok(reply);
+	proto_record_init(&r);
+	proto_set(&r, "type", "app");
+	proto_set(&r, "name", "%s", name);
+	proto_set(&r, "unmerged", "%zu", n);
+	proto_msg_append(reply, &r);
+}
+
+
+void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,
+		       void *ud)
+{
+	struct daemon *d = ud;
+	const char *op = proto_get(req, "op");
+	char err[512];
+
+	(void)peer_uid;   /* control.c refuses changing ops from non-root */
+	if (!op)
+		reply_error(reply, "request without op");
+	else if (strcmp(op, "status") == 0)
+		do_status(d, reply, true);
+	else if (strcmp(op, "list") == 0)
+		do_status(d, reply, false);
+	else if (strcmp(op, "add") == 0)
+		do_add(d, req, reply);
+	else if (strcmp(op, "remove") == 0)
+		do_remove(d, req, reply);
+	else if (strcmp(op, "reload") == 0) {
+		if (daemon_reload(d, err, sizeof(err)) < 0)
+			reply_error(reply, "reload failed, keeping the running config: %s", err);
+		else
+			reply_ok(reply);
+	} else
+		reply_error(reply, "unknown op '%s'", op);
+	proto_msg_end(reply);
+}
+

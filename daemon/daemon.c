@@ -1,0 +1,50 @@
+/* daemon.c — the daemon as systemd sees it: its STATUS= line, and reloading
+ * the configuration (SIGHUP or ksmplusctl reload) without losing the running
+ * one on error. */
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "ksmd.h"
+#include "log.h"
+
+void daemon_update_status(struct daemon *d)
+{
+	struct ksmd_global g = { 0 };
+	size_t enrolled = tracker_count(&d->tr, NULL, TRACKED_ENROLLED);
+
+	if (!d->ready)
+		return;
+	ksmd_read_global(&g);
+	sd_notifyf(0, "STATUS=backend %s, %zu apps, %zu processes enrolled, %.1f MiB saved",
+		   enroll_backend_name(d->enr.backend), d->apps.effective.n, enrolled,
+		   (double)g.general_profit / (1024.0 * 1024.0));
+}
+
+int daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct config fresh;
+
+	config_init(&fresh);
+	if (config_load(d->config_path, &fresh, err, errlen) < 0) {
+		config_free(&fresh);
+		return -1;
+	}
+	ksmd_restore();
+	if (ksmd_apply(fresh.knobs, fresh.n_knobs, err, errlen) < 0) {
+		/* put the running settings back */
+		char ignore[256];
+
+		ksmd_apply(d->cfg.knobs, d->cfg.n_knobs, ignore, sizeof(ignore));
+		config_free(&fresh);
+		return -1;
+	}
+	config_free(&d->cfg);
+	d->cfg = fresh;
+	if (applist_load(&d->apps, &d->cfg, err, errlen) < 0)
+		return -1;
+	procwatch_sweep(d->pw);
+	log_info("configuration reloaded from %s: %zu apps", d->config_path, d->apps.effective.n);
+	return 0;
+}
+

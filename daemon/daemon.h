@@ -1,0 +1,68 @@
+/* daemon.h — the daemon's state, shared by the files that make it up:
+ * members.c (which processes belong to which app), lifecycle.c (enrolling
+ * them, retries, rescans, the profit check, undo), figures.c (per-app
+ * memory figures), commands.c (ksmplusctl requests), daemon.c (status to
+ * systemd, reload) and ksmplusd.c (main: options, event loop, signals). */
+#ifndef KSMPLUS_DAEMON_H
+#define KSMPLUS_DAEMON_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "applist.h"
+#include "config.h"
+#include "control.h"
+#include "enroll.h"
+#include "procwatch.h"
+#include "protocol.h"
+#include "tracker.h"
+
+#define KIB(bytes) ((long long)(bytes) / 1024)
+
+struct daemon {
+	sd_event *ev;
+	struct config cfg;
+	struct applist apps;
+	struct enroller enr;
+	struct tracker tr;
+	struct procwatch *pw;
+	struct control *ctl;
+	sd_event_source *rescan;
+	sd_event_source *reaper;        /* while a dead tracee awaits collection */
+	sd_event_source *retry;         /* while a "later" skip awaits its retry */
+	const char *config_path;
+	pid_t self;             /* getpid() is a syscall; it runs per exec event */
+	bool ready;
+};
+
+/* members.c: the procwatch callback (userdata: the daemon). */
+void members_on_procwatch(enum procwatch_event ev, const struct procwatch_info *info, void *ud);
+
+/* lifecycle.c */
+void lifecycle_enroll(struct daemon *d, struct tracked *t);
+void lifecycle_arm_reaper(struct daemon *d);
+void lifecycle_schedule_retry(struct daemon *d, struct tracked *t);
+int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud);
+int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud);
+/* Stops treating app's processes as ours; with unmerge, undoes their
+ * enrollment. Returns how many were unmerged. */
+size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge);
+
+/* figures.c */
+struct app_figures {
+	size_t procs;
+	long long enrolled_kib, merging_kib, profit_kib;
+};
+void figures_tracked(const struct tracked *t, struct app_figures *f);
+void figures_app(const struct daemon *d, const char *app, struct app_figures *f);
+
+/* commands.c: the control socket's request handler (userdata: the daemon). */
+void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,
+			 void *ud);
+
+/* daemon.c */
+void daemon_update_status(struct daemon *d);
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
+#endif

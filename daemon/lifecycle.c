@@ -1,0 +1,271 @@
+/* lifecycle.c — an enrolled process's life: enrolling it (or saying why
+ * not), retrying "later" skips with back-off, collecting targets that died
+ * while seized, picking up new memory of range-enrolled processes, the
+ * profit check, and undoing enrollment when an app is removed. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "ksmd.h"
+#include "ksmstat.h"
+#include "log.h"
+#include "pidref.h"
+#include "policy.h"
+#include "vmas.h"
+
+void lifecycle_enroll(struct daemon *d, struct tracked *t)
+{
+	struct vma_list ranges = { 0 };
+	struct enroll_result res = { 0 };
+	int rc;
+
+	rc = vmas_read(t->ref.pid, &ranges);
+	lifecycle_arm_reaper(d);          /* covers the previous attempt's leftovers too */
+	if (rc < 0) {
+		t->state = TRACKED_FAILED;
+		snprintf(t->reason, sizeof(t->reason), "cannot read maps: %s", strerror(-rc));
+		return;
+	}
+	if (enroll_process(&d->enr, &t->ref, &ranges, &res) == 0) {
+		struct ksmd_global g = { 0 };
+
+		ksmd_read_global(&g);
+		t->scans_at_enroll = g.full_scans;
+		t->state = TRACKED_ENROLLED;
+		t->mode = res.mode;
+		t->reason[0] = '\0';
+		t->retries = 0;
+		t->retry_usec = 0;
+		vmas_free(&t->advised);
+		t->advised = ranges;            /* ownership moves */
+		log_info("enrolled %s[%d] (app %s, %s, %s)", t->comm, (int)t->ref.pid, t->app,
+			 enroll_backend_name(d->enr.backend),
+			 res.mode == ENROLL_WHOLE ? "whole process" : "by range");
+		return;
+	}
+	vmas_free(&ranges);
+	t->state = res.err == -ESRCH ? TRACKED_FAILED : TRACKED_SKIPPED;
+	/* Said once per process, not at every retry or rescan. */
+	if (!t->retries)
+		log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
+			 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
+	snprintf(t->reason, sizeof(t->reason), "%s",
+		 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
+	/* Passing states (stopped, uninterruptible sleep, signal storms, an
+	 * injection cut short) are worth another try; the rest are final. */
+	if (res.err == -EAGAIN || res.err == -ETIMEDOUT ||
+	    (res.err == -ESRCH && pidref_alive(&t->ref)))
+		lifecycle_schedule_retry(d, t);
+}
+
+/* ---- collecting targets that died while seized --------------------------- */
+
+static int on_reaper(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)ud;
+	if (ptrace_reap_pending() > 0) {
+		sd_event_source_set_time(s, usec + 20000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+/* A target killed in the middle of an injection stays a traced zombie until
+ * we wait for it; poll every 20 ms until it is collected. */
+void lifecycle_arm_reaper(struct daemon *d)
+{
+	int rc;
+
+	if (d->enr.backend != ENROLL_PTRACE || !d->ev)
+		return;
+	if (!d->reaper) {
+		rc = sd_event_add_time_relative(d->ev, &d->reaper, CLOCK_MONOTONIC, 20000, 0,
+						on_reaper, d);
+		if (rc < 0)
+			log_warn("cannot set up the tracee reaper: %s", strerror(-rc));
+		return;
+	}
+	sd_event_source_set_time_relative(d->reaper, 20000);
+	sd_event_source_set_enabled(d->reaper, SD_EVENT_ONESHOT);
+}
+
+/* ---- retrying "later" skips ---------------------------------------------- */
+
+#define RETRY_FIRST_USEC 50000ULL      /* then doubling, up to ~50 s */
+#define RETRY_MAX 10
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Arms the retry timer for the earliest due retry, or turns it off. */
+static void arm_retry(struct daemon *d)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < d->tr.n; i++)
+		if (d->tr.v[i].retry_usec && (!next || d->tr.v[i].retry_usec < next))
+			next = d->tr.v[i].retry_usec;
+	if (!d->retry)
+		return;
+	if (!next) {
+		sd_event_source_set_enabled(d->retry, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(d->retry, next);
+	sd_event_source_set_enabled(d->retry, SD_EVENT_ONESHOT);
+}
+
+void lifecycle_schedule_retry(struct daemon *d, struct tracked *t)
+{
+	if (t->retries >= RETRY_MAX) {
+		t->retry_usec = 0;
+		log_warn("giving up on %s[%d] (app %s) after %u tries: %s", t->comm,
+			 (int)t->ref.pid, t->app, t->retries + 1, t->reason);
+		return;
+	}
+	t->retry_usec = now_usec() + (RETRY_FIRST_USEC << t->retries);
+	t->retries++;
+	arm_retry(d);
+}
+
+int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct daemon *d = ud;
+
+	(void)s;
+	for (size_t i = d->tr.n; i-- > 0;) {
+		struct tracked *t = &d->tr.v[i];
+
+		if (!t->retry_usec || t->retry_usec > usec)
+			continue;
+		t->retry_usec = 0;
+		if (!pidref_alive(&t->ref)) {
+			tracker_remove(&d->tr, t->ref.pid);
+			continue;
+		}
+		if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED) {
+			vmas_clear(&t->advised);
+			lifecycle_enroll(d, t);
+		}
+	}
+	arm_retry(d);
+	daemon_update_status(d);
+	return 0;
+}
+
+/* ---- rescans: new anonymous VMAs of range-enrolled processes ---------- */
+
+static void rescan_one(struct daemon *d, struct tracked *t)
+{
+	struct vma_list cur = { 0 }, fresh = { 0 };
+	struct enroll_result res = { 0 };
+
+	if (vmas_read(t->ref.pid, &cur) < 0)
+		return;
+	if (vmas_subtract(&cur, &t->advised, &fresh) == 0 && fresh.n > 0) {
+		int rc = enroll_process(&d->enr, &t->ref, &fresh, &res);
+
+		lifecycle_arm_reaper(d);
+		if (rc == 0) {
+			log_debug("rescan: %s[%d] +%zu KiB", t->comm, (int)t->ref.pid,
+				  vmas_bytes(&fresh) / 1024);
+			vmas_free(&t->advised);
+			t->advised = cur;
+			cur = (struct vma_list){ 0 };
+		}
+	}
+	vmas_free(&fresh);
+	vmas_free(&cur);
+}
+
+/* Undoes an enrollment that costs more rmap_items than merging saves. */
+static void judge(struct daemon *d, struct tracked *t, long long full_scans)
+{
+	struct ksm_stat st = { 0 };
+	struct enroll_result res = { 0 };
+	struct vma_list cur = { 0 };
+	int rc;
+
+	if (ksmstat_read(t->ref.pid, &st) < 0 ||
+	    policy_judge(&st, full_scans - t->scans_at_enroll, d->cfg.profit_min_scans) != POLICY_DROP)
+		return;
+	if (t->mode == ENROLL_RANGES)
+		vmas_read(t->ref.pid, &cur);
+	rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
+	lifecycle_arm_reaper(d);
+	if (rc == 0) {
+		t->state = TRACKED_DROPPED;
+		policy_explain(&st, t->reason, sizeof(t->reason));
+		log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
+	} else if (res.err != -ESRCH) {
+		/* e.g. unmerge timed out on a huge address space: stopping the
+		 * process again every rescan would hurt it more; judge later. */
+		t->scans_at_enroll = full_scans + 100LL * d->cfg.profit_min_scans;
+		log_warn("cannot drop %s[%d]: %s; retrying much later", t->comm, (int)t->ref.pid,
+			 res.reason[0] ? res.reason : strerror(-res.err));
+	}
+	vmas_free(&cur);
+}
+
+int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct daemon *d = ud;
+	struct ksmd_global g = { 0 };
+
+	ksmd_read_global(&g);
+
+	for (size_t i = d->tr.n; i-- > 0;) {
+		struct tracked *t = &d->tr.v[i];
+
+		if (!pidref_alive(&t->ref)) {
+			tracker_remove(&d->tr, t->ref.pid);
+			continue;
+		}
+		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)
+			rescan_one(d, t);
+		if (t->state == TRACKED_ENROLLED && d->cfg.drop_unprofitable)
+			judge(d, t, g.full_scans);
+	}
+	daemon_update_status(d);
+	sd_event_source_set_time(s, usec + (uint64_t)d->cfg.rescan_sec * 1000000ULL);
+	return 0;
+}
+
+/* Stops treating app's processes as ours; with unmerge, undoes enrollment
+ * (which also breaks the sharing: the kernel copies merged pages back). */
+size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
+{
+	size_t n = 0;
+
+	for (size_t i = d->tr.n; i-- > 0;) {
+		struct tracked *t = &d->tr.v[i];
+		struct enroll_result res = { 0 };
+
+		if (strcmp(t->app, app) != 0)
+			continue;
+		if (unmerge && t->state == TRACKED_ENROLLED) {
+			struct vma_list cur = { 0 };
+
+			vmas_read(t->ref.pid, &cur);
+			int rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
+
+			lifecycle_arm_reaper(d);
+			if (rc < 0 && res.err != -ESRCH)
+				log_warn("cannot unmerge %s[%d]: %s", t->comm, (int)t->ref.pid,
+					 res.reason[0] ? res.reason : strerror(-res.err));
+			else
+				n++;
+			vmas_free(&cur);
+		}
+		tracker_remove(&d->tr, t->ref.pid);
+	}
+	return n;
+}
+

@@ -1,0 +1,246 @@
+/* members.c — which processes belong to which app. An app is a process
+ * tree: a process matching an app name, and its descendants (found through
+ * their parent, kept across exec and re-parenting) unless excluded or
+ * matched by another app. Fed by procwatch events and sweeps. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ksmstat.h"
+#include "log.h"
+#include "match.h"
+#include "pidref.h"
+
+/* A process that inherited KSM's merge-any setting (a child of an enrolled
+ * process, forked or exec'd) is enrolled already: no injection, which also
+ * covers sandboxed children that could not be injected. */
+static bool already_merging(struct tracked *t)
+{
+	struct ksm_stat st = { 0 };
+
+	if (ksmstat_read(t->ref.pid, &st) < 0 || !st.merge_any)
+		return false;
+	t->state = TRACKED_ENROLLED;
+	t->mode = ENROLL_WHOLE;
+	t->inherited = true;
+	t->reason[0] = '\0';
+	log_info("%s[%d] (app %s) is enrolled by inheritance", t->comm, (int)t->ref.pid, t->app);
+	return true;
+}
+
+/* A process that matches: confirm its identity, then enroll it. */
+static void consider(struct daemon *d, const struct procwatch_info *info, const char *app,
+		     bool by_tree)
+{
+	struct pidref ref;
+	struct tracked *t;
+	int rc;
+
+	rc = pidref_open(&ref, info->pid, info->start_time);
+	if (rc < 0) {
+		if (rc != -ESRCH)
+			log_warn("cannot open pidfd for PID %d: %s", (int)info->pid, strerror(-rc));
+		return;
+	}
+	t = tracker_add(&d->tr, &ref, app, info->comm);
+	if (!t) {
+		pidref_close(&ref);
+		log_err("out of memory tracking PID %d", (int)info->pid);
+		return;
+	}
+	t->by_tree = by_tree;
+	if (!already_merging(t))
+		lifecycle_enroll(d, t);
+	if (t->state == TRACKED_FAILED && !pidref_alive(&t->ref))
+		tracker_remove(&d->tr, info->pid);      /* exited mid-enroll */
+}
+
+/* The app a process belongs to through its tree: its own tracked entry's
+ * (membership sticks across exec and re-parenting), else its parent's.
+ * Copied into buf: the tracker may move before the caller is done. */
+static const char *tree_app(struct daemon *d, const struct procwatch_info *info,
+			    const struct tracked *t, char *buf, size_t len)
+{
+	const struct tracked *parent;
+
+	if (match_any(&d->cfg.excludes, info->comm, info->exe_base))
+		return NULL;
+	if (t && t->by_tree && (!info->start_time || info->start_time == t->ref.start_time)) {
+		snprintf(buf, len, "%s", t->app);
+		return buf;
+	}
+	parent = info->parent_pid > 1 ? tracker_find(&d->tr, info->parent_pid) : NULL;
+	/* A dropped parent lost memory by merging: its children are not
+	 * enrolled behind its back. */
+	if (!parent || parent->state == TRACKED_DROPPED)
+		return NULL;
+	snprintf(buf, len, "%s", parent->app);
+	return buf;
+}
+
+static void on_seen(struct daemon *d, const struct procwatch_info *info)
+{
+	const char *app;
+	char tree[sizeof(((struct tracked *)0)->app)];
+	bool by_tree = false;
+	struct tracked *t;
+
+	if (info->pid == d->self || !info->exe_base[0])
+		return;
+	app = match_app(&d->apps.effective, &d->cfg.excludes, info->comm, info->exe_base);
+	t = tracker_find(&d->tr, info->pid);
+	if (!app) {
+		app = tree_app(d, info, t, tree, sizeof(tree));
+		by_tree = app != NULL;
+	}
+	if (t && (!app || (info->start_time && info->start_time != t->ref.start_time) ||
+		  strcmp(t->app, app) != 0)) {
+		/* Reused PID, or exec'd into something else: forget it. Its pages
+		 * stay as they are; nobody asked to unmerge them. */
+		tracker_remove(&d->tr, info->pid);
+		t = NULL;
+	}
+	if (!app)
+		return;
+	if (t)
+		snprintf(t->comm, sizeof(t->comm), "%s", info->comm);     /* exec'd */
+	if (!t) {
+		consider(d, info, app, by_tree);
+	} else if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED ||
+		   (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)) {
+		/* exec replaced the mm, or a retry: advise everything again
+		 * (merge-any survives exec: nothing to do then). Dropped ones
+		 * stay dropped: they were judged to lose memory. */
+		vmas_clear(&t->advised);
+		if (!already_merging(t))
+			lifecycle_enroll(d, t);
+	}
+	daemon_update_status(d);
+}
+
+/* Reads the children of every thread of pid into kids (at most max). */
+static size_t children_of(pid_t pid, pid_t *kids, size_t max)
+{
+	char path[64], buf[4096];
+	size_t n = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)) && n < max) {
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.12s/children", (int)pid, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		for (char *p = buf, *end; n < max; p = end) {
+			long k = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			kids[n++] = (pid_t)k;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+/* After a sweep: descendants of tracked processes that the sweep met before
+ * their parent (PIDs wrap) or that run under another name join the app now.
+ * New entries are appended, so the loop reaches grandchildren too. */
+static void walk_trees(struct daemon *d)
+{
+	pid_t kids[256];
+
+	for (size_t i = 0; i < d->tr.n; i++) {
+		pid_t pid = d->tr.v[i].ref.pid;
+		size_t n;
+
+		if (d->tr.v[i].state == TRACKED_DROPPED)
+			continue;
+		n = children_of(pid, kids, sizeof(kids) / sizeof(kids[0]));
+		for (size_t k = 0; k < n; k++) {
+			struct procwatch_info info;
+
+			if (tracker_find(&d->tr, kids[k]) ||
+			    procwatch_identify(kids[k], &info) < 0 || info.parent_pid != pid)
+				continue;
+			on_seen(d, &info);
+		}
+	}
+}
+
+/* A child of an enrolled process inherits VM_MERGEABLE VMAs and the
+ * merge-any flag through fork, so it is enrolled already: just track it. */
+static void on_fork(struct daemon *d, const struct procwatch_info *info)
+{
+	static const struct vma_list none;
+	struct tracked *parent = tracker_find(&d->tr, info->parent_pid);
+	struct pidref ref;
+	struct tracked *t;
+
+	if (!parent || parent->state != TRACKED_ENROLLED || tracker_find(&d->tr, info->pid))
+		return;
+	if (pidref_open(&ref, info->pid, 0) < 0)
+		return;
+	t = tracker_add(&d->tr, &ref, parent->app, parent->comm);
+	if (!t) {
+		pidref_close(&ref);
+		log_err("out of memory tracking PID %d", (int)info->pid);
+		return;
+	}
+	/* The add may have moved the array: parent is stale, look it up again. */
+	parent = tracker_find(&d->tr, info->parent_pid);
+	t->by_tree = true;
+	t->inherited = true;
+	t->state = TRACKED_ENROLLED;
+	t->mode = parent->mode;
+	t->scans_at_enroll = parent->scans_at_enroll;
+	/* The child's advised ranges are its parent's (a copy: cur minus nothing). */
+	vmas_subtract(&parent->advised, &none, &t->advised);
+}
+
+void members_on_procwatch(enum procwatch_event ev, const struct procwatch_info *info, void *ud)
+{
+	struct daemon *d = ud;
+
+	switch (ev) {
+	case PW_SEEN:
+		on_seen(d, info);
+		break;
+	case PW_FORK:
+		on_fork(d, info);
+		break;
+	case PW_EXIT:
+		if (tracker_find(&d->tr, info->pid)) {
+			tracker_remove(&d->tr, info->pid);
+			daemon_update_status(d);
+		}
+		break;
+	case PW_SWEEP_DONE:
+		for (size_t i = d->tr.n; i-- > 0;)
+			if (!pidref_alive(&d->tr.v[i].ref))
+				tracker_remove(&d->tr, d->tr.v[i].ref.pid);
+		walk_trees(d);
+		daemon_update_status(d);
+		break;
+	}
+}
+
