@@ -1,9 +1,13 @@
 /* log.c — messages go to the journal when systemd started us (it sets
- * JOURNAL_STREAM), else to stderr with the program name, like any CLI tool. */
+ * JOURNAL_STREAM), else to stderr with a timestamp (the journal has its
+ * own; a log file read later needs one to tie events together) and the
+ * program name. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
 #include <systemd/sd-journal.h>
 
 static const char *log_ident = "ksmplusd";
@@ -31,7 +35,13 @@ void log_msg(int priority, const char *fmt, ...)
 	if (log_journal) {
 		sd_journal_printv(priority, fmt, ap);
 	} else {
-		fprintf(stderr, "%s: ", log_ident);
+		struct timeval tv = { 0, 0 };
+		struct tm tm;
+		char when[32] = "";
+
+		if (gettimeofday(&tv, NULL) == 0 && localtime_r(&tv.tv_sec, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ld %s: ", when, (long)tv.tv_usec / 1000, log_ident);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 	}

@@ -1,6 +1,7 @@
 # A process that cannot be enrolled for now (stopped by job control when the
 # app is added) is reported with the reason, once, and enrolled by a retry
-# once it runs again: "later" must mean later, not never.
+# once it runs again: "later" must mean later, not never. Log lines on
+# stderr are timestamped.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_ksm
@@ -21,5 +22,8 @@ wait_until 30 enrolled || fail "$p not enrolled after SIGCONT"
 verify_twin "$p"
 n=$(grep -c "not enrolling ksmpstop\[$p\]" "$DLOG")
 [ "$n" = 1 ] || fail "the skip of $p was logged $n times, not once"
+# stderr lines carry a timestamp (the journal adds its own)
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} ksmplusd: ' "$DLOG" ||
+	fail "no timestamps in the daemon's stderr log"
 stop_daemon || fail "daemon exited non-zero"
 exit 0
