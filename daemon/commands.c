@@ -98,6 +98,7 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "general_profit", "%lld", g.general_profit);
 		proto_set(&r, "full_scans", "%lld", g.full_scans);
 		proto_set(&r, "connector", "%d", procwatch_has_connector(d->pw) ? 1 : 0);
+		proto_set(&r, "paused", "%d", d->paused ? 1 : 0);
 		proto_msg_append(reply, &r);
 	}
 	for (size_t i = 0; i < d->apps.effective.n; i++)
@@ -164,6 +165,64 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 }
 
 
+/* The kill switch: undo every enrollment (inherited ones too), have the
+ * kernel unmerge every KSM page, put the admin's knobs back, and enroll
+ * nothing more until resume. The daemon keeps running and answering. */
+static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
+			   struct proto_msg *reply)
+{
+	const char *all = proto_get(req, "all");
+	struct ksmd_global g = { 0 };
+	struct proto_record r;
+	size_t n = 0;
+	int rc;
+
+	if (!all || strcmp(all, "1") != 0) {
+		reply_error(reply, "unmerge: only --all is supported (one app: remove NAME --unmerge)");
+		return;
+	}
+	d->paused = true;
+	for (size_t i = 0; i < d->apps.effective.n; i++)
+		n += lifecycle_forget_app(d, d->apps.effective.v[i], true);
+	tracker_clear(&d->tr);          /* skipped and dropped ones too */
+	rc = ksmd_unmerge_all();
+	ksmd_read_global(&g);           /* before ksmd may run again */
+	ksmd_restore();
+	log_info("unmerge --all: %zu processes unmerged, KSM unmerged everything%s; paused",
+		 n, rc < 0 ? " (run = 2 refused)" : "");
+	daemon_update_status(d);
+	if (rc < 0) {
+		reply_error(reply, "unmerged %zu processes, but the kernel refused run = 2: %s", n,
+			    strerror(-rc));
+		return;
+	}
+	reply_ok(reply);
+	proto_record_init(&r);
+	proto_set(&r, "type", "unmerge");
+	proto_set(&r, "unmerged", "%zu", n);
+	proto_set(&r, "pages_sharing", "%lld", g.pages_sharing);
+	proto_msg_append(reply, &r);
+}
+
+static void do_resume(struct daemon *d, struct proto_msg *reply)
+{
+	char err[512];
+
+	if (!d->paused) {
+		reply_ok(reply);
+		return;
+	}
+	if (ksmd_apply(d->cfg.knobs, d->cfg.n_knobs, err, sizeof(err)) < 0) {
+		reply_error(reply, "resume: %s", err);
+		return;
+	}
+	d->paused = false;
+	log_info("resumed: enrolling apps again");
+	procwatch_sweep(d->pw);
+	daemon_update_status(d);
+	reply_ok(reply);
+}
+
 void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,
 		       void *ud)
 {
@@ -182,6 +241,10 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 		do_add(d, req, reply);
 	else if (strcmp(op, "remove") == 0)
 		do_remove(d, req, reply);
+	else if (strcmp(op, "unmerge") == 0)
+		do_unmerge_all(d, req, reply);
+	else if (strcmp(op, "resume") == 0)
+		do_resume(d, reply);
 	else if (strcmp(op, "reload") == 0) {
 		if (daemon_reload(d, err, sizeof(err)) < 0)
 			reply_error(reply, "reload failed, keeping the running config: %s", err);

@@ -53,7 +53,8 @@ struct control {
 	uint64_t timeout_usec;
 };
 
-static const char *const known_ops[] = { "add", "remove", "list", "status", "reload" };
+static const char *const known_ops[] = { "add", "remove", "list", "status", "reload",
+					 "unmerge", "resume" };
 
 bool control_op_known(const char *op)
 {
@@ -66,7 +67,7 @@ bool control_op_known(const char *op)
 bool control_op_needs_root(const char *op)
 {
 	return strcmp(op, "add") == 0 || strcmp(op, "remove") == 0 ||
-	       strcmp(op, "reload") == 0;
+	       strcmp(op, "reload") == 0 || strcmp(op, "unmerge") == 0 || strcmp(op, "resume") == 0;
 }
 
 /* ---- server: clients ---- */

@@ -80,6 +80,14 @@ void ctl_print_change(FILE *f, const char *op, const struct control_reply *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		const struct proto_record *x = &r->rec[i];
+		if (strcmp(op, "unmerge") == 0 && strcmp(type_of(x), "unmerge") == 0) {
+			char a[32], b[32];
+			fprintf(f, "unmerged %s processes; KSM unmerged every page (pages_sharing now "
+				"%s); knobs restored; paused until 'ksmplusctl resume'\n",
+				clean(a, sizeof(a), get(x, "unmerged")),
+				clean(b, sizeof(b), get(x, "pages_sharing")));
+			return;
+		}
 		if (strcmp(type_of(x), "app") != 0)
 			continue;
 		char name[PROTO_VALUE_MAX], a[32], b[32];
@@ -126,6 +134,8 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 		if (proto_get(g, "connector"))
 			fprintf(f, "proc connector:  %s\n",
 				strcmp(get(g, "connector"), "1") == 0 ? "yes" : "no");
+		if (strcmp(get(g, "paused"), "1") == 0)
+			fprintf(f, "enrollment:      paused by 'unmerge --all' (ksmplusctl resume)\n");
 	}
 
 	fprintf(f, "\n");

@@ -16,7 +16,8 @@ void daemon_update_status(struct daemon *d)
 	if (!d->ready)
 		return;
 	ksmd_read_global(&g);
-	sd_notifyf(0, "STATUS=backend %s, %zu apps, %zu processes enrolled, %.1f MiB saved",
+	sd_notifyf(0, "STATUS=%sbackend %s, %zu apps, %zu processes enrolled, %.1f MiB saved",
+		   d->paused ? "paused (ksmplusctl resume), " : "",
 		   enroll_backend_name(d->enr.backend), d->apps.effective.n, enrolled,
 		   (double)g.general_profit / (1024.0 * 1024.0));
 }
@@ -30,8 +31,10 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		config_free(&fresh);
 		return -1;
 	}
-	ksmd_restore();
-	if (ksmd_apply(fresh.knobs, fresh.n_knobs, err, errlen) < 0) {
+	/* Paused (unmerge --all): the knobs stay the admin's until resume. */
+	if (!d->paused)
+		ksmd_restore();
+	if (!d->paused && ksmd_apply(fresh.knobs, fresh.n_knobs, err, errlen) < 0) {
 		/* put the running settings back */
 		char ignore[256];
 

@@ -35,6 +35,7 @@ struct daemon {
 	const char *config_path;
 	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;
+	bool paused;            /* after `unmerge --all`: enroll nothing until resumed */
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */

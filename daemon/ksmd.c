@@ -86,6 +86,13 @@ static int write_knob(const char *knob, const char *value)
 }
 
 /* Writes one knob, remembering the old value the first time it changes. */
+static int set_knob(const char *knob, const char *value);
+
+int ksmd_unmerge_all(void)
+{
+	return set_knob("run", "2");
+}
+
 static int set_knob(const char *knob, const char *value)
 {
 	char old[64];

@@ -21,6 +21,9 @@ int ksmd_available(void);                          /* 1 if KSM sysfs exists */
  * is left (already written knobs are restored). */
 int ksmd_apply(const struct ksmd_setting *s, size_t n, char *err, size_t errlen);
 void ksmd_restore(void);                           /* put back every knob changed */
+/* run = 2: the kernel unmerges every KSM page and frees its rmap_items;
+ * blocks until it is done. run's old value is remembered like any knob's. */
+int ksmd_unmerge_all(void);
 int ksmd_read_global(struct ksmd_global *g);
 int ksmd_read_knob(const char *knob, char *buf, size_t len);
 #endif

@@ -38,6 +38,10 @@ static void usage(FILE *f)
 		"  list                           configured apps and where each comes from\n"
 		"  status [--json]                KSM figures, per-app memory, skipped processes\n"
 		"  reload                         re-read the configuration (root)\n"
+		"  unmerge --all                  kill switch (root): undo every enrollment,\n"
+		"                                 unmerge every KSM page, restore ksmd's knobs,\n"
+		"                                 enroll nothing until resume\n"
+		"  resume                         enroll again after unmerge --all (root)\n"
 		"\n"
 		"Options:\n"
 		"  --socket PATH   control socket (default %s)\n"
@@ -215,6 +219,26 @@ int main(int argc, char **argv)
 				return usage_error("status: unexpected argument '%s'", args[k]);
 		}
 		return simple_op("status", stdout, json ? 3 : 2);
+	}
+	if (strcmp(cmd, "unmerge") == 0) {
+		if (nargs != 1 || strcmp(args[0], "--all") != 0)
+			return usage_error("unmerge takes --all (one app: remove NAME --unmerge)");
+		struct proto_record req;
+		struct control_reply rep;
+		proto_record_init(&req);
+		proto_set(&req, "op", "unmerge");
+		proto_set(&req, "all", "1");
+		int rc = call(&req, &rep);
+		if (rc == EXIT_OK) {
+			ctl_print_change(stdout, "unmerge", &rep);
+			control_reply_free(&rep);
+		}
+		return rc;
+	}
+	if (strcmp(cmd, "resume") == 0) {
+		if (nargs > 0)
+			return usage_error("unexpected argument '%s'", args[0]);
+		return simple_op("resume", stdout, 0);
 	}
 	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "reload") == 0) {
 		if (nargs > 0)

@@ -221,6 +221,9 @@ void members_on_procwatch(enum procwatch_event ev, const struct procwatch_info *
 {
 	struct daemon *d = ud;
 
+	/* Paused by the kill switch: nothing joins an app until resumed. */
+	if (d->paused && (ev == PW_SEEN || ev == PW_FORK || ev == PW_SWEEP_DONE))
+		return;
 	switch (ev) {
 	case PW_SEEN:
 		on_seen(d, info);
