@@ -68,7 +68,7 @@ static void append_proc(const struct tracked *t, struct proto_msg *reply)
 	proto_set(&r, "app", "%s", t->app);
 	proto_set(&r, "comm", "%s", t->comm);
 	proto_set(&r, "state", "%s", tracker_state_name(t->state));
-	proto_set(&r, "member", "%s", t->by_tree ? "tree" : "name");
+	proto_set(&r, "member", "%s", t->by_cgroup ? "cgroup" : t->by_tree ? "tree" : "name");
 	proto_set(&r, "inherited", "%d", t->inherited ? 1 : 0);
 	if (t->state == TRACKED_ENROLLED) {
 		proto_set(&r, "mode", "%s", t->mode == ENROLL_WHOLE ? "whole" : "ranges");

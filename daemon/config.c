@@ -139,17 +139,27 @@ static bool parse_bool(const char *v, bool *out)
 static const char *name_problem(const char *name)
 {
 	size_t len = strlen(name);
+	/* "cgroup:GLOB" names a cgroup (cgroups.h): paths and globs allowed. */
+	bool cgroup = strncmp(name, "cgroup:", 7) == 0;
 
 	if (len == 0)
 		return "empty name";
 	if (len > CONFIG_NAME_MAX)
 		return "longer than 255 characters";
-	/* A '#' start is almost always a comment the user thought was inline. */
+	if (cgroup && len == 7)
+		return "empty cgroup glob after 'cgroup:'";
+	/* A '#' start is almost always a comment the user thought was inline;
+	 * inih would read "app = ;x" as an empty value. */
 	if (name[0] == '#')
 		return "starts with '#' (inline comments start with ' ;')";
+	if (name[0] == ';')
+		return "starts with ';' (a comment in the config)";
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p == '/')
-			return "contains '/' (give the program name, not a path)";
+		if (*p == '/' && !cgroup)
+			return "contains '/' (give the program name, not a path; "
+			       "for a cgroup: cgroup:GLOB)";
+		if ((*p == '=' || *p == '[') && !cgroup)
+			return "contains '=' or '[' (the config could not carry it)";
 		if (*p == ',' || isspace(*p))
 			return "contains a separator (',' or whitespace)";
 		/* Bytes >= 0x80 are allowed: UTF-8 program names are printable. */

@@ -40,6 +40,9 @@ struct daemon {
 
 /* members.c: the procwatch callback (userdata: the daemon). */
 void members_on_procwatch(enum procwatch_event ev, const struct procwatch_info *info, void *ud);
+/* Processes moved into a cgroup app's cgroup announce nothing: looked for on
+ * the rescan timer. */
+void members_rescan_cgroups(struct daemon *d);
 
 /* lifecycle.c */
 void lifecycle_enroll(struct daemon *d, struct tracked *t);

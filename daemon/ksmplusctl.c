@@ -30,8 +30,11 @@ static void usage(FILE *f)
 		"Control ksmplusd, which enrolls named programs' memory with Linux KSM.\n"
 		"\n"
 		"Commands:\n"
-		"  add NAME... [--runtime]        enroll programs named NAME (root);\n"
-		"                                 --runtime: until the daemon stops, not saved\n"
+		"  add NAME... [--runtime]        enroll programs named NAME (root) and their\n"
+		"                                 child processes; --runtime: until the daemon\n"
+		"                                 stops, not saved\n"
+		"  add --cgroup GLOB...           enroll every process in the cgroups matching\n"
+		"                                 GLOB (a scope name, or a path with '/')\n"
 		"  remove NAME... [--unmerge] [--runtime]\n"
 		"                                 stop enrolling NAME (root); --unmerge: also\n"
 		"                                 undo merging in its running processes\n"
@@ -119,7 +122,7 @@ static int simple_op(const char *op, FILE *out_f, int mode)
 /* add/remove: names and flags in any order; "--" ends the flags. */
 static int names_op(const char *op, int argc, char **argv)
 {
-	bool runtime = false, unmerge = false, dashdash = false;
+	bool runtime = false, unmerge = false, cgroup = false, dashdash = false;
 	int n_names = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -130,6 +133,8 @@ static int names_op(const char *op, int argc, char **argv)
 				runtime = true;
 			else if (strcmp(a, "--unmerge") == 0 && strcmp(op, "remove") == 0)
 				unmerge = true;
+			else if (strcmp(a, "--cgroup") == 0)
+				cgroup = true;
 			else
 				return usage_error("unknown option '%s'", a);
 			continue;
@@ -155,7 +160,9 @@ static int names_op(const char *op, int argc, char **argv)
 		struct control_reply rep;
 		proto_record_init(&req);
 		proto_set(&req, "op", "%s", op);
-		proto_set(&req, "name", "%s", a);
+		/* --cgroup GLOB is the app "cgroup:GLOB" (see ksmplusd.conf(5)) */
+		proto_set(&req, "name", "%s%s", cgroup && strncmp(a, "cgroup:", 7) != 0 ? "cgroup:" : "",
+			  a);
 		if (runtime)
 			proto_set(&req, "runtime", "1");
 		if (unmerge)

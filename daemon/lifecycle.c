@@ -219,6 +219,7 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 	struct daemon *d = ud;
 	struct ksmd_global g = { 0 };
 
+	members_rescan_cgroups(d);
 	ksmd_read_global(&g);
 
 	for (size_t i = d->tr.n; i-- > 0;) {

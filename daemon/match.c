@@ -50,7 +50,8 @@ const char *match_app(const struct strlist *apps, const struct strlist *excludes
 	if (match_any(excludes, comm, exe_base))
 		return NULL;
 	for (size_t i = 0; apps && i < apps->n; i++)
-		if (match_name(apps->v[i], comm, exe_base))
+		if (strncmp(apps->v[i], "cgroup:", 7) != 0 &&     /* cgroups.c matches those */
+		    match_name(apps->v[i], comm, exe_base))
 			return apps->v[i];
 	return NULL;
 }

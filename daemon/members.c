@@ -1,7 +1,8 @@
 /* members.c — which processes belong to which app. An app is a process
  * tree: a process matching an app name, and its descendants (found through
  * their parent, kept across exec and re-parenting) unless excluded or
- * matched by another app. Fed by procwatch events and sweeps. */
+ * matched by another app; or a cgroup (cgroups.h): every process in it.
+ * Fed by procwatch events and sweeps, and a timer for cgroups. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "daemon.h"
 #include "ksmstat.h"
 #include "log.h"
@@ -35,7 +37,7 @@ static bool already_merging(struct tracked *t)
 
 /* A process that matches: confirm its identity, then enroll it. */
 static void consider(struct daemon *d, const struct procwatch_info *info, const char *app,
-		     bool by_tree)
+		     bool by_tree, bool by_cgroup)
 {
 	struct pidref ref;
 	struct tracked *t;
@@ -54,6 +56,7 @@ static void consider(struct daemon *d, const struct procwatch_info *info, const 
 		return;
 	}
 	t->by_tree = by_tree;
+	t->by_cgroup = by_cgroup;
 	if (!already_merging(t))
 		lifecycle_enroll(d, t);
 	if (t->state == TRACKED_FAILED && !pidref_alive(&t->ref))
@@ -87,13 +90,18 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 {
 	const char *app;
 	char tree[sizeof(((struct tracked *)0)->app)];
-	bool by_tree = false;
+	bool by_tree = false, by_cgroup = false;
 	struct tracked *t;
 
 	if (info->pid == d->self || !info->exe_base[0])
 		return;
+	/* Its own name first, then its cgroup, then its ancestors'. */
 	app = match_app(&d->apps.effective, &d->cfg.excludes, info->comm, info->exe_base);
 	t = tracker_find(&d->tr, info->pid);
+	if (!app && !match_any(&d->cfg.excludes, info->comm, info->exe_base)) {
+		app = cgroup_match_app(&d->apps.effective, info->pid);
+		by_cgroup = app != NULL;
+	}
 	if (!app) {
 		app = tree_app(d, info, t, tree, sizeof(tree));
 		by_tree = app != NULL;
@@ -110,7 +118,7 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 	if (t)
 		snprintf(t->comm, sizeof(t->comm), "%s", info->comm);     /* exec'd */
 	if (!t) {
-		consider(d, info, app, by_tree);
+		consider(d, info, app, by_tree, by_cgroup);
 	} else if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED ||
 		   (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)) {
 		/* exec replaced the mm, or a retry: advise everything again
@@ -215,6 +223,22 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	t->scans_at_enroll = parent->scans_at_enroll;
 	/* The child's advised ranges are its parent's (a copy: cur minus nothing). */
 	vmas_subtract(&parent->advised, &none, &t->advised);
+}
+
+static void on_cgroup_member(pid_t pid, void *ud)
+{
+	struct daemon *d = ud;
+	struct procwatch_info info;
+
+	if (tracker_find(&d->tr, pid) || procwatch_identify(pid, &info) < 0)
+		return;
+	on_seen(d, &info);
+}
+
+void members_rescan_cgroups(struct daemon *d)
+{
+	if (!d->paused)
+		cgroup_each_member(&d->apps.effective, on_cgroup_member, d);
 }
 
 void members_on_procwatch(enum procwatch_event ev, const struct procwatch_info *info, void *ud)

@@ -29,6 +29,7 @@ struct tracked {
 	 * enrolled by fork/exec from an enrolled parent (KSM keeps the merge
 	 * setting), not by us. */
 	bool by_tree;
+	bool by_cgroup;                 /* a cgroup app's member (cgroups.h) */
 	bool inherited;
 	char reason[160];               /* why skipped or failed */
 	/* A "later" skip (stopped, in D state, interrupted...) is retried with

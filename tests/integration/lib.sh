@@ -65,6 +65,8 @@ cleanup() {
 	pids=$(cat "$TMP/pids" 2>/dev/null)
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
+	# a test's own leftovers (cgroups, ...): it defines test_cleanup
+	command -v test_cleanup > /dev/null 2>&1 && test_cleanup
 	ksm_settle
 	ksm_restore
 	rm -rf "$TMP"

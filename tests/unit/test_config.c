@@ -287,9 +287,14 @@ static void test_bad_files(void **state)
 		  "syntax error (expected [section] or key = value)" },
 		{ "[apps\napp = gimp\n", 1, "syntax error (expected [section] or key = value)" },
 		{ "[apps]\napp = /usr/bin/gimp\n", 2,
-		  "invalid app name '/usr/bin/gimp': contains '/' (give the program name, not a path)" },
+		  "invalid app name '/usr/bin/gimp': contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = gimp # the editor\n", 2,
 		  "invalid app name '#': starts with '#' (inline comments start with ' ;')" },
+		{ "[apps]\napp = a=b\n", 2,
+		  "invalid app name 'a=b': contains '=' or '[' (the config could not carry it)" },
+		{ "[apps]\napp = x[1\n", 2,
+		  "invalid app name 'x[1': contains '=' or '[' (the config could not carry it)" },
+		{ "[apps]\napp = cgroup:\n", 2, "invalid app name 'cgroup:': empty cgroup glob after 'cgroup:'" },
 		{ "[apps]\napp =\n", 2, "'app' needs at least one name" },
 		{ "[apps]\napp = , ,\n", 2, "'app' needs at least one name" },
 		{ "[apps]\nexclude = a\x01z\n", 2, "invalid exclude name 'a\x01z': contains a control character" },
@@ -362,7 +367,7 @@ static void test_long_lines(void **state)
 	snprintf(text, sizeof(text), "[apps]\napp = %s\n# %s\napp = a/b\n", name255, name256);
 	path = write_file("long.conf", text);
 	config_init(&c);
-	snprintf(want, sizeof(want), "%s:4: invalid app name 'a/b': contains '/' (give the program name, not a path)", path);
+	snprintf(want, sizeof(want), "%s:4: invalid app name 'a/b': contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)", path);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
@@ -413,6 +418,15 @@ static void test_name_ok(void **state)
 	assert_false(config_name_ok("a\tb", NULL));
 	assert_false(config_name_ok("bin/gimp", NULL));
 	assert_false(config_name_ok("a\x7f", NULL));
+	/* what inih would read as a comment or could not carry */
+	assert_false(config_name_ok(";foo", &why));
+	assert_string_equal(why, "starts with ';' (a comment in the config)");
+	assert_false(config_name_ok("a=b", NULL));
+	/* cgroup apps: paths and globs are fine, an empty glob is not */
+	assert_true(config_name_ok("cgroup:app-gnome-org.gnome.Epiphany-*.scope", NULL));
+	assert_true(config_name_ok("cgroup:/user.slice/*/app.slice/app-[a-z]*.scope", NULL));
+	assert_false(config_name_ok("cgroup:", NULL));
+	assert_false(config_name_ok("cgroup:a b", NULL));
 	memset(long_name, 'x', 255);
 	long_name[255] = '\0';
 	assert_true(config_name_ok(long_name, NULL));
