@@ -12,7 +12,9 @@
  *   sweep_interval_sec = 30        ; 1..3600, /proc sweep without proc connector
  *   unmerge_on_stop = no           ; yes/no/true/false/1/0
  *   drop_unprofitable = yes        ; undo enrollments that cost more than they save
- *   profit_min_scans = 3           ; 1..1000 full ksmd scans before judging
+ *   profit_min_scans = 3           ; 1..1000 full ksmd scans an app's loss must last
+ *   profit_min_sec = 60            ; 1..86400 seconds it must last, too
+ *   profit_backoff_sec = 600       ; 1..86400 before a dropped app is tried again
  *
  *   [apps]
  *   app = gimp                     ; repeatable; "app = a b,c" lists several
@@ -225,6 +227,15 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 		if (!parse_uint(v, 1, 1000, &n))
 			return fail(st, "invalid value '%s' for profit_min_scans (expected 1..1000)", v);
 		c->profit_min_scans = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "profit_min_sec") == 0 || strcmp(key, "profit_backoff_sec") == 0) {
+		unsigned long long n;
+
+		if (!parse_uint(v, 1, 86400, &n))
+			return fail(st, "invalid value '%s' for %s (expected seconds, 1..86400)", v, key);
+		*(strcmp(key, "profit_min_sec") == 0 ? &c->profit_min_sec : &c->profit_backoff_sec) =
+			(unsigned)n;
 		return 0;
 	}
 	return fail(st, "unknown key '%s' in [ksmplusd]", key);
@@ -530,6 +541,8 @@ void config_init(struct config *c)
 	c->unmerge_on_stop = false;
 	c->drop_unprofitable = true;
 	c->profit_min_scans = 3;
+	c->profit_min_sec = 60;
+	c->profit_backoff_sec = 600;
 	/* Databases manage their own memory and their buffer pools are
 	 * write-hot: merging them costs CPU and latency for nothing.  (If
 	 * these two strdup()s fail, the process is already doomed.) */

@@ -31,7 +31,9 @@ struct config {
 	unsigned sweep_sec;             /* full /proc sweep when no proc connector */
 	bool unmerge_on_stop;
 	bool drop_unprofitable;         /* policy.c: undo enrollments that lose memory */
-	unsigned profit_min_scans;      /* full scans before judging a process */
+	unsigned profit_min_scans;      /* full scans an app's loss must last */
+	unsigned profit_min_sec;        /* seconds it must last, too */
+	unsigned profit_backoff_sec;    /* before a dropped app is tried again (doubling) */
 	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */

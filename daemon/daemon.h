@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "applist.h"
+#include "policy.h"
 #include "config.h"
 #include "control.h"
 #include "enroll.h"
@@ -20,6 +21,14 @@
 #include "tracker.h"
 
 #define KIB(bytes) ((long long)(bytes) / 1024)
+
+/* Per app: the profit check's memory (lifecycle.c). */
+struct app_state {
+	char name[256];
+	struct policy_loss loss;
+	uint64_t retry_usec;            /* dropped: enrolled and judged again then */
+	unsigned drops;
+};
 
 struct daemon {
 	sd_event *ev;
@@ -32,6 +41,8 @@ struct daemon {
 	sd_event_source *rescan;
 	sd_event_source *reaper;        /* while a dead tracee awaits collection */
 	sd_event_source *retry;         /* while a "later" skip awaits its retry */
+	struct app_state *appst;        /* grown by array_grow; never hold a pointer */
+	size_t n_appst, cap_appst;      /* across a lookup that may add */
 	const char *config_path;
 	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;

@@ -169,6 +169,7 @@ static void shutdown_daemon(struct daemon *d)
 		ptrace_reap_pending();
 	tracker_clear(&d->tr);
 	applist_free(&d->apps);
+	free(d->appst);
 	config_free(&d->cfg);
 	sd_event_unref(d->ev);
 }

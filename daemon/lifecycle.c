@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "daemon.h"
 #include "ksmd.h"
 #include "ksmstat.h"
@@ -29,10 +30,6 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		return;
 	}
 	if (enroll_process(&d->enr, &t->ref, &ranges, &res) == 0) {
-		struct ksmd_global g = { 0 };
-
-		ksmd_read_global(&g);
-		t->scans_at_enroll = g.full_scans;
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';
@@ -185,33 +182,118 @@ static void rescan_one(struct daemon *d, struct tracked *t)
 	vmas_free(&cur);
 }
 
-/* Undoes an enrollment that costs more rmap_items than merging saves. */
-static void judge(struct daemon *d, struct tracked *t, long long full_scans)
-{
-	struct ksm_stat st = { 0 };
-	struct enroll_result res = { 0 };
-	struct vma_list cur = { 0 };
-	int rc;
+/* ---- the profit check, per app ------------------------------------------ */
 
-	if (ksmstat_read(t->ref.pid, &st) < 0 ||
-	    policy_judge(&st, full_scans - t->scans_at_enroll, d->cfg.profit_min_scans) != POLICY_DROP)
-		return;
-	if (t->mode == ENROLL_RANGES)
-		vmas_read(t->ref.pid, &cur);
-	rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
-	lifecycle_arm_reaper(d);
-	if (rc == 0) {
-		t->state = TRACKED_DROPPED;
-		policy_explain(&st, t->reason, sizeof(t->reason));
-		log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, t->reason);
-	} else if (res.err != -ESRCH) {
-		/* e.g. unmerge timed out on a huge address space: stopping the
-		 * process again every rescan would hurt it more; judge later. */
-		t->scans_at_enroll = full_scans + 100LL * d->cfg.profit_min_scans;
-		log_warn("cannot drop %s[%d]: %s; retrying much later", t->comm, (int)t->ref.pid,
-			 res.reason[0] ? res.reason : strerror(-res.err));
+static struct app_state *app_state(struct daemon *d, const char *app)
+{
+	struct app_state *st;
+	void *grown;
+
+	for (size_t i = 0; i < d->n_appst; i++)
+		if (strcmp(d->appst[i].name, app) == 0)
+			return &d->appst[i];
+	grown = array_grow(d->appst, d->n_appst, &d->cap_appst, sizeof(*d->appst), 8);
+	if (!grown)
+		return NULL;
+	d->appst = grown;
+	st = &d->appst[d->n_appst++];
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", app);
+	return st;
+}
+
+/* Sums the app's enrolled processes. The saving is the kernel's per-process
+ * profit summed, which counts the one copy every merged group keeps: it
+ * overstates, so it never drops an app that saves memory. */
+static size_t app_totals(struct daemon *d, const char *app, struct policy_app *a)
+{
+	size_t n = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; i < d->tr.n; i++) {
+		const struct tracked *t = &d->tr.v[i];
+		struct ksm_stat st = { 0 };
+
+		if (t->state != TRACKED_ENROLLED || strcmp(t->app, app) != 0 ||
+		    ksmstat_read(t->ref.pid, &st) < 0)
+			continue;
+		a->merging_pages += st.merging_pages;
+		a->rmap_items += st.rmap_items;
+		a->saved_bytes += st.process_profit;
+		n++;
 	}
-	vmas_free(&cur);
+	return n;
+}
+
+/* Undoes the enrollment of every enrolled process of app (inherited ones
+ * too: nothing stays merging behind a dropped parent). */
+static void drop_app(struct daemon *d, const char *app, const char *why)
+{
+	for (size_t i = 0; i < d->tr.n; i++) {
+		struct tracked *t = &d->tr.v[i];
+		struct enroll_result res = { 0 };
+		struct vma_list cur = { 0 };
+
+		if (t->state != TRACKED_ENROLLED || strcmp(t->app, app) != 0)
+			continue;
+		if (t->mode == ENROLL_RANGES)
+			vmas_read(t->ref.pid, &cur);
+		if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) == 0 || res.err == -ESRCH) {
+			t->state = TRACKED_DROPPED;
+			snprintf(t->reason, sizeof(t->reason), "%s", why);
+			log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, why);
+		} else {
+			/* e.g. unmerge timed out on a huge address space: it stays
+			 * enrolled; the app's next judgement tries again. */
+			log_warn("cannot drop %s[%d]: %s", t->comm, (int)t->ref.pid,
+				 res.reason[0] ? res.reason : strerror(-res.err));
+		}
+		vmas_free(&cur);
+	}
+	lifecycle_arm_reaper(d);
+}
+
+/* A dropped app's memory changes: after its back-off it is enrolled again
+ * and judged afresh. */
+static void retry_dropped_app(struct daemon *d, const char *app)
+{
+	log_info("app %s: enrolling again after its back-off", app);
+	for (size_t i = 0; i < d->tr.n; i++) {
+		struct tracked *t = &d->tr.v[i];
+
+		if (t->state == TRACKED_DROPPED && strcmp(t->app, app) == 0) {
+			t->reason[0] = '\0';
+			vmas_clear(&t->advised);
+			lifecycle_enroll(d, t);
+		}
+	}
+}
+
+static void judge_app(struct daemon *d, const char *app, long long full_scans, uint64_t now)
+{
+	struct app_state *st = app_state(d, app);
+	struct policy_app a;
+	char why[160];
+
+	if (!st)
+		return;
+	if (st->retry_usec) {
+		if (now < st->retry_usec)
+			return;
+		st->retry_usec = 0;
+		memset(&st->loss, 0, sizeof(st->loss));
+		retry_dropped_app(d, app);
+		return;
+	}
+	if (app_totals(d, app, &a) == 0 ||
+	    policy_judge_app(&a, &st->loss, full_scans, now, d->cfg.profit_min_scans,
+			     d->cfg.profit_min_sec) != POLICY_DROP)
+		return;
+	policy_explain(&a, why, sizeof(why));
+	st->drops++;
+	st->retry_usec = now + policy_backoff_usec(d->cfg.profit_backoff_sec, st->drops);
+	memset(&st->loss, 0, sizeof(st->loss));
+	drop_app(d, app, why);
 }
 
 int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
@@ -231,9 +313,10 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 		}
 		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)
 			rescan_one(d, t);
-		if (t->state == TRACKED_ENROLLED && d->cfg.drop_unprofitable)
-			judge(d, t, g.full_scans);
 	}
+	if (d->cfg.drop_unprofitable)
+		for (size_t i = 0; i < d->apps.effective.n; i++)
+			judge_app(d, d->apps.effective.v[i], g.full_scans, now_usec());
 	daemon_update_status(d);
 	sd_event_source_set_time(s, usec + (uint64_t)d->cfg.rescan_sec * 1000000ULL);
 	return 0;

@@ -220,7 +220,6 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	t->inherited = true;
 	t->state = TRACKED_ENROLLED;
 	t->mode = parent->mode;
-	t->scans_at_enroll = parent->scans_at_enroll;
 	/* The child's advised ranges are its parent's (a copy: cur minus nothing). */
 	vmas_subtract(&parent->advised, &none, &t->advised);
 }

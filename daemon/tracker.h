@@ -23,7 +23,6 @@ struct tracked {
 	enum tracked_state state;
 	enum enroll_mode mode;
 	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
-	long long scans_at_enroll;      /* ksmd full_scans when enrolled */
 	/* An app is a process tree: by_tree when the process belongs to the
 	 * app through an ancestor, not by its own name; inherited when it was
 	 * enrolled by fork/exec from an enrolled parent (KSM keeps the merge
