@@ -3,6 +3,7 @@
  * root; replies are proto records (see protocol.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -36,22 +37,25 @@ static void reply_ok(struct proto_msg *reply)
 	proto_msg_append(reply, &r);
 }
 
+/* f: the app's figures, or NULL for the plain list. */
 static void append_app(const struct daemon *d, struct proto_msg *reply, const char *name,
-		       bool figures)
+		       const struct app_figures *f)
 {
 	struct proto_record r;
-	struct app_figures f;
 
 	proto_record_init(&r);
 	proto_set(&r, "type", "app");
 	proto_set(&r, "name", "%s", name);
 	proto_set(&r, "source", "%s", applist_source(&d->apps, name));
-	if (figures) {
-		figures_app(d, name, &f);
-		proto_set(&r, "procs", "%zu", f.procs);
-		proto_set(&r, "enrolled_kib", "%lld", f.enrolled_kib);
-		proto_set(&r, "merging_kib", "%lld", f.merging_kib);
-		proto_set(&r, "profit_kib", "%lld", f.profit_kib);
+	if (f) {
+		proto_set(&r, "procs", "%zu", f->procs);
+		proto_set(&r, "enrolled_kib", "%lld", f->enrolled_kib);
+		proto_set(&r, "merging_kib", "%lld", f->merging_kib);
+		proto_set(&r, "profit_kib", "%lld", f->profit_kib);
+		proto_set(&r, "saved_kib", "%lld", f->saved_kib);
+		if (f->exact)
+			proto_set(&r, "pss_kib", "%lld", f->pss_kib);
+		proto_set(&r, "saved_exact", "%d", f->exact ? 1 : 0);
 	}
 	proto_msg_append(reply, &r);
 }
@@ -101,8 +105,13 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "paused", "%d", d->paused ? 1 : 0);
 		proto_msg_append(reply, &r);
 	}
+	struct app_figures *f = figures ? calloc(d->apps.effective.n + 1, sizeof(*f)) : NULL;
+
+	if (f)
+		figures_apps(d, f);
 	for (size_t i = 0; i < d->apps.effective.n; i++)
-		append_app(d, reply, d->apps.effective.v[i], figures);
+		append_app(d, reply, d->apps.effective.v[i], f ? &f[i] : NULL);
+	free(f);
 	if (figures)
 		for (size_t i = 0; i < d->tr.n; i++)
 			append_proc(&d->tr.v[i], reply);

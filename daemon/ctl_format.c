@@ -142,20 +142,34 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 	if (n_apps == 0) {
 		fprintf(f, "no apps configured\n");
 	} else {
-		fprintf(f, "%-*s  %5s  %12s  %11s  %10s\n", wname, "APP", "PROCS",
-			"ENROLLED_MiB", "MERGING_MiB", "PROFIT_MiB");
+		bool estimated = false;
+		fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s\n", wname, "APP", "PROCS",
+			"ENROLLED_MiB", "MERGING_MiB", "SAVED_MiB", "PSS_MiB");
 		for (size_t i = 0; i < r->n; i++) {
 			const struct proto_record *x = &r->rec[i];
 			if (strcmp(type_of(x), "app") != 0)
 				continue;
+			char saved[PROTO_VALUE_MAX + 2], pss[PROTO_VALUE_MAX];
+			bool exact = strcmp(get(x, "saved_exact"), "0") != 0;
 			ctl_format_mib(a, sizeof(a), get(x, "enrolled_kib"), 1024);
 			ctl_format_mib(b, sizeof(b), get(x, "merging_kib"), 1024);
-			ctl_format_mib(c, sizeof(c), get(x, "profit_kib"), 1024);
+			/* older daemons sent profit_kib only */
+			ctl_format_mib(c, sizeof(c), proto_get(x, "saved_kib") ? get(x, "saved_kib") :
+				       get(x, "profit_kib"), 1024);
+			snprintf(saved, sizeof(saved), "%s%s", c, exact ? "" : "*");
+			estimated |= !exact;
+			if (proto_get(x, "pss_kib"))
+				ctl_format_mib(pss, sizeof(pss), get(x, "pss_kib"), 1024);
+			else
+				snprintf(pss, sizeof(pss), "-");
 			char procs[32];
 			clean(procs, sizeof(procs), get(x, "procs"));
-			fprintf(f, "%-*s  %5s  %12s  %11s  %10s\n", wname,
-				clean(d, sizeof(d), get(x, "name")), procs, a, b, c);
+			fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s\n", wname,
+				clean(d, sizeof(d), get(x, "name")), procs, a, b, saved, pss);
 		}
+		if (estimated)
+			fprintf(f, "* estimate (sum of ksm_process_profit, which overstates): exact "
+				"figures need the daemon to read page frames (root with CAP_SYS_ADMIN)\n");
 	}
 
 	if (n_apps)

@@ -69,9 +69,19 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge);
 struct app_figures {
 	size_t procs;
 	long long enrolled_kib, merging_kib, profit_kib;
+	/* exact: what the app really saves and its PSS (savings.h); when page
+	 * frames cannot be read (no CAP_SYS_ADMIN), saved_kib falls back to
+	 * profit_kib, which overstates, and exact is false. */
+	long long saved_kib, pss_kib;
+	bool exact;
 };
 void figures_tracked(const struct tracked *t, struct app_figures *f);
-void figures_app(const struct daemon *d, const char *app, struct app_figures *f);
+/* Figures of every app of d->apps.effective at once (one page walk shared by
+ * all): f[i] for app i. */
+void figures_apps(const struct daemon *d, struct app_figures *f);
+/* The exact saving of one app's enrolled processes, bytes. 0, or -errno
+ * when it cannot be had (see savings.h). */
+int figures_app_saved(const struct daemon *d, const char *app, long long *saved_bytes);
 
 /* commands.c: the control socket's request handler (userdata: the daemon). */
 void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,

@@ -202,7 +202,8 @@ static struct app_state *app_state(struct daemon *d, const char *app)
 	return st;
 }
 
-/* Sums the app's enrolled processes. The saving is the kernel's per-process
+/* Sums the app's enrolled processes. The saving is the exact one
+ * (savings.h) where page frames can be read; else the kernel's per-process
  * profit summed, which counts the one copy every merged group keeps: it
  * overstates, so it never drops an app that saves memory. */
 static size_t app_totals(struct daemon *d, const char *app, struct policy_app *a)
@@ -222,6 +223,8 @@ static size_t app_totals(struct daemon *d, const char *app, struct policy_app *a
 		a->saved_bytes += st.process_profit;
 		n++;
 	}
+	if (n)
+		figures_app_saved(d, app, &a->saved_bytes);
 	return n;
 }
 
