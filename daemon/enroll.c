@@ -125,12 +125,27 @@ static int apply(const struct enroller *e, const struct pidref *r, bool on, bool
 		if (ptrace_check_target(r, res) < 0)
 			return -1;
 		if (whole) {
+			char first[sizeof(res->reason)];
+			bool sandboxed;
+
 			/* prctl(PR_SET_MEMORY_MERGE, 0) also unmerges its pages */
 			if (inject_prctl(r, on, res) == 0)
 				return 0;
-			if (!on || res->err != -EINVAL)
+			/* A sandbox may refuse prctl but allow madvise. */
+			sandboxed = res->err == -EPERM && strncmp(res->reason, "seccomp:", 8) == 0;
+			if (!on || (res->err != -EINVAL && !sandboxed))
 				return -1;
+			snprintf(first, sizeof(first), "%s", res->reason);
 			reset(res);
+			if (ptrace_inject_ranges(r, ranges, advice, res) == 0)
+				return 0;
+			if (sandboxed && res->err == -EPERM) {
+				char second[sizeof(res->reason)];
+
+				snprintf(second, sizeof(second), "%s", res->reason);
+				snprintf(res->reason, sizeof(res->reason), "%.90s; %.60s", first, second);
+			}
+			return -1;
 		}
 		return ptrace_inject_ranges(r, ranges, advice, res);
 	case ENROLL_NONE:

@@ -4,7 +4,11 @@
 #     are enrolled and merge; status lists the whole tree; remove --unmerge
 #     leaves nothing enrolled or merging in it;
 #  B) added before the renderers start: they inherit the enrollment, and
-#     status says so ("inherited").
+#     status says so ("inherited");
+#  C) sandboxed renderers running before `add`: one whose seccomp filter
+#     allows prctl is enrolled whole, one whose filter kills on prctl is
+#     enrolled range by range with madvise, one whose filter kills on both is
+#     skipped with the verdict; all stay alive with their memory intact.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_ksm
@@ -54,6 +58,9 @@ has_merge_any() { grep -q "ksm_merge_any: yes" "/proc/$1/ksm_stat"; }
 bp=$(start_browser "$TMP/a")
 wait_until 20 all_ready "$TMP/a" || fail "renderers did not start"
 rs=$(renderers "$TMP/a")
+pss() { for p in "$@"; do awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup"; done |
+	awk '{ s += $1 } END { print s + 0 }'; }
+pss0=$(pss $bp $rs)
 ctl add ksmpbrowser --runtime > /dev/null || fail "add failed"
 tree_enrolled() { set -- $(count ksmpbrowser); [ "$1" = $((N + 1)) ] && [ "$2" = $N ]; }
 wait_until 30 tree_enrolled || fail "tree not enrolled (enrolled, tree, inherited): $(count ksmpbrowser)"
@@ -61,6 +68,19 @@ merged() { for r in $rs; do [ "$(merging "$r")" -ge $((PAGES * 95 / 100)) ] || r
 start=$(date +%s)
 wait_until 60 merged || fail "renderers merging: $(for r in $rs; do merging "$r"; done)"
 note "A: $N renderers found through their parent, merged in $(( $(date +%s) - start )) s"
+# What status says the app saves matches the drop in its PSS (within 5 %),
+# once ksmd has nothing left to merge.
+saved() { ctl status --json | python3 -c '
+import json, sys
+print(next(a["saved_kib"] for a in json.load(sys.stdin)["apps"] if a["name"] == "ksmpbrowser"))'; }
+settled() { s1=$(cat "$KSM/full_scans"); m1=$(cat "$KSM/pages_sharing")
+	wait_until 20 sh -c "[ \$(cat $KSM/full_scans) -ge $((s1 + 2)) ]"
+	[ "$(cat "$KSM/pages_sharing")" = "$m1" ]; }
+wait_until 60 settled || fail "merging does not settle"
+drop=$(( pss0 - $(pss $bp $rs) )); sv=$(saved)
+note "A: saved_kib $sv, measured PSS drop $drop KiB"
+ok=$(python3 -c "print(abs($sv - $drop) <= 0.05 * $drop)")
+[ "$ok" = True ] || fail "saved_kib $sv is not within 5 % of the PSS drop $drop KiB"
 verify_renderers "$TMP/a"
 ctl status | grep -q "ksmprender.*tree" || fail "status does not list the renderers: $(ctl status)"
 ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
@@ -86,5 +106,26 @@ n=$(grep -c "not enrolling" "$DLOG")
 [ "$n" = 0 ] || fail "$n processes of the tree were skipped"
 ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
 for p in $bp $rs; do has_merge_any "$p" && fail "$p still has ksm_merge_any after remove --unmerge"; done
+kill "$bp"
+wait_until 20 sh -c "! kill -0 $bp 2>/dev/null" || fail "browser B did not exit"
+
+# C) sandboxed renderers, running before add
+bp=$(start_browser "$TMP/c" --sandbox --kill-prctl 1 --kill-both 2)
+wait_until 20 all_ready "$TMP/c" || fail "sandboxed renderers did not start"
+set -- $(renderers "$TMP/c"); r0=$1; r1=$2; r2=$3
+for r in $r0 $r1 $r2; do grep -q "Seccomp:[[:space:]]*2" "/proc/$r/status" || fail "$r not sandboxed"; done
+ctl add ksmpbrowser --runtime > /dev/null || fail "third add failed"
+wait_until 20 has_merge_any "$r0" || fail "renderer $r0 (filter allows prctl) not enrolled"
+mergeable() { grep -q "ksm_mergeable: yes" "/proc/$1/ksm_stat"; }
+wait_until 20 mergeable "$r1" || fail "renderer $r1 (filter kills prctl) not enrolled by madvise"
+has_merge_any "$r1" && fail "renderer $r1 got prctl although its filter kills on it"
+verdict() { ctl status | grep "^ *$r2 " | grep -q "seccomp: prctl -> KILL_PROCESS"; }
+wait_until 20 verdict || fail "renderer $r2 not skipped with the verdict: $(ctl status)"
+mergeable "$r2" && fail "renderer $r2 enrolled although its filter kills on prctl and madvise"
+merged2() { for r in $r0 $r1; do [ "$(merging "$r")" -ge $((PAGES * 95 / 100)) ] || return 1; done; }
+wait_until 60 merged2 || fail "sandboxed renderers not merging: $(merging "$r0") $(merging "$r1")"
+verify_renderers "$TMP/c"
+for r in $r0 $r1 $r2; do kill -0 "$r" || fail "renderer $r died"; done
+note "C: sandboxed renderers: prctl, madvise, skipped ($(ctl status | grep "^ *$r2 " | sed 's/.*  //'))"
 stop_daemon || fail "daemon exited non-zero"
 exit 0

@@ -520,6 +520,24 @@ static void seccomp_target(void *arg)
 	ready_then_wait();
 }
 
+/* A sandbox that kills the process on prctl (any prctl), and with arg
+ * non-NULL on madvise too: injecting one would kill it. */
+static void kill_prctl_target(void *arg)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arg ? SYS_madvise : 0xffff, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { .len = 5, .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		_exit(5);
+	ready_then_wait();
+}
+
 static void undumpable_target(void *arg)
 {
 	(void)arg;
@@ -560,10 +578,73 @@ static void test_skip_traced(void **state)
 	assert_int_equal(stop_ok(&t), 0);
 }
 
-static void test_skip_seccomp(void **state)
+/* Under a filter that allows the call: enrolled (it used to be skipped). */
+static void test_seccomp_allowing(void **state)
 {
 	(void)state;
-	expect_skip(seccomp_target, "seccomp");
+	NEED_ROOT();
+	static struct target t;
+	assert_int_equal(target_start(&t, seccomp_target, NULL), 0);
+	track(&t);
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	struct enroll_result res;
+	struct vma_list l;
+	assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+	int rc = enroll_process(&e, &t.ref, &l, &res);
+	if (rc)
+		fprintf(stderr, "  enroll: %s\n", res.reason);
+	assert_int_equal(rc, 0);
+	assert_int_equal(enroll_undo(&e, &t.ref, res.mode, &l, &res), 0);
+	free(l.v);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+/* Under a filter that kills on prctl but allows madvise: enrolled range by
+ * range instead, and alive. */
+static void test_seccomp_madvise_only(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	if (!has_prctl_merge())
+		skip();
+	static struct target t;
+	assert_int_equal(target_start(&t, kill_prctl_target, NULL), 0);
+	track(&t);
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = true };
+	struct enroll_result res;
+	struct vma_list l;
+	assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+	assert_int_equal(enroll_process(&e, &t.ref, &l, &res), 0);
+	assert_int_equal(res.mode, ENROLL_RANGES);
+	assert_true(res.bytes > 0);
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_mergeable"), 1);
+	assert_int_equal(enroll_undo(&e, &t.ref, ENROLL_RANGES, &l, &res), 0);
+	free(l.v);
+	assert_int_equal(stop_ok(&t), 0);
+}
+
+/* Under a filter that would kill it for prctl and for madvise: skipped,
+ * with both verdicts, and alive (stop_ok: it exits 0 at EOF). */
+static void test_skip_seccomp_kill(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	static struct target t;
+	static int both = 1;
+	assert_int_equal(target_start(&t, kill_prctl_target, &both), 0);
+	track(&t);
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+	struct enroll_result res;
+	struct vma_list l;
+	assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+	assert_int_equal(enroll_process(&e, &t.ref, &l, &res), -1);
+	free(l.v);
+	fprintf(stderr, "  skipped: %s\n", res.reason);
+	assert_non_null(strstr(res.reason, "seccomp: madvise -> KILL_PROCESS"));
+	if (e.has_prctl_merge)
+		assert_non_null(strstr(res.reason, "seccomp: prctl -> KILL_PROCESS"));
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_mergeable"), 0);
+	assert_int_equal(stop_ok(&t), 0);
 }
 
 static void test_skip_undumpable(void **state)
@@ -748,7 +829,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_real_merging, save_knobs, restore_knobs),
 		cmocka_unit_test_teardown(test_undo_signal_storm, kill_live),
 		cmocka_unit_test_teardown(test_skip_traced, kill_live),
-		cmocka_unit_test_teardown(test_skip_seccomp, kill_live),
+		cmocka_unit_test_teardown(test_seccomp_allowing, kill_live),
+		cmocka_unit_test_teardown(test_seccomp_madvise_only, kill_live),
+		cmocka_unit_test_teardown(test_skip_seccomp_kill, kill_live),
 		cmocka_unit_test_teardown(test_skip_undumpable, kill_live),
 		cmocka_unit_test_teardown(test_reused_start_time, kill_live),
 		cmocka_unit_test_teardown(test_exit_mid_enroll, kill_live),
