@@ -111,7 +111,8 @@ lint: all
 	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench
 	sed 's|@SBINDIR@|$(abspath $(BUILD))|g' systemd/ksmplusd.service > $(BUILD)/lint/ksmplusd.service
 	systemd-analyze verify --man=no $(BUILD)/lint/ksmplusd.service
-	systemd-analyze security --offline=true --threshold=20 $(BUILD)/lint/ksmplusd.service \
+	# 2.2: root with CAP_SYS_PTRACE, CAP_SYS_ADMIN (see README), ptrace, host netns
+	systemd-analyze security --offline=true --threshold=22 $(BUILD)/lint/ksmplusd.service \
 	  > $(BUILD)/lint/security.txt || { cat $(BUILD)/lint/security.txt; exit 1; }
 	tail -n 1 $(BUILD)/lint/security.txt
 
