@@ -759,6 +759,8 @@ static int begin(struct tracee *t, const struct pidref *r, struct enroll_result 
 		if (b == 0)
 			return 0;
 		detach(t, 0);   /* nothing changed in it yet */
+		if (t->attached)
+			return gone(t); /* dying: gone() collects it */
 		if (t->ntried < sizeof(t->tried) / sizeof(t->tried[0]))
 			t->tried[t->ntried++] = t->tid;
 		else
@@ -833,6 +835,8 @@ static int run_syscall(struct tracee *t, long nr, const long a[6], long *ret)
 			finish(t);
 		else
 			detach(t, 0);
+		if (t->attached)
+			abandon(t);     /* dying: collect it, or its parent cannot */
 		t->res->err = sc == -ESRCH ? -ESRCH : -EPERM;
 		SKIP(t->res, "%s", why);
 		return -1;
