@@ -17,6 +17,7 @@ bench_cleanup() {
 	rm -rf "$T"
 }
 trap bench_cleanup EXIT
+trap 'exit 1' INT TERM
 
 # start_d CONF [ENV=VAL] — ksmplusd on a private socket; waits for ready
 start_d() {
@@ -92,8 +93,110 @@ bench_twins() {
 		"$(echo "($gp1 - $gp0) / 1048576" | bc -l)"
 }
 
+# sum of Pss (KiB) of the given processes
+pss_sum() {
+	for p in "$@"; do awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null; done |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+gain_kib() {    # what KSM saves system-wide now, KiB (general_profit)
+	echo $(( $(cat "$KSM/general_profit") / 1024 ))
+}
+# settle: until two more full scans change pages_sharing no more (<= 120 s).
+# With nothing enrolled ksmd sleeps and full_scans stands still: then it
+# is settled too.
+settle() {
+	end=$(( $(date +%s) + 120 ))
+	while [ "$(date +%s)" -lt $end ]; do
+		s=$(cat "$KSM/full_scans"); m=$(cat "$KSM/pages_sharing")
+		t=$(( $(date +%s) + 5 ))
+		while [ "$(cat "$KSM/full_scans")" -lt $((s + 2)) ] && [ "$(date +%s)" -lt $t ]; do
+			sleep 0.05
+		done
+		[ "$(cat "$KSM/pages_sharing")" = "$m" ] && return 0
+	done
+}
+knob() { echo "$2" > "$KSM/$1"; }
+
+# The browser-like app (a parent and 6 sandboxed renderers exec'd under
+# another name, 20 MiB each): ksmplusd added after launch, against the same
+# tree merged from birth (prctl before exec), with the same ksmd knobs.
+bench_browser() {
+	N=6; MIB=20
+	cp "$BUILD/tests/browser" "$T/ksmpbrowse"
+	cp "$BUILD/tests/twin" "$T/ksmprend"
+	old_pts=$(cat "$KSM/pages_to_scan"); old_sleep=$(cat "$KSM/sleep_millisecs")
+	old_run=$(cat "$KSM/run")
+	launch() {      # launch DIR [--self-merge]: the tree's pids on stdout
+		d=$1; shift
+		mkdir -p "$d"
+		"$T/ksmpbrowse" --renderer "$T/ksmprend" --children $N --mib $MIB --sandbox \
+			--status "$d" "$@" > /dev/null 2>&1 &
+		echo $! >> "$T/pids"
+		bp=$!
+		for i in $(seq 0 $((N - 1))); do
+			until grep -qs ready "$d/r.$i"; do sleep 0.05; done
+		done
+		echo "$bp $(for i in $(seq 0 $((N - 1))); do awk '{print $2}' "$d/r.$i"; done)"
+	}
+	stop_tree() { kill "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; }
+
+	# baseline: merged from birth
+	knob pages_to_scan 5000; knob sleep_millisecs 10; knob run 1
+	g0=$(gain_kib)
+	t0=$(date +%s.%N)
+	tree=$(launch "$T/base" --self-merge)
+	settle
+	base=$(( $(gain_kib) - g0 ))
+	tb=$(echo "$(date +%s.%N) - $t0" | bc)
+	# shellcheck disable=SC2086
+	stop_tree ${tree%% *}
+	settle
+
+	# ksmplusd, added after launch
+	knob run 0
+	tree=$(launch "$T/late")
+	# shellcheck disable=SC2086
+	pss0=$(pss_sum $tree)
+	printf '[apps]\n[ksmd]\npages_to_scan = 5000\nsleep_millisecs = 10\n' > "$T/b.conf"
+	start_d "$T/b.conf"
+	g0=$(gain_kib)
+	t0=$(date +%s.%N)
+	"$BUILD/ksmplusctl" --socket "$T/sock" add ksmpbrowse --runtime > /dev/null
+	# shellcheck disable=SC2086
+	: > "$T/curve"
+	# shellcheck disable=SC2086
+	while :; do
+		echo "$(echo "$(date +%s.%N) - $t0" | bc) $(merging_sum $tree)" >> "$T/curve"
+		[ "$(echo "$(date +%s.%N) - $t0 > 20" | bc)" = 1 ] && break
+		tail -n 40 "$T/curve" | awk 'NR == 1 { f = $2 } END { exit !($2 > 0 && $2 == f && NR == 40) }' && break
+		sleep 0.05
+	done
+	settle
+	late=$(( $(gain_kib) - g0 ))
+	# shellcheck disable=SC2086
+	final=$(merging_sum $tree)
+	t90=$(awk -v f="$final" '$2 >= 0.9 * f { print $1; exit }' "$T/curve")
+	# shellcheck disable=SC2086
+	drop=$(( pss0 - $(pss_sum $tree) ))
+	saved=$("$BUILD/ksmplusctl" --socket "$T/sock" status --json |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(a.get("saved_kib",0) for a in d["apps"]))')
+	"$BUILD/ksmplusctl" --socket "$T/sock" remove ksmpbrowse --runtime --unmerge > /dev/null
+	stop_d
+	# shellcheck disable=SC2086
+	stop_tree ${tree%% *}
+	knob pages_to_scan "$old_pts"; knob sleep_millisecs "$old_sleep"; knob run "$old_run"
+	printf '%-44s %12s %12s\n' "browser-like app (1 + $N x $MIB MiB, sandboxed)" "saved MiB" "seconds"
+	printf '%-44s %12.1f %12s\n' "  baseline: every process merged from birth" \
+		"$(echo "$base / 1024" | bc -l)" "$(printf '%.1f' "$tb") (launch to settled)"
+	printf '%-44s %12.1f %12s\n' "  ksmplusd added after launch" \
+		"$(echo "$late / 1024" | bc -l)" "$(printf '%.1f' "${t90:-0}") (add to 90 %)"
+	awk -v a="$late" -v b="$base" 'BEGIN { if (b > 0) printf "  ratio ksmplusd/baseline: %.1f %% (goal: >= 95 %%)\n", 100 * a / b }'
+	awk -v s="$saved" -v d="$drop" 'BEGIN { if (d > 0) printf "  status saved_kib %d vs measured PSS drop %d KiB: %+.1f %%\n", s, d, 100 * (s - d) / d }'
+}
+
 if [ "$(basename "$0")" = enroll.sh ]; then
 	[ "$(id -u)" = 0 ] && [ -w "$KSM/run" ] || { echo "bench: needs root and KSM" >&2; exit 1; }
 	bench_exec_latency
 	bench_twins
+	bench_browser
 fi

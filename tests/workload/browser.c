@@ -10,7 +10,9 @@
  * (with no_new_privs, so they stay): --sandbox gives every renderer a filter
  * that fails ptrace with EPERM and allows the rest; --kill-prctl I makes
  * renderer I's filter kill the process on prctl; --kill-both J makes
- * renderer J's kill it on prctl and on madvise. */
+ * renderer J's kill it on prctl and on madvise.
+ * --self-merge: prctl(PR_SET_MEMORY_MERGE, 1) first, so every process of the
+ * tree is merged from birth (the benchmark's baseline). */
 #include <errno.h>
 #include <getopt.h>
 #include <linux/filter.h>
@@ -70,7 +72,7 @@ int main(int argc, char **argv)
 {
 	const char *renderer = NULL, *dir = ".", *mib = "4";
 	long n = 3, kill_prctl = -1, kill_both = -1;
-	int on_signal_start = 0, sandboxed = 0, c;
+	int on_signal_start = 0, sandboxed = 0, self_merge = 0, c;
 	static const struct option opts[] = {
 		{ "renderer", required_argument, NULL, 'r' },
 		{ "children", required_argument, NULL, 'n' },
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 		{ "status", required_argument, NULL, 's' },
 		{ "on-signal", no_argument, NULL, 'S' },
 		{ "sandbox", no_argument, NULL, 'b' },
+		{ "self-merge", no_argument, NULL, 'M' },
 		{ "kill-prctl", required_argument, NULL, 'k' },
 		{ "kill-both", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +93,7 @@ int main(int argc, char **argv)
 		case 's': dir = optarg; break;
 		case 'S': on_signal_start = 1; break;
 		case 'b': sandboxed = 1; break;
+		case 'M': self_merge = 1; break;
 		case 'k': kill_prctl = strtol(optarg, NULL, 10); break;
 		case 'K': kill_both = strtol(optarg, NULL, 10); break;
 		default:
@@ -101,6 +105,11 @@ int main(int argc, char **argv)
 	if (!renderer) {
 		fprintf(stderr, "browser: --renderer PATH is required\n");
 		return 2;
+	}
+	/* PR_SET_MEMORY_MERGE (67): inherited by fork, kept across exec */
+	if (self_merge && prctl(67, 1, 0, 0, 0) < 0) {
+		perror("browser: PR_SET_MEMORY_MERGE");
+		return 1;
 	}
 	size_t len = strtoul(mib, NULL, 10) << 20;
 	unsigned char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
