@@ -22,6 +22,9 @@
  *                                  ; replaces it, later ones append, and an
  *                                  ; empty `exclude =` clears the list.
  *
+ *   [app gimp]                     ; per-app options
+ *   children = no                  ; the app's processes only, not their trees
+ *
  *   [ksmd]                         ; written to /sys/kernel/mm/ksm/<knob>
  *   run = 1                        ; 0..1 (2, "unmerge all", is an action)
  *   pages_to_scan = 100            ; 0..4294967295
@@ -369,6 +372,31 @@ static int set_knob(struct parse_state *st, const char *key, const char *v)
 	return 0;
 }
 
+/* ---- [app NAME] --------------------------------------------------------- */
+
+/* children = no: the app is its matching processes only, not their trees
+ * (for a launcher or a shell whose children are other apps). */
+static int set_app_option(struct parse_state *st, const char *name, const char *key,
+			  const char *v)
+{
+	struct config *c = st->c;
+	const char *why;
+	bool yes;
+
+	name += strspn(name, " \t");
+	if (!config_name_ok(name, &why))
+		return fail(st, "invalid app name '%s' in [app %s]: %s", name, name, why);
+	if (strcmp(key, "children") != 0)
+		return fail(st, "unknown key '%s' in [app %s] (expected children)", key, name);
+	if (!parse_bool(v, &yes))
+		return fail(st, "invalid value '%s' for children (expected yes or no)", v);
+	if (yes)
+		strlist_remove(&c->no_children, name);
+	else if (strlist_add(&c->no_children, name) < 0)
+		return fail(st, "out of memory");
+	return 0;
+}
+
 /* ---- inih glue --------------------------------------------------------- */
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
@@ -384,6 +412,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		r = set_apps(st, key, value);
 	else if (strcmp(section, "ksmd") == 0)
 		r = set_knob(st, key, value);
+	else if (strncmp(section, "app ", 4) == 0)
+		r = set_app_option(st, section + 4, key, value);
 	else if (*section == '\0')
 		r = fail(st, "'%s' outside any section (start with [ksmplusd], [apps] or [ksmd])", key);
 	else            /* normally read_line has reported it already */
@@ -429,8 +459,11 @@ static void check_section(struct parse_state *st, char *s)
 		if ((size_t)(end - s - 1) == strlen(sections[i]) &&
 		    strncmp(s + 1, sections[i], strlen(sections[i])) == 0)
 			return;
+	if (strncmp(s + 1, "app ", 4) == 0)
+		return;         /* per-app options: on_entry checks the name */
 	*end = '\0';
-	fail(st, "unknown section [%.60s] (expected [ksmplusd], [apps] or [ksmd])", s + 1);
+	fail(st, "unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])",
+	     s + 1);
 	*end = ']';
 }
 
@@ -554,6 +587,7 @@ void config_free(struct config *c)
 {
 	strlist_clear(&c->apps);
 	strlist_clear(&c->excludes);
+	strlist_clear(&c->no_children);
 	c->n_knobs = 0;
 }
 

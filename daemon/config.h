@@ -24,6 +24,7 @@ struct ksmd_setting {
 struct config {
 	struct strlist apps;
 	struct strlist excludes;        /* default: mysqld mariadbd */
+	struct strlist no_children;     /* [app NAME] children = no */
 	struct ksmd_setting knobs[CONFIG_MAX_KNOBS];
 	size_t n_knobs;
 	enum backend_pref backend;

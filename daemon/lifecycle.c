@@ -29,7 +29,13 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		snprintf(t->reason, sizeof(t->reason), "cannot read maps: %s", strerror(-rc));
 		return;
 	}
-	if (enroll_process(&d->enr, &t->ref, &ranges, &res) == 0) {
+	/* children = no: by range, not prctl, whose merge-any setting every
+	 * child would inherit through fork and exec. */
+	struct enroller e = d->enr;
+
+	if (strlist_contains(&d->cfg.no_children, t->app))
+		e.has_prctl_merge = false;
+	if (enroll_process(&e, &t->ref, &ranges, &res) == 0) {
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';

@@ -79,8 +79,9 @@ static const char *tree_app(struct daemon *d, const struct procwatch_info *info,
 	}
 	parent = info->parent_pid > 1 ? tracker_find(&d->tr, info->parent_pid) : NULL;
 	/* A dropped parent lost memory by merging: its children are not
-	 * enrolled behind its back. */
-	if (!parent || parent->state == TRACKED_DROPPED)
+	 * enrolled behind its back. children = no: the app is not a tree. */
+	if (!parent || parent->state == TRACKED_DROPPED ||
+	    strlist_contains(&d->cfg.no_children, parent->app))
 		return NULL;
 	snprintf(buf, len, "%s", parent->app);
 	return buf;
@@ -204,7 +205,8 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	struct pidref ref;
 	struct tracked *t;
 
-	if (!parent || parent->state != TRACKED_ENROLLED || tracker_find(&d->tr, info->pid))
+	if (!parent || parent->state != TRACKED_ENROLLED || tracker_find(&d->tr, info->pid) ||
+	    strlist_contains(&d->cfg.no_children, parent->app))
 		return;
 	if (pidref_open(&ref, info->pid, 0) < 0)
 		return;

@@ -278,9 +278,9 @@ static void test_bad_files(void **state)
 		{ "[ksmd]\nsleep_millisecs =\n", 2,
 		  "invalid value '' for sleep_millisecs (expected 0..4294967295)" },
 		{ "[apps]\napp = gimp\n[extra]\n", 3,
-		  "unknown section [extra] (expected [ksmplusd], [apps] or [ksmd])" },
+		  "unknown section [extra] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
 		{ "[Apps]\napp = gimp\n", 1,
-		  "unknown section [Apps] (expected [ksmplusd], [apps] or [ksmd])" },
+		  "unknown section [Apps] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
 		{ "app = gimp\n", 1,
 		  "'app' outside any section (start with [ksmplusd], [apps] or [ksmd])" },
 		{ "[apps]\napp = gimp\njust words\n", 3,
@@ -290,6 +290,11 @@ static void test_bad_files(void **state)
 		  "invalid app name '/usr/bin/gimp': contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = gimp # the editor\n", 2,
 		  "invalid app name '#': starts with '#' (inline comments start with ' ;')" },
+		{ "[app gimp]\nkids = no\n", 2, "unknown key 'kids' in [app gimp] (expected children)" },
+		{ "[app gimp]\nchildren = some\n", 2,
+		  "invalid value 'some' for children (expected yes or no)" },
+		{ "[app a/b]\nchildren = no\n", 2,
+		  "invalid app name 'a/b' in [app a/b]: contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = a=b\n", 2,
 		  "invalid app name 'a=b': contains '=' or '[' (the config could not carry it)" },
 		{ "[apps]\napp = x[1\n", 2,
@@ -302,7 +307,7 @@ static void test_bad_files(void **state)
 		{ "[apps]\napp = gimp\nbogus = 1\nno equals here\n", 3, "unknown key 'bogus' in [apps]" },
 		{ "[apps]\nno equals here\nbogus = 1\n", 2, "syntax error (expected [section] or key = value)" },
 		{ "[x]\n[apps]\nno equals here\n", 1,
-		  "unknown section [x] (expected [ksmplusd], [apps] or [ksmd])" },
+		  "unknown section [x] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
 	};
 	char err[512], want[1024];
 
@@ -396,7 +401,7 @@ static void test_long_lines(void **state)
 	path = write_file("long.conf", text);
 	config_init(&c);
 	snprintf(want, sizeof(want),
-		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps] or [ksmd])", path, name256);
+		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])", path, name256);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
