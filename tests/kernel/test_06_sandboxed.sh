@@ -13,6 +13,12 @@ if [ ! -x $D ] || [ ! -x $C ]; then
 	kt_skip "ksmplusd/ksmplusctl not in the initramfs (run make first)"
 fi
 
+# No "Seccomp:" line in status: the guest kernel has no CONFIG_SECCOMP.
+if ! grep -q "^Seccomp:" /proc/self/status; then
+	kt_skip "guest kernel built without CONFIG_SECCOMP_FILTER: no sandbox to test" \
+		"(enable it in kernel-patch/config.fragment)"
+fi
+
 W=/tmp/ksmplusd-sandbox
 SOCK=$W/ksmplusd.sock
 mkdir -p $W
