@@ -7,11 +7,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${BUILD:-build}" && pwd)
 export BUILD
 passed=0 failed=0 skipped=0 failures=""
+# Each test holds this lock: tests change machine-wide KSM state, so two runs
+# at once (a developer's and CI's, two worktrees) would break each other.
+lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
 for t in "$here"/integration/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	echo "== $name"
 	start=$(date +%s)
-	sh "$t"
+	flock "$lock" sh "$t"
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	case $rc in
