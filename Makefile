@@ -2,6 +2,7 @@
 #   make deps        apt-install what the build and tests need (Debian 12)
 #   make             build/ksmplusd, build/ksmplusctl
 #   make check       unit + integration tests, plain and under ASan+UBSan
+#   make check-reliability  hostile targets and clients vs an ASan+UBSan daemon
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
 #   make install     DESTDIR/PREFIX honoured; never overwrites /etc/ksmplusd.conf
@@ -40,7 +41,7 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean check-kernel lint
+        install uninstall clean check-kernel lint check-reliability
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -87,6 +88,12 @@ check-plain: check-unit check-integration
 
 check-asan:
 	$(MAKE) BUILD=build-asan SAN=1 check-plain
+
+# Hostile targets and clients (tests/reliability) against the daemon built
+# with ASan+UBSan; prints the daemon's fds, RSS and status latency under each.
+check-reliability:
+	$(MAKE) BUILD=build-asan SAN=1 all $(WORKLOADS:$(BUILD)/%=build-asan/%) build-asan/bench/exec_latency
+	BUILD=build-asan ./tests/run-reliability.sh
 
 # Unit tests under valgrind too. Those that need pidfds are left out:
 # valgrind 3.19 (Debian 12) does not know pidfd_open or process_madvise.

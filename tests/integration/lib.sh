@@ -123,3 +123,23 @@ verify_twin() {
 	wait_until 20 grep -q verify "$TMP/twin.$1.st" || fail "twin $1 did not answer"
 	grep -q "verify ok" "$TMP/twin.$1.st" || fail "twin $1 memory changed: $(cat "$TMP/twin.$1.st")"
 }
+
+# --- figures for the reliability scenarios (tests/reliability) ---
+daemon_fds() { ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l; }
+daemon_rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status" 2>/dev/null; }
+STATUS_WORST_MS=0
+# status_probe — asks for status once; fails unless it is answered within 1 s
+# (a blocked main loop takes seconds, not milliseconds: the margin is wide).
+# Keeps the worst latency seen for figures.
+status_probe() {
+	s0=$(date +%s%N)
+	ctl status > /dev/null 2>&1 || fail "status refused while under attack"
+	ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+	[ "$ms" -gt "$STATUS_WORST_MS" ] && STATUS_WORST_MS=$ms
+	[ "$ms" -le 1000 ] || fail "status took $ms ms (limit 1000)"
+}
+# figures — one line the reliability runner collects.
+figures() {
+	kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon died"
+	echo "   figures: fds=$(daemon_fds) rss_kib=$(daemon_rss_kib) status_worst_ms=$STATUS_WORST_MS $*"
+}

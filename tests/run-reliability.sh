@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs tests/reliability/*.sh: hostile targets and clients against a daemon
+# built with ASan+UBSan (BUILD names that build). Each scenario sources
+# tests/integration/lib.sh, exits 0/77/other like the integration tests, and
+# prints a "figures:" line (daemon fds, RSS, status latency) that this runner
+# collects into one table at the end.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${BUILD:-build-asan}" && pwd)
+export BUILD
+lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
+passed=0 failed=0 skipped=0 failures=""
+table=$(mktemp)
+for t in "$here"/reliability/[0-9]*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .sh)
+	echo "== $name"
+	out=$(mktemp)
+	flock "$lock" sh "$t" > "$out" 2>&1
+	rc=$?
+	cat "$out"
+	grep '^ *figures:' "$out" | sed "s/^ *figures:/$name:/" >> "$table"
+	rm -f "$out"
+	case $rc in
+	0)  passed=$((passed + 1)); echo "-- PASS $name" ;;
+	77) skipped=$((skipped + 1)); echo "-- SKIP $name" ;;
+	*)  failed=$((failed + 1)); failures="$failures $name"; echo "-- FAIL $name (rc=$rc)" ;;
+	esac
+done
+echo "== figures (daemon under attack: open fds, RSS, worst status latency)"
+cat "$table"; rm -f "$table"
+[ -n "$failures" ] && echo "failed:$failures"
+echo "reliability: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
