@@ -14,7 +14,7 @@ for t in "$here"/integration/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	echo "== $name"
 	start=$(date +%s)
-	flock "$lock" sh "$t"
+	flock -o "$lock" sh "$t"
 	rc=$?
 	took=$(( $(date +%s) - start ))
 	case $rc in

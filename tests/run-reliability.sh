@@ -16,7 +16,7 @@ for t in "$here"/reliability/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	echo "== $name"
 	out=$(mktemp)
-	flock "$lock" sh "$t" > "$out" 2>&1
+	flock -o "$lock" sh "$t" > "$out" 2>&1
 	rc=$?
 	cat "$out"
 	grep '^ *figures:' "$out" | sed "s/^ *figures:/$name:/" >> "$table"

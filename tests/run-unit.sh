@@ -8,7 +8,7 @@ lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
 for t in "$@"; do
 	echo "== $t"
 	# shellcheck disable=SC2086 # VALGRIND is a command line
-	if flock "$lock" ${VALGRIND:-} "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+	if flock -o "$lock" ${VALGRIND:-} "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
 done
 echo "unit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
