@@ -103,6 +103,9 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "full_scans", "%lld", g.full_scans);
 		proto_set(&r, "connector", "%d", procwatch_has_connector(d->pw) ? 1 : 0);
 		proto_set(&r, "paused", "%d", d->paused ? 1 : 0);
+		proto_set(&r, "max_processes", "%zu", d->cfg.max_processes);
+		proto_set(&r, "at_cap", "%d", d->tr.at_cap ? 1 : 0);
+		proto_set(&r, "untracked", "%zu", d->tr.refused);
 		proto_msg_append(reply, &r);
 	}
 	struct app_figures *f = figures ? calloc(d->apps.effective.n + 1, sizeof(*f)) : NULL;
