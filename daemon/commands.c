@@ -132,7 +132,9 @@ static void do_add(struct daemon *d, const struct proto_record *req, struct prot
 		return;
 	}
 	if (applist_add(&d->apps, name, runtime && strcmp(runtime, "1") == 0, err, sizeof(err)) < 0) {
-		reply_error(reply, "add %s: %s", name, err);
+		char shown[1024];       /* a refused name may hold control bytes */
+
+		reply_error(reply, "add %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	log_info("app %s added%s", name, runtime && strcmp(runtime, "1") == 0 ? " (runtime)" : "");
@@ -162,7 +164,9 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 	}
 	if (applist_remove(&d->apps, name, runtime && strcmp(runtime, "1") == 0, d->config_path,
 			   err, sizeof(err)) < 0) {
-		reply_error(reply, "remove %s: %s", name, err);
+		char shown[1024];
+
+		reply_error(reply, "remove %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	n = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0);
