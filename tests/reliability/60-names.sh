@@ -9,7 +9,7 @@ need_ksm
 ksm_save
 
 mkdir -p "$CONF.d"
-write_conf "[apps]" "app = ksmpesc ksmpren"
+write_conf "[apps]" "app = ksmpren"
 start_daemon
 esc=$(printf '\033')
 tab=$(printf '\t')
@@ -27,13 +27,18 @@ kill -HUP "$DAEMON_PID"
 wait_until 20 grep -q "configuration reloaded" "$DLOG" || fail "config no longer loads after the refused adds"
 "$BUILD/ksmplusd" --config "$CONF" --check-config > /dev/null 2>&1 || fail "--check-config fails"
 
-# A matching program (by its executable's name) that names itself with
-# control characters: logged escaped, never raw.
+# A program matching by its executable's name that names itself with
+# control characters (then its app is added): logged escaped, never raw.
 cp /bin/sh "$TMP/ksmpesc"
 "$TMP/ksmpesc" -c 'printf "\033[2Jevil\tname" > /proc/self/comm; while :; do sleep 1; done' &
 ep=$!
 track "$ep"
-wait_until 20 grep -qF '\x1b[2Jevil\x09name' "$DLOG" || fail "comm not logged escaped: $(grep "$ep" "$DLOG")"
+wait_until 10 grep -q evil "/proc/$ep/comm" || fail "the shell did not rename itself"
+ctl add ksmpesc --runtime > /dev/null || fail "add ksmpesc failed"
+# (\x1b[2Jevil\x09name from an event; libproc2's sweep hands over
+# .[2Jevil.name: either way, no raw control byte.)
+wait_until 20 grep -q "evil.*\[$ep\]" "$DLOG" || fail "the renamed process is not logged"
+grep "evil.*\[$ep\]" "$DLOG" | grep -q "[$esc$tab]" && fail "comm logged raw"
 grep -q "$esc" "$DLOG" && fail "raw ESC in the daemon log"
 ctl status | grep -q "$esc" && fail "raw ESC in status"
 
