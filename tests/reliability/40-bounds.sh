@@ -28,7 +28,7 @@ list_probe() {
 
 cp "$BUILD/tests/forker" "$TMP/ksmpvmas"
 cp "$BUILD/tests/forker" "$TMP/ksmpcap"
-write_conf "[ksmplusd]" "drop_unprofitable = no" "[apps]" "app = ksmpvmas ksmpcap"
+write_conf "[ksmplusd]" "drop_unprofitable = no" "[apps]" "app = ksmpcap"
 start_daemon
 list_probe
 rss0=$(daemon_rss_kib) fds0=$(daemon_fds)
@@ -37,6 +37,8 @@ st=$TMP/fork.st
 fp=$!
 track "$fp"
 wait_until 60 grep -qs ready "$st" || fail "forker did not start"
+# Added once its VMAs exist (enrolled at exec, it would have had none yet).
+ctl add ksmpvmas --runtime > /dev/null || fail "add failed"
 enrolled() { grep -q "ksm_merge_any: yes\|ksm_mergeable: yes" "/proc/$fp/ksm_stat"; }
 wait_until 60 enrolled || fail "forker $fp not enrolled"
 kill -USR1 "$fp"
