@@ -97,7 +97,7 @@ check-reliability:
 
 # Unit tests under valgrind too. Those that need pidfds are left out:
 # valgrind 3.19 (Debian 12) does not know pidfd_open or process_madvise.
-VALGRIND_TESTS := $(filter-out %/test_pidref %/test_enroll_ptrace %/test_enroll_pmadv,$(UNIT_TESTS))
+VALGRIND_TESTS := $(filter-out %/test_pidref %/test_enroll_ptrace %/test_enroll_pmadv %/test_members,$(UNIT_TESTS))
 check-valgrind: $(VALGRIND_TESTS)
 	VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  ./tests/run-unit.sh $(VALGRIND_TESTS)

@@ -1,5 +1,6 @@
 /* applist.c — see applist.h. */
 #include "applist.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,10 +52,13 @@ const char *applist_source(const struct applist *a, const char *name)
 bool applist_valid_name(const char *name, char *err, size_t errlen)
 {
 	const char *why = NULL;
+	char shown[4 * CONFIG_NAME_MAX + 8];
 
 	if (config_name_ok(name, &why))
 		return true;
-	snprintf(err, errlen, "invalid app name '%s': %s", name, why ? why : "not allowed");
+	/* Echoed to the terminal and the log: "\x1b[2J" must not act there. */
+	snprintf(err, errlen, "invalid app name '%s': %s", log_escape(name, shown, sizeof(shown)),
+		 why ? why : "not allowed");
 	return false;
 }
 

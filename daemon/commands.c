@@ -107,6 +107,9 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "full_scans", "%lld", g.full_scans);
 		proto_set(&r, "connector", "%d", procwatch_has_connector(d->pw) ? 1 : 0);
 		proto_set(&r, "paused", "%d", d->paused ? 1 : 0);
+		proto_set(&r, "max_processes", "%zu", d->cfg.max_processes);
+		proto_set(&r, "at_cap", "%d", d->tr.at_cap ? 1 : 0);
+		proto_set(&r, "untracked", "%zu", d->tr.refused);
 		proto_set(&r, "figures_age_ms", "%lld", figures_age_ms(d));
 		proto_msg_append(reply, &r);
 	}
@@ -136,7 +139,9 @@ static void do_add(struct daemon *d, const struct proto_record *req, struct prot
 		return;
 	}
 	if (applist_add(&d->apps, name, runtime && strcmp(runtime, "1") == 0, err, sizeof(err)) < 0) {
-		reply_error(reply, "add %s: %s", name, err);
+		char shown[1024];       /* a refused name may hold control bytes */
+
+		reply_error(reply, "add %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	log_info("app %s added%s", name, runtime && strcmp(runtime, "1") == 0 ? " (runtime)" : "");
@@ -166,7 +171,9 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 	}
 	if (applist_remove(&d->apps, name, runtime && strcmp(runtime, "1") == 0, d->config_path,
 			   err, sizeof(err)) < 0) {
-		reply_error(reply, "remove %s: %s", name, err);
+		char shown[1024];
+
+		reply_error(reply, "remove %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	n = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0);

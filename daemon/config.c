@@ -15,6 +15,9 @@
  *   profit_min_scans = 3           ; 1..1000 full ksmd scans an app's loss must last
  *   profit_min_sec = 60            ; 1..86400 seconds it must last, too
  *   profit_backoff_sec = 600       ; 1..86400 before a dropped app is tried again
+ *   max_processes = 8192           ; 1..1000000 processes tracked at most
+ *   cross_user = deny              ; deny | allow (also in [ksmd]): enroll the
+ *                                  ; processes of one uid at a time
  *
  *   [apps]
  *   app = gimp                     ; repeatable; "app = a b,c" lists several
@@ -43,6 +46,7 @@
  * Any error (unknown section or key, bad value, syntax) fails the whole load
  * with the first error as "FILE:LINE: message". */
 #include "config.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -195,6 +199,19 @@ static int set_interval(struct parse_state *st, const char *key, const char *v, 
 	return 0;
 }
 
+/* KSM merges across every enrolled process: a side channel between users
+ * unless the site says it is one security domain. */
+static int set_cross_user(struct parse_state *st, const char *v)
+{
+	if (strcmp(v, "allow") == 0)
+		st->c->cross_user = true;
+	else if (strcmp(v, "deny") == 0)
+		st->c->cross_user = false;
+	else
+		return fail(st, "invalid value '%s' for cross_user (expected deny or allow)", v);
+	return 0;
+}
+
 static int set_daemon(struct parse_state *st, const char *key, const char *v)
 {
 	struct config *c = st->c;
@@ -241,6 +258,16 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 			(unsigned)n;
 		return 0;
 	}
+	if (strcmp(key, "max_processes") == 0) {
+		unsigned long long n;
+
+		if (!parse_uint(v, 1, 1000000, &n))
+			return fail(st, "invalid value '%s' for max_processes (expected 1..1000000)", v);
+		c->max_processes = (size_t)n;
+		return 0;
+	}
+	if (strcmp(key, "cross_user") == 0)
+		return set_cross_user(st, v);
 	return fail(st, "unknown key '%s' in [ksmplusd]", key);
 }
 
@@ -251,7 +278,7 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 /* Adds every name in a "a b,c" list to l; an empty list adds nothing. */
 static int add_names(struct parse_state *st, const char *key, const char *v, struct strlist *l)
 {
-	char name[CONFIG_NAME_MAX + 2];
+	char name[CONFIG_NAME_MAX + 2], shown[4 * CONFIG_NAME_MAX + 8];
 	const char *why;
 
 	for (v += strspn(v, NAME_SEPS); *v; v += strspn(v, NAME_SEPS)) {
@@ -263,7 +290,8 @@ static int add_names(struct parse_state *st, const char *key, const char *v, str
 		name[len] = '\0';
 		v += len;
 		if (!config_name_ok(name, &why))
-			return fail(st, "invalid %s name '%s': %s", key, name, why);
+			return fail(st, "invalid %s name '%s': %s", key,
+				    log_escape(name, shown, sizeof(shown)), why);
 		if (strlist_add(l, name) < 0)
 			return fail(st, "out of memory");
 	}
@@ -349,6 +377,9 @@ static int set_knob(struct parse_state *st, const char *key, const char *v)
 	struct ksmd_setting *k = NULL;
 	char value[sizeof(k->value)];
 
+	/* Not a sysfs knob, but about what ksmd may merge: accepted here too. */
+	if (strcmp(key, "cross_user") == 0)
+		return set_cross_user(st, v);
 	for (size_t i = 0; i < sizeof(knob_defs) / sizeof(knob_defs[0]); i++)
 		if (strcmp(key, knob_defs[i].name) == 0)
 			d = &knob_defs[i];
@@ -380,12 +411,14 @@ static int set_app_option(struct parse_state *st, const char *name, const char *
 			  const char *v)
 {
 	struct config *c = st->c;
+	char shown[4 * CONFIG_NAME_MAX + 8];
 	const char *why;
 	bool yes;
 
 	name += strspn(name, " \t");
 	if (!config_name_ok(name, &why))
-		return fail(st, "invalid app name '%s' in [app %s]: %s", name, name, why);
+		return fail(st, "invalid app name '%s' in [app %s]: %s", log_escape(name, shown, sizeof(shown)),
+			    shown, why);
 	if (strcmp(key, "children") != 0)
 		return fail(st, "unknown key '%s' in [app %s] (expected children)", key, name);
 	if (!parse_bool(v, &yes))
@@ -576,6 +609,10 @@ void config_init(struct config *c)
 	c->profit_min_scans = 3;
 	c->profit_min_sec = 60;
 	c->profit_backoff_sec = 600;
+	/* ~600 bytes and a pidfd each: 8192 is 5 MB, and more processes of
+	 * named apps than a desktop or a worker-pool server runs. */
+	c->max_processes = 8192;
+	c->cross_user = false;
 	/* Databases manage their own memory and their buffer pools are
 	 * write-hot: merging them costs CPU and latency for nothing.  (If
 	 * these two strdup()s fail, the process is already doomed.) */
@@ -714,7 +751,10 @@ int config_write_ctl_dropin(const char *dropin_dir, const struct strlist *names,
 	/* Never write what the daemon would then refuse to load. */
 	for (size_t i = 0; i < names->n; i++) {
 		if (!config_name_ok(names->v[i], &why)) {
-			set_err(err, errlen, "invalid app name '%s': %s", names->v[i], why);
+			char shown[4 * CONFIG_NAME_MAX + 8];
+
+			set_err(err, errlen, "invalid app name '%s': %s",
+				log_escape(names->v[i], shown, sizeof(shown)), why);
 			return -1;
 		}
 	}

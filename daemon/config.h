@@ -35,6 +35,8 @@ struct config {
 	unsigned profit_min_scans;      /* full scans an app's loss must last */
 	unsigned profit_min_sec;        /* seconds it must last, too */
 	unsigned profit_backoff_sec;    /* before a dropped app is tried again (doubling) */
+	size_t max_processes;           /* tracked at most (tracker.h); default 8192 */
+	bool cross_user;                /* cross_user = allow: enroll several uids at once */
 	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */

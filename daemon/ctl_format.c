@@ -136,6 +136,10 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 				strcmp(get(g, "connector"), "1") == 0 ? "yes" : "no");
 		if (strcmp(get(g, "paused"), "1") == 0)
 			fprintf(f, "enrollment:      paused by 'unmerge --all' (ksmplusctl resume)\n");
+		if (strcmp(get(g, "at_cap"), "1") == 0)
+			fprintf(f, "processes:       at the max_processes cap (%s): %s left alone\n",
+				clean(b, sizeof(b), get(g, "max_processes")),
+				clean(c, sizeof(c), get(g, "untracked")));
 	}
 
 	fprintf(f, "\n");

@@ -16,12 +16,45 @@
 #include "policy.h"
 #include "vmas.h"
 
+/* KSM merges pages across every enrolled process, and whether a page was
+ * merged shows in the time a write to it takes: a side channel (Flip Feng
+ * Shui, Dedup Est Machina) between whoever is enrolled. Unless cross_user =
+ * allow, only one uid's processes are enrolled at a time; the first to be
+ * enrolled sets it. Writes the refusal into reason. */
+static bool other_domain(const struct daemon *d, const struct tracked *t, char *reason,
+			 size_t len)
+{
+	if (d->cfg.cross_user)
+		return false;
+	for (size_t i = 0; i < d->tr.n; i++) {
+		const struct tracked *o = &d->tr.v[i];
+
+		if (o != t && o->state == TRACKED_ENROLLED && o->uid != t->uid) {
+			snprintf(reason, len, "cross-user: uid %ld while uid %ld is enrolled; "
+				 "cross_user = allow to permit", (long)(int)t->uid, (long)(int)o->uid);
+			return true;
+		}
+	}
+	return false;
+}
+
 void lifecycle_enroll(struct daemon *d, struct tracked *t)
 {
 	struct vma_list ranges = { 0 };
 	struct enroll_result res = { 0 };
 	int rc;
 
+	t->cross_user = other_domain(d, t, t->reason, sizeof(t->reason));
+	if (t->cross_user) {
+		/* Tried again at each rescan: the other uid's processes may be
+		 * gone by then. Logged once a process, not once a rescan. */
+		if (t->state != TRACKED_SKIPPED)
+			log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid,
+				 t->app, t->reason);
+		t->state = TRACKED_SKIPPED;
+		vmas_free(&t->advised);
+		return;
+	}
 	rc = vmas_read(t->ref.pid, &ranges);
 	lifecycle_arm_reaper(d);          /* covers the previous attempt's leftovers too */
 	if (rc < 0) {
@@ -42,18 +75,26 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		t->retries = 0;
 		t->retry_usec = 0;
 		vmas_free(&t->advised);
-		t->advised = ranges;            /* ownership moves */
-		log_info("enrolled %s[%d] (app %s, %s, %s)", t->comm, (int)t->ref.pid, t->app,
-			 enroll_backend_name(d->enr.backend),
-			 res.mode == ENROLL_WHOLE ? "whole process" : "by range");
+		/* Kept only where rescans need them: merge-any covers all of mm. */
+		if (res.mode == ENROLL_RANGES)
+			t->advised = ranges;    /* ownership moves */
+		else
+			vmas_free(&ranges);
+		/* A process that renames itself out of its app and back in a
+		 * loop is enrolled anew each time: the log must not pay for it. */
+		log_limited("enrolled", t->ref.pid, LOG_INFO, "enrolled %s[%d] (app %s, %s, %s)",
+			    t->comm, (int)t->ref.pid, t->app, enroll_backend_name(d->enr.backend),
+			    res.mode == ENROLL_WHOLE ? "whole process" : "by range");
 		return;
 	}
 	vmas_free(&ranges);
 	t->state = res.err == -ESRCH ? TRACKED_FAILED : TRACKED_SKIPPED;
-	/* Said once per process, not at every retry or rescan. */
+	/* Said once per process, not at every retry or rescan, nor at every
+	 * rename of a process renaming itself in a loop. */
 	if (!t->retries)
-		log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
-			 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
+		log_limited("not enrolling", t->ref.pid, LOG_WARNING,
+			    "not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
+			    res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
 	snprintf(t->reason, sizeof(t->reason), "%s",
 		 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
 	/* Passing states (stopped, uninterruptible sleep, signal storms, an
@@ -322,6 +363,8 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 		}
 		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)
 			rescan_one(d, t);
+		else if (t->state == TRACKED_SKIPPED && t->cross_user && !d->paused)
+			lifecycle_enroll(d, t);     /* the other uid may be gone */
 	}
 	if (d->cfg.drop_unprofitable)
 		for (size_t i = 0; i < d->apps.effective.n; i++)

@@ -5,6 +5,8 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/time.h>
 #include <time.h>
@@ -46,4 +48,92 @@ void log_msg(int priority, const char *fmt, ...)
 		fputc('\n', stderr);
 	}
 	va_end(ap);
+}
+
+const char *log_escape(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!outlen)
+		return out;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool esc = *p < 0x20 || *p == 0x7f || *p == '\\';
+
+		if (o + (esc ? 4 : 1) >= outlen)
+			break;
+		if (esc) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- rate limit ------------------------------------------------------- */
+
+struct limit_slot {
+	const char *site;       /* a string literal: compared by address */
+	long id;
+	uint64_t since;         /* when the last line of this key was printed */
+	unsigned suppressed;
+};
+
+static struct limit_slot limit_slots[LOG_LIMIT_SLOTS];
+
+static size_t limit_hash(const char *site, long id)
+{
+	uint64_t h = (uint64_t)(uintptr_t)site * 0x9e3779b97f4a7c15ULL ^ (uint64_t)id;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return (size_t)(h % LOG_LIMIT_SLOTS);
+}
+
+bool log_limit_check(const char *site, long id, uint64_t now_sec, unsigned *suppressed)
+{
+	struct limit_slot *s = &limit_slots[limit_hash(site, id)];
+
+	*suppressed = 0;
+	if (s->site != site || s->id != id) {
+		/* A new key, or a collision: the slot goes to the newcomer. */
+		*s = (struct limit_slot){ site, id, now_sec, 0 };
+		return true;
+	}
+	if (now_sec < s->since + LOG_LIMIT_SEC) {
+		s->suppressed++;
+		return false;
+	}
+	*suppressed = s->suppressed;
+	s->since = now_sec;
+	s->suppressed = 0;
+	return true;
+}
+
+void log_limited(const char *site, long id, int priority, const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned suppressed;
+	char line[1024];
+	va_list ap;
+
+	if (priority == LOG_DEBUG && !log_verbose)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!log_limit_check(site, id, (uint64_t)ts.tv_sec, &suppressed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		log_msg(priority, "%s (%u similar lines suppressed in %d s)", line, suppressed,
+			LOG_LIMIT_SEC);
+	else
+		log_msg(priority, "%s", line);
 }

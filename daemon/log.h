@@ -2,6 +2,9 @@
  * when ksmplusd runs under systemd (JOURNAL_STREAM set). */
 #ifndef KSMPLUS_LOG_H
 #define KSMPLUS_LOG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 void log_init(const char *ident, int use_journal);
@@ -12,4 +15,23 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 #define log_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* A name from outside (a process's comm holds any byte but NUL; a rejected
+ * app name) made safe for a terminal and a one-line log: control bytes,
+ * DEL and '\\' become \xNN. Always NUL-terminated; cut short (never mid
+ * escape) when out is too small. Returns out. 4*len+1 bytes always fit. */
+const char *log_escape(const char *in, char *out, size_t outlen);
+
+/* Rate limit for lines that something outside can repeat at will (a process
+ * renaming itself in a loop, a retry storm): at most one line per key
+ * (site, id) per LOG_LIMIT_SEC; the next one printed says how many were
+ * suppressed meanwhile. Keys live in a fixed table (memory stays bounded
+ * whatever the number of keys); a key evicted early may print once more. */
+#define LOG_LIMIT_SEC 30
+#define LOG_LIMIT_SLOTS 256
+void log_limited(const char *site, long id, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The decision alone, at time now_sec (for tests): true if the line is to be
+ * printed; *suppressed = lines of this key dropped since the last one. */
+bool log_limit_check(const char *site, long id, uint64_t now_sec, unsigned *suppressed);
 #endif

@@ -31,8 +31,69 @@ static bool already_merging(struct tracked *t)
 	t->mode = ENROLL_WHOLE;
 	t->inherited = true;
 	t->reason[0] = '\0';
-	log_info("%s[%d] (app %s) is enrolled by inheritance", t->comm, (int)t->ref.pid, t->app);
+	vmas_free(&t->advised);         /* merge-any covers all of mm: no ranges */
+	/* A process renaming itself in and out of an app repeats this. */
+	log_limited("inherited", t->ref.pid, LOG_INFO, "%s[%d] (app %s) is enrolled by inheritance",
+		    t->comm, (int)t->ref.pid, t->app);
 	return true;
+}
+
+/* The effective uid of pid (its security domain: a setuid program holds
+ * its owner's data), from /proc/PID/status. 0 or -errno. */
+static int proc_euid(pid_t pid, uid_t *uid)
+{
+	char path[64], line[256];
+	unsigned long real, eff;
+	int rc = -EINVAL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %lu %lu", &real, &eff) == 2) {
+			*uid = (uid_t)eff;
+			rc = 0;
+			break;
+		}
+	fclose(f);
+	return rc;
+}
+
+/* Adds ref to the tracker unless max_processes are tracked already: a fork
+ * bomb of an enrolled app must not grow the daemon without bound. Said once
+ * each time the cap is reached; status counts the processes left out. NULL
+ * (ref closed) when not added. */
+static struct tracked *track(struct daemon *d, struct pidref *ref, const char *app,
+			     const char *comm)
+{
+	struct tracked *t;
+
+	if (d->tr.n >= d->cfg.max_processes) {
+		if (!d->tr.at_cap)
+			log_warn("tracking %zu processes, the max_processes cap: PID %d (app %s) "
+				 "and later ones are left alone until fewer run", d->tr.n,
+				 (int)ref->pid, app);
+		d->tr.at_cap = true;
+		d->tr.refused++;
+		pidref_close(ref);
+		return NULL;
+	}
+	if (d->tr.at_cap && d->tr.n < d->cfg.max_processes * 9 / 10) {
+		log_info("tracking %zu processes, below the max_processes cap again (%zu were "
+			 "left alone)", d->tr.n, d->tr.refused);
+		d->tr.at_cap = false;
+	}
+	t = tracker_add(&d->tr, ref, app, comm);
+	if (!t) {
+		log_err("out of memory tracking PID %d", (int)ref->pid);
+		pidref_close(ref);
+		return NULL;
+	}
+	if (proc_euid(ref->pid, &t->uid) < 0)
+		t->uid = (uid_t)-1;
+	return t;
 }
 
 /* A process that matches: confirm its identity, then enroll it. */
@@ -49,12 +110,9 @@ static void consider(struct daemon *d, const struct procwatch_info *info, const 
 			log_warn("cannot open pidfd for PID %d: %s", (int)info->pid, strerror(-rc));
 		return;
 	}
-	t = tracker_add(&d->tr, &ref, app, info->comm);
-	if (!t) {
-		pidref_close(&ref);
-		log_err("out of memory tracking PID %d", (int)info->pid);
+	t = track(d, &ref, app, info->comm);
+	if (!t)
 		return;
-	}
 	t->by_tree = by_tree;
 	t->by_cgroup = by_cgroup;
 	if (!already_merging(t))
@@ -117,7 +175,7 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 	if (!app)
 		return;
 	if (t)
-		snprintf(t->comm, sizeof(t->comm), "%s", info->comm);     /* exec'd */
+		tracker_set_comm(t, info->comm);     /* exec'd or renamed */
 	if (!t) {
 		consider(d, info, app, by_tree, by_cgroup);
 	} else if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED ||
@@ -196,6 +254,23 @@ static void walk_trees(struct daemon *d)
 	}
 }
 
+/* Is ref (just opened) the child of parent? A fork event can arrive late
+ * (events are batched, a sweep may run first): by then the child may have
+ * exited and its PID gone to an unrelated process, which must not be taken
+ * for an enrolled one (its ranges were once advised as if inherited). The
+ * parent must still be the process we verified, and the process the pidfd
+ * pins must have it as parent and be younger than it. */
+static bool is_child_of(const struct pidref *ref, const struct pidref *parent)
+{
+	struct procwatch_info now;
+
+	if (pidref_verify(parent) < 0 || procwatch_identify(ref->pid, &now) < 0)
+		return false;
+	/* The start time read after the pidfd was opened: the same process. */
+	return now.start_time == ref->start_time && now.parent_pid == parent->pid &&
+	       ref->start_time >= parent->start_time;
+}
+
 /* A child of an enrolled process inherits VM_MERGEABLE VMAs and the
  * merge-any flag through fork, so it is enrolled already: just track it. */
 static void on_fork(struct daemon *d, const struct procwatch_info *info)
@@ -210,20 +285,26 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 		return;
 	if (pidref_open(&ref, info->pid, 0) < 0)
 		return;
-	t = tracker_add(&d->tr, &ref, parent->app, parent->comm);
-	if (!t) {
+	if (!is_child_of(&ref, &parent->ref)) {
+		log_debug("fork event: PID %d is no longer the child of %s[%d]; ignored",
+			  (int)info->pid, parent->comm, (int)parent->ref.pid);
 		pidref_close(&ref);
-		log_err("out of memory tracking PID %d", (int)info->pid);
 		return;
 	}
+	t = track(d, &ref, parent->app, "");
+	if (!t)
+		return;
 	/* The add may have moved the array: parent is stale, look it up again. */
 	parent = tracker_find(&d->tr, info->parent_pid);
+	memcpy(t->comm, parent->comm, sizeof(t->comm));     /* escaped already */
 	t->by_tree = true;
 	t->inherited = true;
 	t->state = TRACKED_ENROLLED;
 	t->mode = parent->mode;
-	/* The child's advised ranges are its parent's (a copy: cur minus nothing). */
-	vmas_subtract(&parent->advised, &none, &t->advised);
+	/* Enrolled by range: the child's advised ranges are its parent's (a
+	 * copy: cur minus nothing). Whole-process: none to keep. */
+	if (parent->mode == ENROLL_RANGES)
+		vmas_subtract(&parent->advised, &none, &t->advised);
 }
 
 static void on_cgroup_member(pid_t pid, void *ud)

@@ -414,6 +414,18 @@ static void handle_event(struct procwatch *w, const struct proc_event *pe)
 	}
 }
 
+/* Does e, later in a batch, make an earlier exec or rename of tgid moot?
+ * A later exec or rename of it is looked up in /proc afresh, which is all
+ * the earlier one would do: a process renaming itself in a loop costs one
+ * lookup a batch, not one a rename. */
+static bool superseded_by(const struct proc_event *e, pid_t tgid)
+{
+	if (e->what == PROC_EVENT_EXEC)
+		return e->event_data.exec.process_tgid == tgid;
+	return e->what == PROC_EVENT_COMM && e->event_data.comm.process_tgid == tgid &&
+	       e->event_data.comm.process_pid == tgid;
+}
+
 /* Handles a batch in order. An exec or rename followed by the exit of the
  * same process in the batch needs no /proc lookup: it is gone (short-lived
  * processes, the bulk of all execs, mostly end this way). */
@@ -427,9 +439,10 @@ static void handle_batch(struct procwatch *w, const struct proc_event *b, size_t
 			tgid = b[i].event_data.comm.process_tgid;
 		bool gone = false;
 		for (size_t j = i + 1; tgid && j < n && !gone; j++)
-			gone = b[j].what == PROC_EVENT_EXIT &&
-			       b[j].event_data.exit.process_tgid == tgid &&
-			       b[j].event_data.exit.process_pid == tgid;
+			gone = (b[j].what == PROC_EVENT_EXIT &&
+				b[j].event_data.exit.process_tgid == tgid &&
+				b[j].event_data.exit.process_pid == tgid) ||
+			       superseded_by(&b[j], tgid);
 		if (!gone)
 			handle_event(w, &b[i]);
 	}

@@ -1,6 +1,7 @@
 /* tracker.c — the set of matched processes (see tracker.h). */
 #include "tracker.h"
 #include "array.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -20,12 +21,13 @@ struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const c
 	struct tracked *e, fresh;
 	void *grown;
 
-	/* Fill the entry before growing: app and comm may point into this very
-	 * array (a forked child takes its parent's), which the growth frees. */
+	/* Fill the entry before growing: app may point into this very array (a
+	 * forked child takes its parent's), which the growth frees. */
 	memset(&fresh, 0, sizeof(fresh));
 	fresh.ref = *ref;
+	fresh.uid = (uid_t)-1;
 	snprintf(fresh.app, sizeof(fresh.app), "%s", app);
-	snprintf(fresh.comm, sizeof(fresh.comm), "%s", comm);
+	tracker_set_comm(&fresh, comm);
 	grown = array_grow(t->v, t->n, &t->cap, sizeof(*t->v), 16);
 	if (!grown)
 		return NULL;
@@ -33,6 +35,11 @@ struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const c
 	e = &t->v[t->n++];
 	*e = fresh;
 	return e;
+}
+
+void tracker_set_comm(struct tracked *t, const char *raw)
+{
+	log_escape(raw, t->comm, sizeof(t->comm));
 }
 
 static void tracked_release(struct tracked *e)

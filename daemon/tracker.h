@@ -1,10 +1,15 @@
 /* tracker.h — the processes ksmplusd has matched: which app, how they were
- * enrolled (or why not), and the ranges advised so rescans add only new ones.
- * Only matching processes live here, so a plain array is enough. */
+ * enrolled (or why not), and the ranges advised so rescans add only new ones
+ * (only for processes enrolled by range: a whole-process enrollment needs
+ * none, and 60,000 VMAs are 1 MB a process). Only matching processes live
+ * here, at most max_processes of them (config.h), so a plain array is
+ * enough. */
 #ifndef KSMPLUS_TRACKER_H
 #define KSMPLUS_TRACKER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "enroll.h"
 #include "pidref.h"
 #include "vmas.h"
@@ -19,7 +24,10 @@ enum tracked_state {
 struct tracked {
 	struct pidref ref;
 	char app[256];
-	char comm[16];
+	/* For display only (logs, status): the comm escaped (log_escape), as a
+	 * process may name itself "\x1b[2J"; matching uses procwatch's raw one. */
+	char comm[64];
+	uid_t uid;                      /* effective uid: its security domain */
 	enum tracked_state state;
 	enum enroll_mode mode;
 	struct vma_list advised;        /* ENROLL_RANGES: what was advised */
@@ -31,6 +39,7 @@ struct tracked {
 	bool by_cgroup;                 /* a cgroup app's member (cgroups.h) */
 	bool inherited;
 	char reason[160];               /* why skipped or failed */
+	bool cross_user;                /* skipped for another uid's enrolled processes */
 	/* A "later" skip (stopped, in D state, interrupted...) is retried with
 	 * exponential back-off: when (CLOCK_MONOTONIC usec, 0 = not due) and
 	 * how many times so far. */
@@ -41,14 +50,21 @@ struct tracked {
 struct tracker {
 	struct tracked *v;
 	size_t n, cap;
+	/* At max_processes (members.c): processes refused since the cap was
+	 * last reached, shown in status; at_cap while there, so the log says
+	 * it once. */
+	bool at_cap;
+	size_t refused;
 };
 
 struct tracked *tracker_find(struct tracker *t, pid_t pid);
-/* Adds an entry (takes ownership of ref's pidfd). NULL on ENOMEM. app and
- * comm may point into the tracker itself. The add may move every entry:
+/* Adds an entry (takes ownership of ref's pidfd). NULL on ENOMEM. app may
+ * point into the tracker itself; comm is the raw one (escaped here). The add may move every entry:
  * pointers to entries taken before it are stale after it. */
 struct tracked *tracker_add(struct tracker *t, const struct pidref *ref, const char *app,
 			    const char *comm);
+/* Sets t's displayed comm from a raw one. */
+void tracker_set_comm(struct tracked *t, const char *raw);
 void tracker_remove(struct tracker *t, pid_t pid);
 void tracker_clear(struct tracker *t);
 size_t tracker_count(const struct tracker *t, const char *app, enum tracked_state state);

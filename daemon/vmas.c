@@ -11,6 +11,8 @@
 #include "vmas.h"
 #include "array.h"
 
+#define VMAS_LINE_MAX (4096 + 256)	/* PATH_MAX path plus the fixed fields */
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -121,11 +123,11 @@ static void vmas_normalize(struct vma_list *l)
 	l->n = w + 1;
 }
 
-int vmas_parse(const char *text, struct vma_list *out, int *bad_line)
+/* Appends the eligible ranges of text's lines (no sorting, no undo on
+ * error: the callers do both); *lineno counts lines across calls. */
+static int parse_text(const char *text, struct vma_list *out, int *lineno)
 {
-	size_t orig_n = out->n;
-	char line[4096 + 256];	/* PATH_MAX path plus the fixed fields */
-	int lineno = 0;
+	char line[VMAS_LINE_MAX];
 
 	while (*text) {
 		const char *nl = strchr(text, '\n');
@@ -133,91 +135,86 @@ int vmas_parse(const char *text, struct vma_list *out, int *bad_line)
 		uintptr_t s, e;
 		int r;
 
-		lineno++;
+		++*lineno;
 		r = len < sizeof(line) ? 1 : -EINVAL;
 		if (r > 0) {
 			memcpy(line, text, len);
 			line[len] = '\0';
 			r = parse_line(line, &s, &e);
 		}
-		if (r < 0) {
-			if (bad_line)
-				*bad_line = lineno;
-			out->n = orig_n;	/* all or nothing */
+		if (r < 0)
 			return -EINVAL;
-		}
-		if (r > 0 && vmas_push(out, s, e) < 0) {
-			out->n = orig_n;
+		if (r > 0 && vmas_push(out, s, e) < 0)
 			return -ENOMEM;
-		}
 		text += len + (nl != NULL);
+	}
+	return 0;
+}
+
+int vmas_parse(const char *text, struct vma_list *out, int *bad_line)
+{
+	size_t orig_n = out->n;
+	int lineno = 0, r = parse_text(text, out, &lineno);
+
+	if (r < 0) {
+		if (bad_line && r == -EINVAL)
+			*bad_line = lineno;
+		out->n = orig_n;	/* all or nothing */
+		return r;
 	}
 	vmas_normalize(out);
 	return 0;
 }
 
-/* Reads a whole /proc file; maps of a big process can be megabytes, and
- * /proc reports size 0, so grow the buffer as we go. */
-static int read_all(const char *path, char **buf_out)
+/* Reads maps a buffer at a time, parsing the whole lines of each: a process
+ * with 60,000 VMAs has 4 MB of maps text, which the daemon need not hold
+ * (only the ranges it keeps cost memory, and only where it keeps them). */
+int vmas_read(pid_t pid, struct vma_list *out)
 {
-	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap);
-	int fd, err = 0;
+	char path[64], buf[65536];
+	size_t len = 0, orig_n = out->n;
+	int fd, r = 0, lineno = 0;
 
-	if (!buf)
-		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(buf);
-		return err;
-	}
+	if (fd < 0)
+		return -errno;
 	for (;;) {
-		ssize_t n;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		char *last_nl;
 
-		if (cap - len < 4096) {
-			char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err = -errno;
+			r = -errno;
 			break;
 		}
-		if (n == 0)
-			break;
 		len += (size_t)n;
+		buf[len] = '\0';
+		last_nl = n == 0 ? buf + len : strrchr(buf, '\n');
+		if (!last_nl) {
+			r = len == sizeof(buf) - 1 ? -EINVAL : 0;  /* a line longer than buf */
+			if (r < 0)
+				break;
+			continue;
+		}
+		char keep = *last_nl;
+
+		*last_nl = '\0';
+		r = parse_text(buf, out, &lineno);
+		if (r < 0 || n == 0)
+			break;
+		*last_nl = keep;
+		len -= (size_t)(last_nl + 1 - buf);
+		memmove(buf, last_nl + 1, len);
 	}
 	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*buf_out = buf;
-	return 0;
-}
-
-int vmas_read(pid_t pid, struct vma_list *out)
-{
-	char path[64], *text = NULL;
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	r = read_all(path, &text);
-	if (r < 0)
+	if (r < 0) {
+		out->n = orig_n;
 		return r;
-	r = vmas_parse(text, out, NULL);
-	free(text);
-	return r;
+	}
+	vmas_normalize(out);
+	return 0;
 }
 
 int vmas_subtract(const struct vma_list *cur, const struct vma_list *prev, struct vma_list *out)

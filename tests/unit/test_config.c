@@ -102,7 +102,28 @@ static void test_defaults(void **state)
 	assert_false(c.unmerge_on_stop);
 	assert_int_equal(c.apps.n, 0);
 	assert_int_equal(c.n_knobs, 0);
+	assert_int_equal(c.max_processes, 8192);
+	assert_false(c.cross_user);     /* one security domain unless allowed */
 	ASSERT_LIST(&c.excludes, "mysqld", "mariadbd");
+	config_free(&c);
+}
+
+static void test_cross_user_and_cap(void **state)
+{
+	const char *p1 = write_file("cu1.conf", "[ksmplusd]\nmax_processes = 50\ncross_user = allow\n");
+	const char *p2;
+	struct config c;
+	char err[512] = "";
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(config_parse_file(p1, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_processes, 50);
+	assert_true(c.cross_user);
+	p2 = write_file("cu2.conf", "[ksmd]\ncross_user = deny\n");
+	assert_int_equal(config_parse_file(p2, &c, err, sizeof(err)), 0);
+	assert_false(c.cross_user);
+	assert_int_equal(c.n_knobs, 0);         /* not a sysfs knob */
 	config_free(&c);
 }
 
@@ -302,7 +323,15 @@ static void test_bad_files(void **state)
 		{ "[apps]\napp = cgroup:\n", 2, "invalid app name 'cgroup:': empty cgroup glob after 'cgroup:'" },
 		{ "[apps]\napp =\n", 2, "'app' needs at least one name" },
 		{ "[apps]\napp = , ,\n", 2, "'app' needs at least one name" },
-		{ "[apps]\nexclude = a\x01z\n", 2, "invalid exclude name 'a\x01z': contains a control character" },
+		{ "[ksmplusd]\nmax_processes = 0\n", 2,
+		  "invalid value '0' for max_processes (expected 1..1000000)" },
+		{ "[ksmplusd]\ncross_user = yes\n", 2,
+		  "invalid value 'yes' for cross_user (expected deny or allow)" },
+		{ "[ksmd]\ncross_user = 1\n", 2,
+		  "invalid value '1' for cross_user (expected deny or allow)" },
+		{ "[apps]\napp = \x1b[31m\n", 2,
+		  "invalid app name '\\x1b[31m': contains a control character" },
+		{ "[apps]\nexclude = a\x01z\n", 2, "invalid exclude name 'a\\x01z': contains a control character" },
 		/* the first error wins, whichever kind comes first */
 		{ "[apps]\napp = gimp\nbogus = 1\nno equals here\n", 3, "unknown key 'bogus' in [apps]" },
 		{ "[apps]\nno equals here\nbogus = 1\n", 2, "syntax error (expected [section] or key = value)" },
@@ -618,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_backend_names),
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cross_user_and_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_knob_last_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exclude_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiline_and_comments, setup, teardown),

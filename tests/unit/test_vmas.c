@@ -226,6 +226,53 @@ static void test_read_self(void **state)
 	assert_int_equal(l.n, 0);
 }
 
+/* maps text far longer than vmas_read's buffer: read a buffer at a time, the
+ * result is the one parsing the whole text gives, every VMA there. */
+static void test_read_many(void **state)
+{
+	enum { N = 8000 };
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), cap = 1 << 20, len = 0;
+	struct vma_list streamed = { 0 }, whole = { 0 };
+	char *text = malloc(cap);
+	unsigned char *base;
+	size_t found = 0;
+	FILE *f;
+
+	(void)state;
+	base = mmap(NULL, 2 * N * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_non_null(text);
+	assert_true(base != MAP_FAILED);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(munmap(base + (2 * i + 1) * page, page), 0);
+	assert_int_equal(vmas_read(getpid(), &streamed), 0);
+	f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	while (len < cap - 1 && fgets(text + len, (int)(cap - len), f))
+		len += strlen(text + len);
+	fclose(f);
+	assert_true(len > 4 * 65536);   /* many buffers */
+	assert_int_equal(vmas_parse(text, &whole, NULL), 0);
+	/* stdio's buffers were mapped meanwhile, maybe next to the test's
+	 * VMAs (then coalesced with them): every test VMA read a buffer at a
+	 * time must lie in a range of the whole text. */
+	for (size_t i = 0, j = 0; i < streamed.n; i++) {
+		/* (the first may be coalesced with a mapping just below) */
+		if (streamed.v[i].end <= (uintptr_t)base ||
+		    streamed.v[i].start >= (uintptr_t)(base + 2 * N * page))
+			continue;
+		while (j < whole.n && whole.v[j].end < streamed.v[i].end)
+			j++;
+		assert_true(j < whole.n);
+		assert_true(whole.v[j].start <= streamed.v[i].start);
+		found++;
+	}
+	assert_int_equal(found, N);
+	munmap(base, 2 * N * page);
+	vmas_free(&streamed);
+	vmas_free(&whole);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_subtract),
 		cmocka_unit_test(test_read_self),
+		cmocka_unit_test(test_read_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

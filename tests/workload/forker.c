@@ -3,7 +3,10 @@
  * SIGUSR1 forks --children copies of itself that stay alive, each holding the
  * inherited memory. Children die with the parent (PR_SET_PDEATHSIG) or on
  * SIGTERM. Status file: "ready PID" once filled, "forked N" once every child
- * runs. SIGUSR2: kill every child and wait for them ("reaped N"). */
+ * runs. SIGUSR2: kill every child and wait for them ("reaped N").
+ * --vmas N: also maps N separate one-page anonymous VMAs (every other page
+ * of a reservation, the pages between left unmapped so the kernel cannot
+ * merge neighbours), the shape of a JIT or a malloc with many arenas. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -40,6 +43,24 @@ static void status(const char *path, const char *word, long a)
 		fflush(f);
 }
 
+/* n one-page VMAs, each touched (KSM has something to scan), with a hole
+ * between neighbours: one reservation, every other page unmapped again. */
+static int map_vmas(size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *base = mmap(NULL, 2 * n * page, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (base == MAP_FAILED)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (munmap(base + (2 * i + 1) * page, page) < 0)
+			return -1;
+		base[2 * i * page] = 1;
+	}
+	return 0;
+}
+
 /* A child: sleeps until told to go or its parent dies. */
 static void child(pid_t parent, const sigset_t *old)
 {
@@ -56,12 +77,14 @@ int main(int argc, char **argv)
 	size_t mib = 4;
 	long nchildren = 100;
 	const char *st = NULL;
+	size_t nvmas = 0;
 	int c;
 
 	static const struct option opts[] = {
 		{ "mib", required_argument, NULL, 'm' },
 		{ "children", required_argument, NULL, 'n' },
 		{ "status", required_argument, NULL, 's' },
+		{ "vmas", required_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -69,8 +92,10 @@ int main(int argc, char **argv)
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 'n': nchildren = strtol(optarg, NULL, 10); break;
 		case 's': st = optarg; break;
+		case 'v': nvmas = strtoul(optarg, NULL, 10); break;
 		default:
-			fprintf(stderr, "usage: forker [--mib N] [--children N] [--status FILE]\n");
+			fprintf(stderr, "usage: forker [--mib N] [--children N] [--vmas N] "
+				"[--status FILE]\n");
 			return 2;
 		}
 	}
@@ -84,6 +109,10 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < len; i++)
 		mem[i] = (unsigned char)(i * 7 + 1);
+	if (nvmas && map_vmas(nvmas) < 0) {
+		perror("forker: --vmas");
+		return 1;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
