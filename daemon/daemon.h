@@ -87,7 +87,8 @@ void figures_apps(struct daemon *d, struct app_figures *f, struct app_figures *p
 int figures_init(struct daemon *d);
 void figures_free(struct daemon *d);
 /* Starts a new exact computation unless one runs or the latest is younger
- * than max_age_usec. */
+ * than max_age_usec or than ten times what the latest took (the walk is
+ * held to a tenth of a core). */
 void figures_refresh(struct daemon *d, uint64_t max_age_usec);
 /* Age of the published exact figures, or -1 when there are none yet. */
 long long figures_age_ms(const struct daemon *d);
