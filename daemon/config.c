@@ -22,7 +22,8 @@
  *                                  ; replaces it, later ones append, and an
  *                                  ; empty `exclude =` clears the list.
  *
- *   [app gimp]                     ; per-app options
+ *   [app gimp]                     ; per-app options (NAME: at most 44
+ *                                  ; bytes, inih's section limit)
  *   children = no                  ; the app's processes only, not their trees
  *
  *   [ksmd]                         ; written to /sys/kernel/mm/ksm/<knob>
@@ -72,6 +73,11 @@ struct parse_state {
 	size_t errlen;
 	int err_line;           /* line of the recorded error, 0 if none */
 };
+
+/* inih keeps at most 49 bytes of a section name (its MAX_SECTION is 50) and
+ * drops the rest without a word, so "[app NAME]" with a longer NAME would set
+ * options for a different name; a name of exactly 49 bytes may be cut. */
+#define INIH_SECTION_MAX 49
 
 static const char *const sections[] = { "ksmplusd", "apps", "ksmd" };
 
@@ -412,6 +418,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		r = set_apps(st, key, value);
 	else if (strcmp(section, "ksmd") == 0)
 		r = set_knob(st, key, value);
+	else if (strncmp(section, "app ", 4) == 0 && strlen(section) >= INIH_SECTION_MAX)
+		r = fail(st, "[%s...] is too long: options take names of at most %d characters",
+			 section, INIH_SECTION_MAX - 5);
 	else if (strncmp(section, "app ", 4) == 0)
 		r = set_app_option(st, section + 4, key, value);
 	else if (*section == '\0')

@@ -293,6 +293,12 @@ static void test_bad_files(void **state)
 		{ "[app gimp]\nkids = no\n", 2, "unknown key 'kids' in [app gimp] (expected children)" },
 		{ "[app gimp]\nchildren = some\n", 2,
 		  "invalid value 'some' for children (expected yes or no)" },
+		/* inih cuts section names at 49 bytes: without a check, the option
+		 * went silently to "cgroup:app-flatpak-org.gnome.Evolution-*.scop"
+		 * (found by tests/fuzz/fuzz_config). */
+		{ "[app cgroup:app-flatpak-org.gnome.Evolution-*.scope]\nchildren = no\n", 2,
+		  "[app cgroup:app-flatpak-org.gnome.Evolution-*.scop...] is too long: "
+		  "options take names of at most 44 characters" },
 		{ "[app a/b]\nchildren = no\n", 2,
 		  "invalid app name 'a/b' in [app a/b]: contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = a=b\n", 2,
@@ -323,6 +329,22 @@ static void test_bad_files(void **state)
 			fail_msg("case %zu: got '%s', want '%s'", i, err, want);
 		config_free(&c);
 	}
+}
+
+/* The longest [app NAME] that inih carries whole still works. */
+static void test_app_option_longest_name(void **state)
+{
+	const char *name = "cgroup:app-flatpak-org.gnome.Evoluti-*.scope";    /* 44 */
+	char text[128], err[512] = "";
+	struct config c;
+
+	(void)state;
+	assert_int_equal(strlen(name), 44);
+	snprintf(text, sizeof(text), "[app %s]\nchildren = no\n", name);
+	config_init(&c);
+	assert_int_equal(config_parse_file(write_file("long-app.conf", text), &c, err, sizeof(err)), 0);
+	ASSERT_LIST(&c.no_children, name);
+	config_free(&c);
 }
 
 static void test_cannot_open(void **state)
@@ -623,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_multiline_and_comments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_app_option_longest_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_dropins_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_no_dropin_dir, setup, teardown),
