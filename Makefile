@@ -151,7 +151,7 @@ bench: all $(WORKLOADS) $(BENCH_PROGS)
 lint: all
 	@mkdir -p $(BUILD)/lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench tests/fuzz
 	sed 's|@SBINDIR@|$(abspath $(BUILD))|g' systemd/ksmplusd.service > $(BUILD)/lint/ksmplusd.service
 	systemd-analyze verify --man=no $(BUILD)/lint/ksmplusd.service
 	# 2.2: root with CAP_SYS_PTRACE, CAP_SYS_ADMIN (see README), ptrace, host netns
