@@ -419,7 +419,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	else if (strcmp(section, "ksmd") == 0)
 		r = set_knob(st, key, value);
 	else if (strncmp(section, "app ", 4) == 0 && strlen(section) >= INIH_SECTION_MAX)
-		r = fail(st, "[%s...] is too long: options take names of at most %d characters",
+		r = fail(st, "[%.48s...] is too long: options take names of at most %d characters",
 			 section, INIH_SECTION_MAX - 5);
 	else if (strncmp(section, "app ", 4) == 0)
 		r = set_app_option(st, section + 4, key, value);
@@ -487,8 +487,12 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 
 	if (*s == ';' || *s == '#' || *trim(s) == '\0')
 		return strcpy(str, "\n");
-	if (*s == '[')          /* too long for a known name: reported */
+	if (*s == '[') {        /* too long for a known name: reported */
+		if (strncmp(s + 1, "app ", 4) == 0)
+			fail(st, "[%.48s...] is too long: options take names of at most %d characters",
+			     s + 1, INIH_SECTION_MAX - 5);
 		return strcpy(str, "[" LONG_TOKEN "]\n");
+	}
 	eq = isspace((unsigned char)*s) ? s : find_chars_or_comment(s, "=:");
 	if (*eq == '\0' || *eq == ';')
 		return strcpy(str, LONG_TOKEN "\n");    /* inih: syntax error */

@@ -297,7 +297,7 @@ static void test_bad_files(void **state)
 		 * went silently to "cgroup:app-flatpak-org.gnome.Evolution-*.scop"
 		 * (found by tests/fuzz/fuzz_config). */
 		{ "[app cgroup:app-flatpak-org.gnome.Evolution-*.scope]\nchildren = no\n", 2,
-		  "[app cgroup:app-flatpak-org.gnome.Evolution-*.scop...] is too long: "
+		  "[app cgroup:app-flatpak-org.gnome.Evolution-*.sco...] is too long: "
 		  "options take names of at most 44 characters" },
 		{ "[app a/b]\nchildren = no\n", 2,
 		  "invalid app name 'a/b' in [app a/b]: contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
@@ -424,6 +424,16 @@ static void test_long_lines(void **state)
 	config_init(&c);
 	snprintf(want, sizeof(want),
 		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])", path, name256);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* a long [app NAME] header: named, not "unknown section [\x1f]" */
+	snprintf(text, sizeof(text), "[apps]\n[app %s]\nchildren = no\n", name255);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:2: [app %.44s...] is too long: options take names of at "
+		 "most 44 characters", path, name255);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
