@@ -487,7 +487,19 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 
 	if (*s == ';' || *s == '#' || *trim(s) == '\0')
 		return strcpy(str, "\n");
-	if (*s == '[') {        /* too long for a known name: reported */
+	if (*s == '[') {
+		char *end = find_chars_or_comment(s + 1, "]");
+
+		if (*end != ']')
+			return strcpy(str, "[\n");     /* inih: syntax error, as it was */
+		/* Long only for what follows ']' (say, a comment), which inih
+		 * ignores: the header itself, whole. */
+		if (end - s + 2 < num) {
+			end[1] = '\0';
+			snprintf(str, (size_t)num, "%s\n", s);
+			return str;
+		}
+		/* Too long for a known name: check_section reported it, or here. */
 		if (strncmp(s + 1, "app ", 4) == 0)
 			fail(st, "[%.48s...] is too long: options take names of at most %d characters",
 			     s + 1, INIH_SECTION_MAX - 5);

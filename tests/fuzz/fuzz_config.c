@@ -77,6 +77,12 @@ static void check_error(const char *err, const struct segment *seg, size_t n)
 			continue;
 		if (strcmp(err + plen, ": out of memory") == 0)
 			return;
+		/* config.c stands LONG_TOKEN (0x1f) in for long lines' values: it
+		 * must never reach the user in place of what they wrote. */
+		if (strchr(err, '\x1f') && !memchr(seg[i].p, '\x1f', seg[i].len)) {
+			fprintf(stderr, "fuzz_config: placeholder in the error: %s\n", err);
+			abort();
+		}
 		line = strtol(err + plen + 1, &end, 10);
 		if (end == err + plen + 1 || strncmp(end, ": ", 2) != 0 || end[2] == '\0') {
 			fprintf(stderr, "fuzz_config: error without FILE:LINE: reason: %s\n", err);

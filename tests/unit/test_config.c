@@ -428,6 +428,22 @@ static void test_long_lines(void **state)
 	assert_string_equal(err, want);
 	config_free(&c);
 
+	/* a known header made long by its comment is still that header, and a
+	 * long header without ']' a syntax error, as short ones are */
+	snprintf(text, sizeof(text), "[apps]\n[ksmd] ; %s\nrun = 1\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(knob(&c, "run")->value, "1");
+	config_free(&c);
+	snprintf(text, sizeof(text), "[apps]\napp = gimp\n[ksmd ; %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:3: syntax error (expected [section] or key = value)", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
 	/* a long [app NAME] header: named, not "unknown section [\x1f]" */
 	snprintf(text, sizeof(text), "[apps]\n[app %s]\nchildren = no\n", name255);
 	path = write_file("long.conf", text);
