@@ -485,7 +485,9 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 {
 	char *eq, *v;
 
-	if (*s == ';' || *s == '#' || *trim(s) == '\0')
+	/* inih looks for a comment after the indentation, as here: an indented
+	 * long comment is no continuation line. */
+	if (strchr(";#", *trim(s)))
 		return strcpy(str, "\n");
 	if (*s == '[') {
 		char *end = find_chars_or_comment(s + 1, "]");
@@ -524,7 +526,9 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 		fail(st, "key '%.40s...' is too long", s);
 		return strcpy(str, "\n");
 	}
-	snprintf(str, (size_t)num, "%s = " LONG_TOKEN "\n", s);
+	/* No blank before '=': with an empty key it would be an indented
+	 * line, which inih takes for a continuation. */
+	snprintf(str, (size_t)num, "%s=" LONG_TOKEN "\n", s);
 	return str;
 }
 
@@ -549,6 +553,18 @@ static char *read_line(char *str, int num, void *stream)
 	 * a header at the start of a line is certainly a header; the handler
 	 * catches keys in any other unknown section. */
 	check_section(st, s);
+	/* inih (r55) keeps " ; comment" in the value of a continuation line,
+	 * unlike everywhere else, and a long line's handling here drops it:
+	 * cut it off every indented line, so a comment is one everywhere. */
+	if (isspace((unsigned char)*s)) {
+		char *c = find_chars_or_comment(s, NULL);
+
+		if (*c) {
+			c[0] = '\n';
+			c[1] = '\0';
+			len = c + 1 - st->buf;
+		}
+	}
 	if (len < num) {
 		memcpy(str, st->buf, (size_t)len + 1);
 		return str;

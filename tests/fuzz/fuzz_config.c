@@ -11,8 +11,10 @@
  *  - an accepted one holds only valid names that occur in the text as
  *    written (nothing split, truncated or invented), [app NAME] options for
  *    names written that way, and settings within their documented ranges. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,15 +156,96 @@ static void check_config(const struct config *c, const uint8_t *data, size_t siz
 	}
 }
 
+/* Inline comments and trailing blanks change nothing, however long: each
+ * line of text with " ;xxx..." appended, past inih's 200-byte line buffer,
+ * into out.  That sends every line through config.c's long-line path, which
+ * must read it as inih reads the short one.  A line ending in '=' or ':'
+ * gets blanks instead: inih takes "key = ;x" as the value ";x". */
+#define PAD_LEN 210
+static size_t pad_lines(const char *p, size_t len, char *out)
+{
+	size_t o = 0;
+	char last = '\0';      /* last non-blank byte of the line so far */
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || p[i] == '\n') {
+			if (i == len && (len == 0 || p[len - 1] == '\n'))
+				break;          /* no last line without '\n' */
+			bool blanks = last == '=' || last == ':';
+
+			out[o++] = ' ';
+			out[o++] = blanks ? ' ' : ';';
+			memset(out + o, blanks ? ' ' : 'x', PAD_LEN);
+			o += PAD_LEN;
+			last = '\0';
+		} else if (!isspace((unsigned char)p[i])) {
+			last = p[i];
+		}
+		if (i < len)
+			out[o++] = p[i];
+	}
+	return o;
+}
+
+struct result {
+	int rc;
+	char err[1024];
+	struct config c;
+};
+
+static void load(const char *main_path, struct result *r)
+{
+	r->err[0] = '\0';
+	config_init(&r->c);
+	r->rc = config_load(main_path, &r->c, r->err, sizeof(r->err));
+}
+
+static bool same_strlist(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static void check_same(const struct result *a, const struct result *b)
+{
+	const struct config *x = &a->c, *y = &b->c;
+	bool same = a->rc == b->rc && strcmp(a->err, b->err) == 0;
+
+	if (same && a->rc == 0) {
+		same = same_strlist(&x->apps, &y->apps) && same_strlist(&x->excludes, &y->excludes) &&
+		       same_strlist(&x->no_children, &y->no_children) &&
+		       x->n_knobs == y->n_knobs && x->backend == y->backend &&
+		       x->rescan_sec == y->rescan_sec && x->sweep_sec == y->sweep_sec &&
+		       x->unmerge_on_stop == y->unmerge_on_stop &&
+		       x->drop_unprofitable == y->drop_unprofitable &&
+		       x->profit_min_scans == y->profit_min_scans &&
+		       x->profit_min_sec == y->profit_min_sec &&
+		       x->profit_backoff_sec == y->profit_backoff_sec;
+		for (size_t k = 0; same && k < x->n_knobs; k++)
+			same = strcmp(x->knobs[k].knob, y->knobs[k].knob) == 0 &&
+			       strcmp(x->knobs[k].value, y->knobs[k].value) == 0 &&
+			       x->knobs[k].line == y->knobs[k].line;
+	}
+	if (!same) {
+		fprintf(stderr, "fuzz_config: a long inline comment changed the result:\n"
+			"  short lines: rc %d %s (%zu apps)\n  padded:      rc %d %s (%zu apps)\n",
+			a->rc, a->err, x->apps.n, b->rc, b->err, y->apps.n);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct segment seg[MAX_FILES];
 	static size_t last_n;
 	const char *dir = fuzz_tmpdir();
-	char main_path[PATH_MAX], dropins[PATH_MAX], err[1024] = "";
-	struct config c;
+	static struct result plain, padded;
+	char main_path[PATH_MAX], dropins[PATH_MAX];
 	size_t n = split(data, size, seg);
-	int r;
 
 	snprintf(main_path, sizeof(main_path), "%s/ksmplusd.conf", dir);
 	snprintf(dropins, sizeof(dropins), "%s.d", main_path);
@@ -180,15 +263,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_write_file(seg[i].path, seg[i].p, seg[i].len);
 	}
 
-	config_init(&c);
-	r = config_load(main_path, &c, err, sizeof(err));
-	CHECK(r == 0 || r == -1);
-	if (r < 0) {
-		CHECK(err[0] != '\0');
-		check_error(err, seg, n);
+	load(main_path, &plain);
+	CHECK(plain.rc == 0 || plain.rc == -1);
+	if (plain.rc < 0) {
+		CHECK(plain.err[0] != '\0');
+		check_error(plain.err, seg, n);
 	} else {
-		check_config(&c, data, size, seg, n);
+		check_config(&plain.c, data, size, seg, n);
 	}
-	config_free(&c);
+
+	/* The same files with every line padded by a long comment. */
+	for (size_t i = 0; i < n; i++) {
+		size_t lines = (size_t)count_lines(&seg[i]);
+		char *buf = malloc(seg[i].len + lines * (PAD_LEN + 2) + 1);
+
+		CHECK(buf);
+		fuzz_write_file(seg[i].path, buf, pad_lines(seg[i].p, seg[i].len, buf));
+		free(buf);
+	}
+	load(main_path, &padded);
+	check_same(&plain, &padded);
+	config_free(&plain.c);
+	config_free(&padded.c);
 	return 0;
 }

@@ -225,7 +225,7 @@ static void test_multiline_and_comments(void **state)
 		"\xEF\xBB\xBF; BOM then comment\n"
 		"[apps]\n"
 		"app = a\n"
-		"   b, c\n"                 /* inih continuation line */
+		"   b, c ; on a continuation line too\n"   /* inih continuation line */
 		"# full-line comment\n"
 		"app = d ; e f\n"
 		"app = g;h\n");             /* ';' not after a space: part of the name */
@@ -440,6 +440,15 @@ static void test_long_lines(void **state)
 	path = write_file("long.conf", text);
 	config_init(&c);
 	snprintf(want, sizeof(want), "%s:3: syntax error (expected [section] or key = value)", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* a long line without a key is still no continuation line */
+	snprintf(text, sizeof(text), "[ksmd]\nrun = 1\n= %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:3: unknown key '' in [ksmd]", path);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
