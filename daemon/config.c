@@ -72,6 +72,7 @@ struct parse_state {
 	char *err;
 	size_t errlen;
 	int err_line;           /* line of the recorded error, 0 if none */
+	bool prev_key;          /* inih would take an indented line for a continuation */
 };
 
 /* inih keeps at most 49 bytes of a section name (its MAX_SECTION is 50) and
@@ -483,12 +484,16 @@ static void check_section(struct parse_state *st, char *s)
  * handler substitutes the real value, split the way inih would split it. */
 static char *long_line(struct parse_state *st, char *s, char *str, int num)
 {
+	bool continuation = st->prev_key && isspace((unsigned char)*s);
 	char *eq, *v;
 
 	/* inih looks for a comment after the indentation, as here: an indented
 	 * long comment is no continuation line. */
 	if (strchr(";#", *trim(s)))
 		return strcpy(str, "\n");
+	/* Otherwise indentation means nothing to inih. */
+	if (!continuation)
+		s += strspn(s, " \t\r\n\v\f");
 	if (*s == '[') {
 		char *end = find_chars_or_comment(s + 1, "]");
 
@@ -507,18 +512,19 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 			     s + 1, INIH_SECTION_MAX - 5);
 		return strcpy(str, "[" LONG_TOKEN "]\n");
 	}
-	eq = isspace((unsigned char)*s) ? s : find_chars_or_comment(s, "=:");
+	eq = continuation ? s : find_chars_or_comment(s, "=:");
 	if (*eq == '\0' || *eq == ';')
 		return strcpy(str, LONG_TOKEN "\n");    /* inih: syntax error */
-	v = isspace((unsigned char)*s) ? s : eq + 1;
-	v += strspn(v, " \t");
+	v = continuation ? s : eq + 1;
+	/* Before skipping blanks: "key = ;x" is an empty value to inih. */
 	*find_chars_or_comment(v, NULL) = '\0';
+	v += strspn(v, " \t");
 	st->long_value = strdup(trim(v));
 	if (!st->long_value) {
 		fail(st, "out of memory");
 		return strcpy(str, "\n");
 	}
-	if (isspace((unsigned char)*s))
+	if (continuation)
 		return strcpy(str, " " LONG_TOKEN "\n");
 	*eq = '\0';
 	s = trim(s);
@@ -530,6 +536,31 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 	 * line, which inih takes for a continuation. */
 	snprintf(str, (size_t)num, "%s=" LONG_TOKEN "\n", s);
 	return str;
+}
+
+/* Follows inih through the line it is handed, for long_line: after a
+ * "key = value" line, until the next header, inih takes an indented line for
+ * a continuation of that key (of a non-empty one only). */
+static void track_key(struct parse_state *st, char *line)
+{
+	char *p = line, *eq, *end;
+
+	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	p += strspn(p, " \t\r\n\v\f");
+	if (*p == '\0' || *p == ';' || *p == '#' || (st->prev_key && p > line))
+		return;                 /* blank, comment, continuation */
+	if (*p == '[') {
+		if (*find_chars_or_comment(p + 1, "]") == ']')
+			st->prev_key = false;
+		return;
+	}
+	eq = find_chars_or_comment(p, "=:");
+	if (*eq != '=' && *eq != ':')
+		return;                 /* syntax error: inih changes nothing */
+	for (end = eq; end > p && isspace((unsigned char)end[-1]); end--)
+		;
+	st->prev_key = end > p;
 }
 
 /* inih's reader: one line per call, like fgets. Counting lines here gives
@@ -567,9 +598,19 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	if (len < num) {
 		memcpy(str, st->buf, (size_t)len + 1);
-		return str;
+	} else {
+		str = long_line(st, s, str, num);
+		/* Hand back the BOM skipped above, or inih skips what follows
+		 * it if that is another one. */
+		if (s != st->buf && strlen(str) + 3 < (size_t)num) {
+			memmove(str + 3, str, strlen(str) + 1);
+			memcpy(str, "\xEF\xBB\xBF", 3);
+		} else if (s != st->buf) {
+			fail(st, "line too long after the byte order mark");
+		}
 	}
-	return long_line(st, s, str, num);
+	track_key(st, str);
+	return str;
 }
 
 int config_parse_file(const char *file, struct config *c, char *err, size_t errlen)

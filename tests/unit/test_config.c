@@ -444,6 +444,32 @@ static void test_long_lines(void **state)
 	assert_string_equal(err, want);
 	config_free(&c);
 
+	/* "exclude = ;comment" is an empty value to inih, long or short */
+	snprintf(text, sizeof(text), "[apps]\nexclude = ;%s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.excludes.n, 0);
+	config_free(&c);
+
+	/* inih skips one BOM, long line or not */
+	snprintf(text, sizeof(text), "\xEF\xBB\xBF\xEF\xBB\xBFx = y ; %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:1: '\xEF\xBB\xBFx' outside any section (start with "
+		 "[ksmplusd], [apps] or [ksmd])", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* an indented long line with no key before it is a key line, as for inih */
+	snprintf(text, sizeof(text), "[apps]\n    app = %s\n", name255);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	ASSERT_LIST(&c.apps, name255);
+	config_free(&c);
+
 	/* a long line without a key is still no continuation line */
 	snprintf(text, sizeof(text), "[ksmd]\nrun = 1\n= %s\n", name256);
 	path = write_file("long.conf", text);
