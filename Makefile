@@ -5,6 +5,8 @@
 #   make check-reliability  hostile targets and clients vs an ASan+UBSan daemon
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
+#   make fuzz        libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
+#   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
 #   make install     DESTDIR/PREFIX honoured; never overwrites /etc/ksmplusd.conf
 
 PREFIX     ?= /usr/local
@@ -30,6 +32,16 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+# The library instrumented for libFuzzer (make fuzz sets FUZZ=1 and CC=clang).
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+endif
+# gcov counters (make coverage).
+ifeq ($(COV),1)
+CFLAGS  += --coverage -O0
+LDFLAGS += --coverage
+endif
 
 # Every daemon/*.c but the two programs' mains forms the library.
 LIB_SRCS := $(filter-out daemon/ksmplusd.c daemon/ksmplusctl.c,$(wildcard daemon/*.c))
@@ -41,7 +53,7 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean check-kernel lint check-reliability
+        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build coverage
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -109,13 +121,37 @@ check:
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
 
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c) against the library built with
+# clang, ASan and UBSan in build-fuzz; each runs FUZZ_SECONDS from its seed
+# corpus, and any crash, leak or failed check fails the target, the input
+# saved in build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh build-fuzz $(FUZZERS)
+
+# Line coverage of daemon/ by the unit and integration tests, in build-cov.
+coverage:
+	rm -f $$(find build-cov -name '*.gcda' 2>/dev/null)
+	$(MAKE) BUILD=build-cov COV=1 check-unit check-integration
+	gcovr --root . --object-directory build-cov --filter 'daemon/' --print-summary \
+	  --sort-percentage build-cov | tee build-cov/coverage.txt
+
 bench: all $(WORKLOADS) $(BENCH_PROGS)
 	BUILD=$(BUILD) ./tests/bench/run.sh
 
 lint: all
 	@mkdir -p $(BUILD)/lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Idaemon daemon tests/unit tests/workload tests/bench tests/fuzz
 	sed 's|@SBINDIR@|$(abspath $(BUILD))|g' systemd/ksmplusd.service > $(BUILD)/lint/ksmplusd.service
 	systemd-analyze verify --man=no $(BUILD)/lint/ksmplusd.service
 	# 2.2: root with CAP_SYS_PTRACE, CAP_SYS_ADMIN (see README), ptrace, host netns
@@ -144,7 +180,7 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-cov
 
 -include kernel-patch/kernel.mk
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

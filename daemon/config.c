@@ -25,7 +25,8 @@
  *                                  ; replaces it, later ones append, and an
  *                                  ; empty `exclude =` clears the list.
  *
- *   [app gimp]                     ; per-app options
+ *   [app gimp]                     ; per-app options (NAME: at most 44
+ *                                  ; bytes, inih's section limit)
  *   children = no                  ; the app's processes only, not their trees
  *
  *   [ksmd]                         ; written to /sys/kernel/mm/ksm/<knob>
@@ -75,7 +76,13 @@ struct parse_state {
 	char *err;
 	size_t errlen;
 	int err_line;           /* line of the recorded error, 0 if none */
+	bool prev_key;          /* inih would take an indented line for a continuation */
 };
+
+/* inih keeps at most 49 bytes of a section name (its MAX_SECTION is 50) and
+ * drops the rest without a word, so "[app NAME]" with a longer NAME would set
+ * options for a different name; a name of exactly 49 bytes may be cut. */
+#define INIH_SECTION_MAX 49
 
 static const char *const sections[] = { "ksmplusd", "apps", "ksmd" };
 
@@ -445,6 +452,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		r = set_apps(st, key, value);
 	else if (strcmp(section, "ksmd") == 0)
 		r = set_knob(st, key, value);
+	else if (strncmp(section, "app ", 4) == 0 && strlen(section) >= INIH_SECTION_MAX)
+		r = fail(st, "[%.48s...] is too long: options take names of at most %d characters",
+			 section, INIH_SECTION_MAX - 5);
 	else if (strncmp(section, "app ", 4) == 0)
 		r = set_app_option(st, section + 4, key, value);
 	else if (*section == '\0')
@@ -507,24 +517,47 @@ static void check_section(struct parse_state *st, char *s)
  * handler substitutes the real value, split the way inih would split it. */
 static char *long_line(struct parse_state *st, char *s, char *str, int num)
 {
+	bool continuation = st->prev_key && isspace((unsigned char)*s);
 	char *eq, *v;
 
-	if (*s == ';' || *s == '#' || *trim(s) == '\0')
+	/* inih looks for a comment after the indentation, as here: an indented
+	 * long comment is no continuation line. */
+	if (strchr(";#", *trim(s)))
 		return strcpy(str, "\n");
-	if (*s == '[')          /* too long for a known name: reported */
+	/* Otherwise indentation means nothing to inih. */
+	if (!continuation)
+		s += strspn(s, " \t\r\n\v\f");
+	if (*s == '[') {
+		char *end = find_chars_or_comment(s + 1, "]");
+
+		if (*end != ']')
+			return strcpy(str, "[\n");     /* inih: syntax error, as it was */
+		/* Long only for what follows ']' (say, a comment), which inih
+		 * ignores: the header itself, whole. */
+		if (end - s + 2 < num) {
+			end[1] = '\0';
+			snprintf(str, (size_t)num, "%s\n", s);
+			return str;
+		}
+		/* Too long for a known name: check_section reported it, or here. */
+		if (strncmp(s + 1, "app ", 4) == 0)
+			fail(st, "[%.48s...] is too long: options take names of at most %d characters",
+			     s + 1, INIH_SECTION_MAX - 5);
 		return strcpy(str, "[" LONG_TOKEN "]\n");
-	eq = isspace((unsigned char)*s) ? s : find_chars_or_comment(s, "=:");
+	}
+	eq = continuation ? s : find_chars_or_comment(s, "=:");
 	if (*eq == '\0' || *eq == ';')
 		return strcpy(str, LONG_TOKEN "\n");    /* inih: syntax error */
-	v = isspace((unsigned char)*s) ? s : eq + 1;
-	v += strspn(v, " \t");
+	v = continuation ? s : eq + 1;
+	/* Before skipping blanks: "key = ;x" is an empty value to inih. */
 	*find_chars_or_comment(v, NULL) = '\0';
+	v += strspn(v, " \t");
 	st->long_value = strdup(trim(v));
 	if (!st->long_value) {
 		fail(st, "out of memory");
 		return strcpy(str, "\n");
 	}
-	if (isspace((unsigned char)*s))
+	if (continuation)
 		return strcpy(str, " " LONG_TOKEN "\n");
 	*eq = '\0';
 	s = trim(s);
@@ -532,8 +565,35 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 		fail(st, "key '%.40s...' is too long", s);
 		return strcpy(str, "\n");
 	}
-	snprintf(str, (size_t)num, "%s = " LONG_TOKEN "\n", s);
+	/* No blank before '=': with an empty key it would be an indented
+	 * line, which inih takes for a continuation. */
+	snprintf(str, (size_t)num, "%s=" LONG_TOKEN "\n", s);
 	return str;
+}
+
+/* Follows inih through the line it is handed, for long_line: after a
+ * "key = value" line, until the next header, inih takes an indented line for
+ * a continuation of that key (of a non-empty one only). */
+static void track_key(struct parse_state *st, char *line)
+{
+	char *p = line, *eq, *end;
+
+	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	p += strspn(p, " \t\r\n\v\f");
+	if (*p == '\0' || *p == ';' || *p == '#' || (st->prev_key && p > line))
+		return;                 /* blank, comment, continuation */
+	if (*p == '[') {
+		if (*find_chars_or_comment(p + 1, "]") == ']')
+			st->prev_key = false;
+		return;
+	}
+	eq = find_chars_or_comment(p, "=:");
+	if (*eq != '=' && *eq != ':')
+		return;                 /* syntax error: inih changes nothing */
+	for (end = eq; end > p && isspace((unsigned char)end[-1]); end--)
+		;
+	st->prev_key = end > p;
 }
 
 /* inih's reader: one line per call, like fgets. Counting lines here gives
@@ -557,11 +617,33 @@ static char *read_line(char *str, int num, void *stream)
 	 * a header at the start of a line is certainly a header; the handler
 	 * catches keys in any other unknown section. */
 	check_section(st, s);
+	/* inih (r55) keeps " ; comment" in the value of a continuation line,
+	 * unlike everywhere else, and a long line's handling here drops it:
+	 * cut it off every indented line, so a comment is one everywhere. */
+	if (isspace((unsigned char)*s)) {
+		char *c = find_chars_or_comment(s, NULL);
+
+		if (*c) {
+			c[0] = '\n';
+			c[1] = '\0';
+			len = c + 1 - st->buf;
+		}
+	}
 	if (len < num) {
 		memcpy(str, st->buf, (size_t)len + 1);
-		return str;
+	} else {
+		str = long_line(st, s, str, num);
+		/* Hand back the BOM skipped above, or inih skips what follows
+		 * it if that is another one. */
+		if (s != st->buf && strlen(str) + 3 < (size_t)num) {
+			memmove(str + 3, str, strlen(str) + 1);
+			memcpy(str, "\xEF\xBB\xBF", 3);
+		} else if (s != st->buf) {
+			fail(st, "line too long after the byte order mark");
+		}
 	}
-	return long_line(st, s, str, num);
+	track_key(st, str);
+	return str;
 }
 
 int config_parse_file(const char *file, struct config *c, char *err, size_t errlen)

@@ -150,6 +150,8 @@ int proto_decode(const char *line, size_t len, struct proto_record *r)
 		return -EMSGSIZE;
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
+	else if (len == PROTO_LINE_MAX)
+		return -EMSGSIZE;       /* its '\n' would make it one byte too long */
 	if (len == 0)
 		return 0;
 	size_t start = 0;

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs what ksmplus needs to build, test and run the kernel checks
-# (Debian 12). Idempotent; skips apt when everything is present.
+# (Debian 12).  clang + libclang-rt-14-dev (libFuzzer's runtime, which clang-14
+# does not pull in) are for make fuzz, gcovr for make coverage. Idempotent; skips apt when everything is present.
 set -eu
 PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
       valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
-      libssl-dev cpio xz-utils"
+      libssl-dev cpio xz-utils
+      clang libclang-rt-14-dev gcovr"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -246,7 +246,7 @@ static void test_multiline_and_comments(void **state)
 		"\xEF\xBB\xBF; BOM then comment\n"
 		"[apps]\n"
 		"app = a\n"
-		"   b, c\n"                 /* inih continuation line */
+		"   b, c ; on a continuation line too\n"   /* inih continuation line */
 		"# full-line comment\n"
 		"app = d ; e f\n"
 		"app = g;h\n");             /* ';' not after a space: part of the name */
@@ -314,6 +314,12 @@ static void test_bad_files(void **state)
 		{ "[app gimp]\nkids = no\n", 2, "unknown key 'kids' in [app gimp] (expected children)" },
 		{ "[app gimp]\nchildren = some\n", 2,
 		  "invalid value 'some' for children (expected yes or no)" },
+		/* inih cuts section names at 49 bytes: without a check, the option
+		 * went silently to "cgroup:app-flatpak-org.gnome.Evolution-*.scop"
+		 * (found by tests/fuzz/fuzz_config). */
+		{ "[app cgroup:app-flatpak-org.gnome.Evolution-*.scope]\nchildren = no\n", 2,
+		  "[app cgroup:app-flatpak-org.gnome.Evolution-*.sco...] is too long: "
+		  "options take names of at most 44 characters" },
 		{ "[app a/b]\nchildren = no\n", 2,
 		  "invalid app name 'a/b' in [app a/b]: contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = a=b\n", 2,
@@ -352,6 +358,22 @@ static void test_bad_files(void **state)
 			fail_msg("case %zu: got '%s', want '%s'", i, err, want);
 		config_free(&c);
 	}
+}
+
+/* The longest [app NAME] that inih carries whole still works. */
+static void test_app_option_longest_name(void **state)
+{
+	const char *name = "cgroup:app-flatpak-org.gnome.Evoluti-*.scope";    /* 44 */
+	char text[128], err[512] = "";
+	struct config c;
+
+	(void)state;
+	assert_int_equal(strlen(name), 44);
+	snprintf(text, sizeof(text), "[app %s]\nchildren = no\n", name);
+	config_init(&c);
+	assert_int_equal(config_parse_file(write_file("long-app.conf", text), &c, err, sizeof(err)), 0);
+	ASSERT_LIST(&c.no_children, name);
+	config_free(&c);
 }
 
 static void test_cannot_open(void **state)
@@ -431,6 +453,67 @@ static void test_long_lines(void **state)
 	config_init(&c);
 	snprintf(want, sizeof(want),
 		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])", path, name256);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* a known header made long by its comment is still that header, and a
+	 * long header without ']' a syntax error, as short ones are */
+	snprintf(text, sizeof(text), "[apps]\n[ksmd] ; %s\nrun = 1\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(knob(&c, "run")->value, "1");
+	config_free(&c);
+	snprintf(text, sizeof(text), "[apps]\napp = gimp\n[ksmd ; %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:3: syntax error (expected [section] or key = value)", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* "exclude = ;comment" is an empty value to inih, long or short */
+	snprintf(text, sizeof(text), "[apps]\nexclude = ;%s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.excludes.n, 0);
+	config_free(&c);
+
+	/* inih skips one BOM, long line or not */
+	snprintf(text, sizeof(text), "\xEF\xBB\xBF\xEF\xBB\xBFx = y ; %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:1: '\xEF\xBB\xBFx' outside any section (start with "
+		 "[ksmplusd], [apps] or [ksmd])", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* an indented long line with no key before it is a key line, as for inih */
+	snprintf(text, sizeof(text), "[apps]\n    app = %s\n", name255);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), 0);
+	ASSERT_LIST(&c.apps, name255);
+	config_free(&c);
+
+	/* a long line without a key is still no continuation line */
+	snprintf(text, sizeof(text), "[ksmd]\nrun = 1\n= %s\n", name256);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:3: unknown key '' in [ksmd]", path);
+	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+
+	/* a long [app NAME] header: named, not "unknown section [\x1f]" */
+	snprintf(text, sizeof(text), "[apps]\n[app %s]\nchildren = no\n", name255);
+	path = write_file("long.conf", text);
+	config_init(&c);
+	snprintf(want, sizeof(want), "%s:2: [app %.44s...] is too long: options take names of at "
+		 "most 44 characters", path, name255);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
@@ -653,6 +736,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_multiline_and_comments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_app_option_longest_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_dropins_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_no_dropin_dir, setup, teardown),

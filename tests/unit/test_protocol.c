@@ -237,6 +237,26 @@ static void test_decode_limits(void **state)
 	line[1] = '=';
 	line[PROTO_LINE_MAX] = '\n';
 	assert_int_equal(proto_decode(line, PROTO_LINE_MAX + 1, &r), -EMSGSIZE);
+	/* A valid record exactly PROTO_LINE_MAX long with its '\n' (15 values of
+	 * 255 escaped backslashes and a shorter one) is fine; the same bytes with
+	 * the '\n' turned into a value byte are one over, whether or not the
+	 * caller passes a '\n' (found by tests/fuzz/fuzz_protocol). */
+	line[0] = '\0';
+	for (int i = 0; i < 15; i++) {
+		sprintf(line + strlen(line), "%sk%02d=", i ? "\t" : "", i);
+		for (int j = 0; j < PROTO_VALUE_MAX - 1; j++)
+			strcat(line, "\\\\");
+	}
+	strcat(line, "\tz=");
+	while (strlen(line) + 2 <= PROTO_LINE_MAX - 1)
+		strcat(line, "\\\\");
+	strcat(line, "\n");
+	assert_int_equal(strlen(line), PROTO_LINE_MAX);
+	assert_int_equal(proto_decode(line, PROTO_LINE_MAX, &r), 0);
+	assert_int_equal(r.n, 16);
+	line[PROTO_LINE_MAX - 1] = 'y';
+	assert_int_equal(proto_decode(line, PROTO_LINE_MAX, &r), -EMSGSIZE);
+	assert_int_equal(r.n, 0);
 
 	assert_string_equal(proto_strerror(-E2BIG), "too many fields");
 	assert_non_null(proto_strerror(-12345));
