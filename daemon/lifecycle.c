@@ -214,7 +214,14 @@ static void rescan_one(struct daemon *d, struct tracked *t)
 	if (vmas_read(t->ref.pid, &cur) < 0)
 		return;
 	if (vmas_subtract(&cur, &t->advised, &fresh) == 0 && fresh.n > 0) {
-		int rc = enroll_process(&d->enr, &t->ref, &fresh, &res);
+		/* By range again: this process was enrolled so on purpose
+		 * (children = no, or prctl refused by its sandbox); prctl now
+		 * would give it and its future children merge-any. */
+		struct enroller e = d->enr;
+		int rc;
+
+		e.has_prctl_merge = false;
+		rc = enroll_process(&e, &t->ref, &fresh, &res);
 
 		lifecycle_arm_reaper(d);
 		if (rc == 0) {
