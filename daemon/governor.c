@@ -89,7 +89,9 @@ static bool under_pressure(struct gov_machine *m, const struct gov_params *p,
 			snprintf(m->pressure_why, sizeof(m->pressure_why), "MemAvailable under 10 %%");
 		m->pressure_pending = false;
 	}
-	return m->last_pressure && in->now - m->last_pressure < p->pressure_hold_usec;
+	if (!m->hold)
+		m->hold = p->pressure_hold_usec;
+	return m->last_pressure && in->now - m->last_pressure < m->hold;
 }
 
 /* The state the inputs call for, before rate limits. */
@@ -118,8 +120,24 @@ static bool upward(enum gov_state from, enum gov_state to)
 	       (to == GOV_SETTLE && from == GOV_IDLE);
 }
 
-static void enter(struct gov_machine *m, enum gov_state s, const struct gov_input *in)
+/* Pressure that comes back soon after it ended holds twice as long (up to
+ * 8 x): pressure that comes and goes keeps the governor in one state
+ * instead of flipping the knobs at every swing. */
+static void next_hold(struct gov_machine *m, const struct gov_params *p, uint64_t now)
 {
+	bool recurs = m->left_pressure && now - m->left_pressure < 6 * p->pressure_hold_usec;
+
+	m->hold = !recurs ? p->pressure_hold_usec :
+		  m->hold * 2 < 8 * p->pressure_hold_usec ? m->hold * 2 : 8 * p->pressure_hold_usec;
+}
+
+static void enter(struct gov_machine *m, const struct gov_params *p, enum gov_state s,
+		  const struct gov_input *in)
+{
+	if (m->state == GOV_PRESSURE && s != GOV_PRESSURE)
+		m->left_pressure = in->now;
+	if (s == GOV_PRESSURE)
+		next_hold(m, p, in->now);
 	m->state = s;
 	switch (s) {
 	case GOV_PRESSURE:
@@ -155,9 +173,12 @@ static void pace(struct gov_machine *m, const struct gov_params *p, const struct
 		return;
 	if (in->cpu_percent > p->max_cpu_percent)
 		pages = pages / 2 > MIN_PAGES ? pages / 2 : MIN_PAGES;
-	else if (m->state == GOV_PRESSURE && in->cpu_percent >= 0 &&
-		 in->cpu_percent * 2 < p->max_cpu_percent)
+	else if (m->state == GOV_PRESSURE && m->last_pressure != m->ramped &&
+		 in->cpu_percent >= 0 && in->cpu_percent * 2 < p->max_cpu_percent) {
+		/* only while pressure is still signalled, not on its echo */
 		pages = pages * 2 < RAMP_MAX_PAGES ? pages * 2 : RAMP_MAX_PAGES;
+		m->ramped = m->last_pressure;
+	}
 	m->knobs.pages_to_scan = pages;
 }
 
@@ -179,7 +200,7 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 	enum gov_state to = wanted_state(m, pressure, in);
 
 	if (to != m->state && (upward(m->state, to) || may_change))
-		enter(m, to, in);
+		enter(m, p, to, in);
 	else if (to == m->state && may_change)
 		pace(m, p, in);
 	if (before.pages_to_scan == m->knobs.pages_to_scan && before.sleep_ms == m->knobs.sleep_ms)

@@ -46,6 +46,9 @@ struct gov_machine {
 	struct gov_knobs knobs;         /* wanted */
 	uint64_t last_change;           /* when knobs last changed */
 	uint64_t last_pressure;         /* 0: never */
+	uint64_t left_pressure;         /* when pressure last ended; 0: never */
+	uint64_t hold;                  /* current pressure hold: doubles when it recurs */
+	uint64_t ramped;                /* last_pressure at the latest ramp step */
 	long long scans_target;         /* burst lasts at least until full_scans reaches it */
 	long long merging_mark, scans_mark;     /* at the latest full-scan boundary */
 	long long settle_scans;         /* full_scans when settle began */
