@@ -8,8 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "governor.h"
 
 #define SEC 1000000ULL
@@ -235,6 +239,46 @@ static void test_idle_gaining_settles(void **state)
 	assert_int_equal(w.m.state, GOV_SETTLE);
 }
 
+/* [ksmd] governor and max_cpu_percent: parsed, defaults, errors with
+ * file:line. */
+static int parse(const char *text, struct config *c, char *err, size_t errlen)
+{
+	char path[] = "/tmp/test_governor.XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	config_init(c);
+	rc = config_parse_file(path, c, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+static void test_config(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("[ksmd]\npages_to_scan = 5\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.governor, GOVERNOR_FIXED);
+	assert_int_equal(c.max_cpu_percent, 25);
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\ngovernor = pressure\nmax_cpu_percent = 40\n", &c,
+			       err, sizeof(err)), 0);
+	assert_int_equal(c.governor, GOVERNOR_PRESSURE);
+	assert_int_equal(c.max_cpu_percent, 40);
+	assert_int_equal(c.n_knobs, 0);         /* not knobs written to sysfs */
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\n\ngovernor = turbo\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":3: invalid value 'turbo' for governor"));
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\nmax_cpu_percent = 0\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: invalid value '0' for max_cpu_percent"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_mem_low_hysteresis),
 		cmocka_unit_test(test_mem_low_is_pressure),
 		cmocka_unit_test(test_idle_gaining_settles),
+		cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
