@@ -288,10 +288,14 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-/* An event: step now, not at the next tick. */
-static void kick(struct governor *g)
+/* An event that calls for a faster pace: step now, not at the next tick.
+ * Once in that state, the regular tick sees the events noted meanwhile: a
+ * reclaiming cgroup signals many times a second, and a thousand processes
+ * enrolled at once are one burst. */
+static void kick(struct governor *g, enum gov_state faster)
 {
-	schedule(g, 0);
+	if (g->m.state != faster && g->m.state != GOV_PRESSURE)
+		schedule(g, 0);
 }
 
 /* ---- pressure sources ---------------------------------------------------- */
@@ -310,7 +314,7 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		return 0;
 	}
 	gov_note_pressure(&g->m, w ? "cgroup memory.pressure" : "PSI: memory stalls");
-	kick(g);
+	kick(g, GOV_PRESSURE);
 	return 0;
 }
 
@@ -356,7 +360,7 @@ static int on_memcg(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		}
 		snprintf(why, sizeof(why), "memcg %s", strrchr(w->path, '/') + 1);
 		gov_note_pressure(&g->m, why);
-		kick(g);
+		kick(g, GOV_PRESSURE);
 	}
 	return 0;
 }
@@ -531,7 +535,7 @@ void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 		watch_group(g, g->v1_root, rel, false);
 	if (proc_cgroup(t->ref.pid, true, rel, sizeof(rel)))
 		watch_group(g, g->v2_root, rel, true);
-	kick(g);
+	kick(g, GOV_BURST);
 }
 
 int governor_start(struct daemon *d)
