@@ -520,22 +520,30 @@ static void find_roots(struct governor *g)
 		g->v2_root[0] = '\0';
 }
 
+/* The memory cgroups pid lives in, v1 and v2. */
+static void watch_process(struct governor *g, pid_t pid)
+{
+	char rel[PATH_MAX];
+
+	if (proc_cgroup(pid, false, rel, sizeof(rel)))
+		watch_group(g, g->v1_root, rel, false);
+	if (proc_cgroup(pid, true, rel, sizeof(rel)))
+		watch_group(g, g->v2_root, rel, true);
+}
+
 /* ---- daemon interface ------------------------------------------------------ */
 
 void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 {
 	struct governor *g = d->gov;
-	char rel[PATH_MAX], what[48];
+	char what[48];
 
 	if (!g)
 		return;
 	snprintf(what, sizeof(what), "%.15s[%d], %zu KiB", t->comm, (int)t->ref.pid,
 		 vmas_bytes(&t->advised) / 1024);
 	gov_note_enrolled(&g->m, what);
-	if (proc_cgroup(t->ref.pid, false, rel, sizeof(rel)))
-		watch_group(g, g->v1_root, rel, false);
-	if (proc_cgroup(t->ref.pid, true, rel, sizeof(rel)))
-		watch_group(g, g->v2_root, rel, true);
+	watch_process(g, t->ref.pid);
 	kick(g, GOV_BURST);
 }
 
@@ -609,10 +617,13 @@ void governor_reload(struct daemon *d)
 	governor_stop(d);
 	if (governor_start(d) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
-	if (d->gov) {   /* what an admin took stays theirs */
-		d->gov->k[0].admin = admin[0];
-		d->gov->k[1].admin = admin[1];
-	}
+	if (!d->gov)
+		return;
+	d->gov->k[0].admin = admin[0];  /* what an admin took stays theirs */
+	d->gov->k[1].admin = admin[1];
+	for (size_t i = 0; i < d->tr.n; i++)
+		if (d->tr.v[i].state == TRACKED_ENROLLED)
+			watch_process(d->gov, d->tr.v[i].ref.pid);
 }
 
 static void admin_knobs(const struct governor *g, char *buf, size_t len)

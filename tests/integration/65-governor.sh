@@ -76,6 +76,13 @@ wait_until 20 admin_reported ||
 wait_until 20 grep -q "behind ksmplusd's back" "$DLOG" || fail "not logged"
 ctl status | grep -q "not steered: *pages_to_scan" || fail "text status does not show the admin's knob"
 [ "$(cat "$KSM/pages_to_scan")" = "$mine" ] || fail "the governor overwrote pages_to_scan"
+# A reload re-applies [ksmd] and restarts the governor: the admin's knob
+# stays theirs.
+ctl reload > /dev/null || fail "reload refused"
+wait_until 20 grep -q "configuration reloaded" "$DLOG" || fail "not reloaded"
+gov_admin=$(gov gov_admin_knobs)
+[ "$gov_admin" = pages_to_scan ] || fail "after reload the admin's knob is steered again ($gov_admin)"
+[ "$(cat "$KSM/pages_to_scan")" = "$mine" ] || fail "reload overwrote pages_to_scan set by hand"
 stop_daemon || fail "daemon exited non-zero"
 [ "$(cat "$KSM/pages_to_scan")" = "$mine" ] || fail "pages_to_scan set by hand was 'restored'"
 [ "$(cat "$KSM/sleep_millisecs")" = "$sleep0" ] || fail "sleep_millisecs not restored"
