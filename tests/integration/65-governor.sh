@@ -50,11 +50,12 @@ verify_twin "$twin"
 # outside the cgroup.
 dd if=/dev/zero of="$TMP/big" bs=1M count=384 oflag=direct 2> /dev/null || fail "cannot write $TMP/big"
 writes0=$(gov gov_knob_writes)
+p0=$(date +%s%N)
 sh -c "echo \$\$ > $CG/cgroup.procs && exec sh -c 'while :; do dd if=$TMP/big of=/dev/null bs=1M 2> /dev/null; done'" &
 reader=$!
 track "$reader"
 wait_until 30 state_is pressure || fail "no pressure state while $CG reclaims: $(gov gov_state)"
-note "pressure: $(gov gov_why); pages_to_scan $(cat "$KSM/pages_to_scan")"
+note "pressure $(( ($(date +%s%N) - p0) / 1000000 )) ms after the reader started: $(gov gov_why); pages_to_scan $(cat "$KSM/pages_to_scan")"
 [ "$(cat "$KSM/sleep_millisecs")" = 20 ] || fail "pressure but ksmd not sped up"
 
 kill "$reader"
