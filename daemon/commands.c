@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "governor.h"
 #include "ksmd.h"
 #include "log.h"
 
@@ -111,6 +112,7 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "at_cap", "%d", d->tr.at_cap ? 1 : 0);
 		proto_set(&r, "untracked", "%zu", d->tr.refused);
 		proto_set(&r, "figures_age_ms", "%lld", figures_age_ms(d));
+		governor_status(d, &r);
 		proto_msg_append(reply, &r);
 	}
 	struct app_figures *f = figures ? calloc(d->apps.effective.n + 1, sizeof(*f)) : NULL;

@@ -38,6 +38,8 @@
  *   merge_across_nodes = 1         ; boolean
  *   max_page_sharing = 256         ; 2..2147483647
  *   advisor_mode = none            ; none | scan-time
+ *   governor = fixed               ; fixed (the knobs above) | pressure (governor.h)
+ *   max_cpu_percent = 25           ; 1..100, pressure governor's cap on ksmd's CPU
  *
  * Names (app, exclude): 1..255 bytes, no '/', ',', whitespace or control
  * characters, not starting with '#'.  A [ksmd] knob set twice keeps the last
@@ -377,6 +379,26 @@ static int knob_value(struct parse_state *st, const struct knob_def *d, const ch
 	return fail(st, "internal error: knob kind");
 }
 
+/* Not knobs but how the daemon paces ksmd (governor.h). */
+static int set_governor(struct parse_state *st, const char *key, const char *v)
+{
+	unsigned long long n;
+
+	if (strcmp(key, "governor") == 0) {
+		if (strcmp(v, "fixed") == 0)
+			st->c->governor = GOVERNOR_FIXED;
+		else if (strcmp(v, "pressure") == 0)
+			st->c->governor = GOVERNOR_PRESSURE;
+		else
+			return fail(st, "invalid value '%s' for governor (expected fixed or pressure)", v);
+		return 0;
+	}
+	if (!parse_uint(v, 1, 100, &n))
+		return fail(st, "invalid value '%s' for max_cpu_percent (expected 1..100)", v);
+	st->c->max_cpu_percent = (unsigned)n;
+	return 0;
+}
+
 static int set_knob(struct parse_state *st, const char *key, const char *v)
 {
 	struct config *c = st->c;
@@ -387,6 +409,9 @@ static int set_knob(struct parse_state *st, const char *key, const char *v)
 	/* Not a sysfs knob, but about what ksmd may merge: accepted here too. */
 	if (strcmp(key, "cross_user") == 0)
 		return set_cross_user(st, v);
+	if (strcmp(key, "governor") == 0 || strcmp(key, "max_cpu_percent") == 0)
+		return set_governor(st, key, v);
+
 	for (size_t i = 0; i < sizeof(knob_defs) / sizeof(knob_defs[0]); i++)
 		if (strcmp(key, knob_defs[i].name) == 0)
 			d = &knob_defs[i];
@@ -695,6 +720,8 @@ void config_init(struct config *c)
 	 * named apps than a desktop or a worker-pool server runs. */
 	c->max_processes = 8192;
 	c->cross_user = false;
+	c->governor = GOVERNOR_FIXED;
+	c->max_cpu_percent = 25;
 	/* Databases manage their own memory and their buffer pools are
 	 * write-hot: merging them costs CPU and latency for nothing.  (If
 	 * these two strdup()s fail, the process is already doomed.) */

@@ -13,6 +13,7 @@
 #define CONFIG_MAX_KNOBS 16
 
 enum backend_pref { BACKEND_AUTO, BACKEND_PMADV, BACKEND_PTRACE };
+enum governor_kind { GOVERNOR_FIXED, GOVERNOR_PRESSURE };      /* governor.h */
 
 struct ksmd_setting {
 	char knob[40];          /* e.g. "pages_to_scan" */
@@ -37,6 +38,8 @@ struct config {
 	unsigned profit_backoff_sec;    /* before a dropped app is tried again (doubling) */
 	size_t max_processes;           /* tracked at most (tracker.h); default 8192 */
 	bool cross_user;                /* cross_user = allow: enroll several uids at once */
+	enum governor_kind governor;    /* [ksmd] governor = fixed | pressure */
+	unsigned max_cpu_percent;       /* [ksmd] the pressure governor's ksmd CPU cap */
 	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */

@@ -59,6 +59,25 @@ static const char *get(const struct proto_record *r, const char *key)
 	return v ? v : "";
 }
 
+/* The governor's lines of status (governor.h). */
+static void print_governor(FILE *f, const struct proto_record *g)
+{
+	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX];
+
+	fprintf(f, "governor:        %s", clean(a, sizeof(a), get(g, "governor")));
+	if (proto_get(g, "gov_state"))
+		fprintf(f, ", %s: %s", clean(a, sizeof(a), get(g, "gov_state")),
+			clean(b, sizeof(b), get(g, "gov_why")));
+	fprintf(f, "\nksmd pace:       %s pages every %s ms", clean(a, sizeof(a), get(g, "pages_to_scan")),
+		clean(b, sizeof(b), get(g, "sleep_millisecs")));
+	if (proto_get(g, "ksmd_cpu_pct"))
+		fprintf(f, ", ksmd CPU %s %% (last minute)", clean(a, sizeof(a), get(g, "ksmd_cpu_pct")));
+	fprintf(f, "\n");
+	if (proto_get(g, "gov_admin_knobs") && strcmp(get(g, "gov_admin_knobs"), "-") != 0)
+		fprintf(f, "not steered:     %s (set by the admin)\n",
+			clean(a, sizeof(a), get(g, "gov_admin_knobs")));
+}
+
 void ctl_print_list(FILE *f, const struct control_reply *r)
 {
 	int w = 0;
@@ -127,6 +146,8 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 		ctl_format_mib(a, sizeof(a), get(g, "general_profit"), 1024LL * 1024);
 		fprintf(f, "backend:         %s\n", clean(b, sizeof(b), get(g, "backend")));
 		fprintf(f, "ksmd run:        %s\n", clean(b, sizeof(b), get(g, "run")));
+		if (proto_get(g, "governor"))
+			print_governor(f, g);
 		fprintf(f, "pages_sharing:   %s\n", clean(b, sizeof(b), get(g, "pages_sharing")));
 		fprintf(f, "pages_shared:    %s\n", clean(b, sizeof(b), get(g, "pages_shared")));
 		fprintf(f, "general_profit:  %s MiB\n", a);

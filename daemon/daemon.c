@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "governor.h"
 #include "ksmd.h"
 #include "log.h"
 
@@ -44,6 +45,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	}
 	config_free(&d->cfg);
 	d->cfg = fresh;
+	governor_reload(d);
 	if (applist_load(&d->apps, &d->cfg, err, errlen) < 0)
 		return -1;
 	procwatch_sweep(d->pw);

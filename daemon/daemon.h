@@ -48,6 +48,7 @@ struct daemon {
 	bool ready;
 	struct figures_worker *fig;     /* figures.c */
 	bool paused;            /* after `unmerge --all`: enroll nothing until resumed */
+	struct governor *gov;   /* governor_io.c; NULL with governor = fixed */
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */

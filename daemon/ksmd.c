@@ -22,6 +22,7 @@ struct saved_knob {
 static char ksmd_root[256] = KSMD_SYSFS;   /* short: knob paths fit PATH_MAX */
 static struct saved_knob saved[CONFIG_MAX_KNOBS + 1];
 static size_t n_saved;
+static unsigned n_restores;
 
 void ksmd_set_root(const char *sysfs_root)
 {
@@ -181,8 +182,32 @@ int ksmd_apply(const struct ksmd_setting *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+int ksmd_steer(const char *knob, const char *value)
+{
+	return set_knob(knob, value);
+}
+
+void ksmd_forget(const char *knob)
+{
+	for (size_t i = 0; i < n_saved; i++) {
+		if (strcmp(saved[i].knob, knob) != 0)
+			continue;
+		log_info("ksmd: %s will not be restored (was %s): changed by someone else",
+			 knob, saved[i].old);
+		memmove(&saved[i], &saved[i + 1], (n_saved - i - 1) * sizeof(saved[0]));
+		n_saved--;
+		return;
+	}
+}
+
+unsigned ksmd_restores(void)
+{
+	return n_restores;
+}
+
 void ksmd_restore(void)
 {
+	n_restores++;
 	while (n_saved > 0) {
 		struct saved_knob *k = &saved[--n_saved];
 		int rc = write_knob(k->knob, k->old);

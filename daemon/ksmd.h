@@ -21,6 +21,13 @@ int ksmd_available(void);                          /* 1 if KSM sysfs exists */
  * is left (already written knobs are restored). */
 int ksmd_apply(const struct ksmd_setting *s, size_t n, char *err, size_t errlen);
 void ksmd_restore(void);                           /* put back every knob changed */
+/* The governor's writes: like [ksmd] settings, restored at stop. */
+int ksmd_steer(const char *knob, const char *value);
+/* Someone else set knob: it is theirs now, not restored at stop. */
+void ksmd_forget(const char *knob);
+/* Counts ksmd_restore() calls: after one, the knobs are back to what they
+ * were, which is no one else's doing. */
+unsigned ksmd_restores(void);
 /* run = 2: the kernel unmerges every KSM page and frees its rmap_items;
  * blocks until it is done. run's old value is remembered like any knob's. */
 int ksmd_unmerge_all(void);

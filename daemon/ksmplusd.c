@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "control.h"
 #include "enroll.h"
+#include "governor.h"
 #include "ksmd.h"
 #include "rlimits.h"
 #include "log.h"
@@ -161,6 +162,7 @@ static void shutdown_daemon(struct daemon *d)
 		for (size_t i = 0; i < d->apps.effective.n; i++)
 			lifecycle_forget_app(d, d->apps.effective.v[i], true);
 	}
+	governor_stop(d);
 	ksmd_restore();
 	if (d->ctl)
 		control_close(d->ctl);
@@ -225,6 +227,11 @@ int main(int argc, char **argv)
 	}
 	if (setup_loop(&d, &o) < 0)
 		goto out;
+	if ((rc = governor_start(&d)) < 0) {
+		log_err("cannot start the governor: %s", strerror(-rc));
+		rc = 1;
+		goto out;
+	}
 	rc = procwatch_start(d.ev, members_on_procwatch, &d, d.cfg.sweep_sec, &d.pw);
 	if (rc < 0) {
 		log_err("cannot watch processes: %s", strerror(-rc));

@@ -9,6 +9,7 @@
 
 #include "array.h"
 #include "daemon.h"
+#include "governor.h"
 #include "ksmd.h"
 #include "ksmstat.h"
 #include "log.h"
@@ -85,6 +86,7 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		log_limited("enrolled", t->ref.pid, LOG_INFO, "enrolled %s[%d] (app %s, %s, %s)",
 			    t->comm, (int)t->ref.pid, t->app, enroll_backend_name(d->enr.backend),
 			    res.mode == ENROLL_WHOLE ? "whole process" : "by range");
+		governor_on_enrolled(d, t);
 		return;
 	}
 	vmas_free(&ranges);

@@ -1,0 +1,88 @@
+/* governor.h — ksmd's pace, chosen from memory pressure and merge progress
+ * (`[ksmd] governor = pressure`). Two halves:
+ *
+ * * the state machine (gov_*): a pure function from inputs (time, ksmd's
+ *   counters and CPU, pressure and enrollment events) to a state and the
+ *   knobs it wants; unit-tested with injected time;
+ * * the daemon side (governor_*): its inputs as sd-event sources (PSI
+ *   triggers, v1 memory.pressure_level eventfds, a timer for MemAvailable,
+ *   ksmd's counters and CPU) and the knob writes, which read each knob back
+ *   first and stop steering one that someone else changed.
+ *
+ * States: burst after enrollment (until the new memory had two full scans
+ * and their merged pages stopped growing), then settle (kernel-default pace)
+ * until a full scan gains nothing, then idle (a slow trickle); pressure
+ * (ramping, under a ksmd CPU cap) while memory is short. */
+#ifndef KSMPLUS_GOVERNOR_H
+#define KSMPLUS_GOVERNOR_H
+#include <stdbool.h>
+#include <stdint.h>
+
+enum gov_state { GOV_IDLE, GOV_BURST, GOV_SETTLE, GOV_PRESSURE };
+
+struct gov_knobs {
+	long long pages_to_scan, sleep_ms;
+};
+
+struct gov_params {
+	unsigned max_cpu_percent;       /* ksmd's CPU cap while bursting or ramping */
+	uint64_t min_change_usec;       /* between knob changes, but for leaving idle/settle upward */
+	uint64_t pressure_hold_usec;    /* quiet time before pressure counts as over */
+};
+#define GOV_MAX_CPU_PERCENT 25
+#define GOV_MIN_CHANGE_USEC (10 * 1000000ULL)
+#define GOV_PRESSURE_HOLD_USEC (20 * 1000000ULL)
+
+struct gov_input {
+	uint64_t now;                   /* CLOCK_MONOTONIC, usec */
+	long long merging, full_scans;   /* merging: enrolled processes' merged pages */
+	double cpu_percent;             /* ksmd's, over the last ~10 s; < 0: unknown */
+	bool mem_low;                   /* MemAvailable under its threshold (gov_mem_low) */
+};
+
+struct gov_machine {
+	enum gov_state state;
+	char why[96];
+	struct gov_knobs knobs;         /* wanted */
+	uint64_t last_change;           /* when knobs last changed */
+	uint64_t last_pressure;         /* 0: never */
+	uint64_t left_pressure;         /* when pressure last ended; 0: never */
+	uint64_t hold;                  /* current pressure hold: doubles when it recurs */
+	uint64_t ramped;                /* last_pressure at the latest ramp step */
+	long long scans_target;         /* burst lasts at least until full_scans reaches it */
+	long long merging_mark, scans_mark;     /* at the latest full-scan boundary */
+	long long settle_scans;         /* full_scans when settle began */
+	bool gaining;                   /* the latest full scan merged more of our pages */
+	bool enroll_pending, pressure_pending;
+	char enroll_why[48], pressure_why[48];
+	unsigned changes;               /* knob changes so far */
+};
+
+void gov_init(struct gov_machine *m, const struct gov_input *in);
+/* Events, taken into account at the next gov_step. */
+void gov_note_enrolled(struct gov_machine *m, const char *what);
+void gov_note_pressure(struct gov_machine *m, const char *source);
+/* Moves the machine on; true when the wanted knobs changed. */
+bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
+const char *gov_state_name(enum gov_state s);
+/* MemAvailable with hysteresis: low under 10 % of MemTotal, and stays low
+ * until above 15 %. */
+bool gov_mem_low(bool was_low, long long avail_kib, long long total_kib);
+
+/* ---- daemon side ---------------------------------------------------------- */
+struct daemon;
+struct tracked;
+struct proto_record;
+/* Starts the governor when d->cfg says governor = pressure (no-op for
+ * fixed). Inputs that this machine lacks are logged and left out. */
+int governor_start(struct daemon *d);
+void governor_stop(struct daemon *d);
+/* After a reload re-applied [ksmd]: start again from the knobs as they are
+ * now (the daemon wrote them, not an admin); knobs an admin took stay
+ * theirs. */
+void governor_reload(struct daemon *d);
+/* lifecycle.c: a process's memory was enrolled. */
+void governor_on_enrolled(struct daemon *d, const struct tracked *t);
+/* commands.c: the governor's fields of the status record. */
+void governor_status(struct daemon *d, struct proto_record *r);
+#endif

@@ -1,0 +1,298 @@
+/* test_governor.c — the governor's state machine, with injected time:
+ * burst after enrollment, settle, idle; pressure now, and bounded knob
+ * changes under pressure that comes and goes; the CPU cap; MemAvailable's
+ * hysteresis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "governor.h"
+
+#define SEC 1000000ULL
+
+static const struct gov_params P = { 25, GOV_MIN_CHANGE_USEC, GOV_PRESSURE_HOLD_USEC };
+
+/* A world: time, KSM's full scans and our merged pages, ksmd's CPU. */
+struct world {
+	struct gov_machine m;
+	struct gov_input in;
+	unsigned changes;
+};
+
+static void start(struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->in.now = 1000 * SEC;
+	w->in.full_scans = 10;
+	w->in.cpu_percent = 1;
+	gov_init(&w->m, &w->in);
+}
+
+/* sec seconds pass in 1 s steps; every scan_every seconds a full scan
+ * ends, merging gain pages more. */
+static void run(struct world *w, unsigned sec, unsigned scan_every, long long gain)
+{
+	for (unsigned i = 1; i <= sec; i++) {
+		w->in.now += SEC;
+		if (scan_every && i % scan_every == 0) {
+			w->in.full_scans++;
+			w->in.merging += gain;
+		}
+		if (gov_step(&w->m, &P, &w->in))
+			w->changes++;
+	}
+}
+
+static void go_idle(struct world *w)
+{
+	run(w, 60, 2, 0);
+	assert_int_equal(w->m.state, GOV_IDLE);
+}
+
+static void test_starts_settling_then_idles(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	assert_int_equal(w.m.state, GOV_SETTLE);
+	go_idle(&w);
+	assert_int_equal(w.m.knobs.sleep_ms, 1000);
+	assert_int_equal(w.m.knobs.pages_to_scan, 100);
+}
+
+/* Enrollment bursts at once; two full scans are not enough while merging
+ * still grows; then settle, then idle after a scan that gains nothing. */
+static void test_burst_until_scans_and_no_growth(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	gov_note_enrolled(&w.m, "app[1], 40 MiB");
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.state, GOV_BURST);
+	assert_int_equal(w.m.knobs.pages_to_scan, 1000);
+	assert_int_equal(w.m.knobs.sleep_ms, 20);
+	assert_non_null(strstr(w.m.why, "app[1]"));
+	run(&w, 30, 5, 1000);           /* 6 scans, each merging more */
+	assert_int_equal(w.m.state, GOV_BURST);
+	run(&w, 5, 5, 0);               /* a scan that gains nothing */
+	assert_int_equal(w.m.state, GOV_SETTLE);
+	assert_int_equal(w.m.knobs.pages_to_scan, 100);
+	assert_int_equal(w.m.knobs.sleep_ms, 20);
+	run(&w, 20, 5, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+}
+
+/* Scans done but no scan boundary seen since enrollment: still burst. */
+static void test_burst_needs_two_scans(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	gov_note_enrolled(&w.m, "x");
+	run(&w, 30, 20, 0);             /* one scan only */
+	assert_int_equal(w.m.state, GOV_BURST);
+	run(&w, 10, 10, 0);             /* the second */
+	assert_int_equal(w.m.state, GOV_SETTLE);
+}
+
+static void test_pressure_is_immediate_and_ends(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	gov_note_pressure(&w.m, "memcg test");
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	assert_non_null(strstr(w.m.why, "memcg test"));
+	assert_int_equal(w.m.knobs.sleep_ms, 20);
+	assert_true(w.m.knobs.pages_to_scan >= 400);
+	/* quiet: pressure holds, then settle, then idle */
+	run(&w, GOV_PRESSURE_HOLD_USEC / SEC - 2, 2, 0);
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	run(&w, 60, 2, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+}
+
+/* Pressure that comes and goes every 7 s for 10 minutes: a few knob
+ * changes a minute at most (here: one step up, the ramp, no flapping). */
+static void test_oscillating_pressure_is_bounded(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	w.changes = 0;
+	for (int i = 0; i < 600 / 7; i++) {
+		gov_note_pressure(&w.m, "psi");
+		run(&w, 7, 3, 0);
+	}
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	assert_true(w.changes <= 10);
+	/* and every 40 s, longer than the hold: the hold grows instead of
+	 * the knobs flipping at every swing (10 minutes, 10 changes at most) */
+	go_idle(&w);
+	w.changes = 0;
+	for (int i = 0; i < 15; i++) {
+		gov_note_pressure(&w.m, "psi");
+		run(&w, 40, 3, 0);
+	}
+	assert_true(w.changes <= 10);
+	/* pressure that stays away long enough: back to the short hold */
+	run(&w, 600, 3, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+}
+
+/* Under pressure the pace ramps while ksmd is well under its cap, and
+ * backs off when over it. */
+static void test_ramp_under_cpu_cap(void **state)
+{
+	struct world w;
+	long long top;
+
+	(void)state;
+	start(&w);
+	gov_note_pressure(&w.m, "psi");
+	w.in.cpu_percent = 2;
+	for (int i = 0; i < 10; i++) {
+		gov_note_pressure(&w.m, "psi");
+		run(&w, 10, 0, 0);
+	}
+	top = w.m.knobs.pages_to_scan;
+	assert_int_equal(top, 4000);
+	w.in.cpu_percent = 40;          /* over the 25 % cap */
+	gov_note_pressure(&w.m, "psi");
+	run(&w, 10, 0, 0);
+	assert_true(w.m.knobs.pages_to_scan < top);
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+}
+
+/* A burst, too, stays under the cap. */
+static void test_burst_under_cpu_cap(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	gov_note_enrolled(&w.m, "big");
+	w.in.cpu_percent = 60;
+	run(&w, 11, 0, 0);
+	assert_int_equal(w.m.state, GOV_BURST);
+	assert_true(w.m.knobs.pages_to_scan < 1000);
+}
+
+static void test_mem_low_hysteresis(void **state)
+{
+	(void)state;
+	assert_false(gov_mem_low(false, 12, 100));
+	assert_true(gov_mem_low(false, 9, 100));
+	assert_true(gov_mem_low(true, 14, 100));     /* stays low until 15 % */
+	assert_false(gov_mem_low(true, 16, 100));
+	assert_false(gov_mem_low(false, 0, 0));      /* no MemTotal: no verdict */
+}
+
+/* MemAvailable low is pressure as long as it lasts. */
+static void test_mem_low_is_pressure(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	w.in.mem_low = true;
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	assert_non_null(strstr(w.m.why, "MemAvailable"));
+	run(&w, 120, 2, 0);
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	w.in.mem_low = false;
+	run(&w, 60, 2, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+}
+
+/* The trickle finds memory that became mergeable: back to settle. */
+static void test_idle_gaining_settles(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	run(&w, 10, 10, 5000);
+	assert_int_equal(w.m.state, GOV_SETTLE);
+}
+
+/* [ksmd] governor and max_cpu_percent: parsed, defaults, errors with
+ * file:line. */
+static int parse(const char *text, struct config *c, char *err, size_t errlen)
+{
+	char path[] = "/tmp/test_governor.XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	config_init(c);
+	rc = config_parse_file(path, c, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+static void test_config(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("[ksmd]\npages_to_scan = 5\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.governor, GOVERNOR_FIXED);
+	assert_int_equal(c.max_cpu_percent, 25);
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\ngovernor = pressure\nmax_cpu_percent = 40\n", &c,
+			       err, sizeof(err)), 0);
+	assert_int_equal(c.governor, GOVERNOR_PRESSURE);
+	assert_int_equal(c.max_cpu_percent, 40);
+	assert_int_equal(c.n_knobs, 0);         /* not knobs written to sysfs */
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\n\ngovernor = turbo\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":3: invalid value 'turbo' for governor"));
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\nmax_cpu_percent = 0\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: invalid value '0' for max_cpu_percent"));
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_starts_settling_then_idles),
+		cmocka_unit_test(test_burst_until_scans_and_no_growth),
+		cmocka_unit_test(test_burst_needs_two_scans),
+		cmocka_unit_test(test_pressure_is_immediate_and_ends),
+		cmocka_unit_test(test_oscillating_pressure_is_bounded),
+		cmocka_unit_test(test_ramp_under_cpu_cap),
+		cmocka_unit_test(test_burst_under_cpu_cap),
+		cmocka_unit_test(test_mem_low_hysteresis),
+		cmocka_unit_test(test_mem_low_is_pressure),
+		cmocka_unit_test(test_idle_gaining_settles),
+		cmocka_unit_test(test_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
