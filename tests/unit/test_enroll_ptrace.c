@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "enroll.h"
@@ -892,6 +893,116 @@ static void test_deadline_hostile(void **state)
 	assert_int_equal(stop_ok(&t), 0);
 }
 
+/* --- 6. identity re-checked once stopped ----------------------------------- */
+
+static char suid_helper[PATH_MAX];
+
+/* Runs as nobody (dumpable), says ready, and at a byte on stdin exec's
+ * suid_helper: a setuid-root copy of checksum_loop, idle mode. */
+static void exec_suid_target(void *arg)
+{
+	(void)arg;
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534) ||
+	    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(5);
+	write_all(1, "ready\n", 6);
+	char c;
+	if (read(0, &c, 1) != 1)
+		_exit(0);
+	char *argv[] = { (char *)"checksum_loop", (char *)"1", (char *)"idle", NULL };
+	execv(suid_helper, argv);
+	_exit(6);
+}
+
+/* A setuid exec between the checks and the seize: the process checked was a
+ * dumpable one of nobody's, the one stopped runs setuid root. Once stopped
+ * it is checked again and let go untouched, never injected. */
+static void test_setuid_exec_mid_enroll(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	if (!has_prctl_merge())
+		skip();
+	char dir[PATH_MAX - 64], src[PATH_MAX], tmpl[] = "/tmp/ksmplus-suid.XXXXXX";
+	self_dir(dir, sizeof(dir));
+	snprintf(src, sizeof(src), "%.*s/checksum_loop", (int)(sizeof(dir) - 1), dir);
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(chmod(tmpl, 0755), 0);
+	snprintf(suid_helper, sizeof(suid_helper), "%s/suid_helper", tmpl);
+	char cmd[2 * PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, suid_helper);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chown(suid_helper, 0, 0), 0);
+	assert_int_equal(chmod(suid_helper, 04755), 0);
+
+	static struct target t;
+	assert_int_equal(target_start(&t, exec_suid_target, NULL), 0);
+	track(&t);
+	struct enroll_result res;
+	/* Before the exec it passes every check... */
+	assert_int_equal(ptrace_check_target(&t.ref, &res), 0);
+	/* ...then it exec's the setuid program (which says ready once more). */
+	write_all(t.in_fd, "x", 1);
+	char line[6];
+	assert_int_equal(read_timeout(t.out_fd, line, sizeof(line), 20000), 0);
+	assert_memory_equal(line, "ready\n", 6);
+	long args[6] = { PR_SET_MEMORY_MERGE, 1, 0, 0, 0, 0 }, ret = 0;
+	int rc = ptrace_inject_syscall(&t.ref, SYS_prctl, args, &ret, 0, &res);
+	fprintf(stderr, "  injection after the setuid exec: rc %d: %s\n", rc, res.reason);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(res.reason, "dumpable"));
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	/* idle mode verifies its memory at EOF and exits 0: alive, untouched */
+	assert_int_equal(stop_ok(&t), 0);
+	unlink(suid_helper);
+	rmdir(tmpl);
+}
+
+/* Makes its [vdso] unusable: arg NULL = no longer executable, else unmapped.
+ * (Nothing in it is called afterwards: read() only.) */
+static void bad_vdso_target(void *arg)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[256];
+	unsigned long lo = 0, hi = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+	if (f)
+		fclose(f);
+	if (!lo || (arg ? munmap((void *)lo, hi - lo) : mprotect((void *)lo, hi - lo, PROT_READ)))
+		_exit(5);
+	ready_then_wait();
+}
+
+/* A target whose vDSO cannot serve (not executable, or gone) is skipped with
+ * the reason and stays alive: pointed at a non-executable syscall it would
+ * die of SIGSEGV. */
+static void test_vdso_unusable(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	static int unmap = 1;
+	void *how[2] = { NULL, &unmap };
+	const char *want[2] = { "not executable", "no [vdso]" };
+	for (int i = 0; i < 2; i++) {
+		static struct target t;
+		assert_int_equal(target_start(&t, bad_vdso_target, how[i]), 0);
+		track(&t);
+		struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = has_prctl_merge() };
+		struct enroll_result res;
+		struct vma_list l;
+		assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+		int rc = enroll_process(&e, &t.ref, &l, &res);
+		free(l.v);
+		fprintf(stderr, "  vDSO %s: rc %d: %s\n", i ? "unmapped" : "not executable", rc,
+			res.reason);
+		assert_int_equal(rc, -1);
+		assert_non_null(strstr(res.reason, want[i]));
+		assert_int_equal(stop_ok(&t), 0);
+	}
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -929,6 +1040,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_undo_timeout, kill_live),
 		cmocka_unit_test_teardown(test_no_spurious_eintr, kill_live),
 		cmocka_unit_test_teardown(test_deadline_hostile, kill_live),
+		cmocka_unit_test_teardown(test_setuid_exec_mid_enroll, kill_live),
+		cmocka_unit_test_teardown(test_vdso_unusable, kill_live),
 	};
 	if (getenv("TEST_FILTER"))
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
