@@ -35,6 +35,9 @@ struct enroll_result {
 	/* Unmerging range by range, cut short by the deadline: every range
 	 * below this address is done (the next attempt starts there). */
 	uintptr_t done_to;
+	/* A "later" that can last (a frozen cgroup): worth retrying past the
+	 * usual number of tries, at the longest interval. */
+	bool lasting;
 };
 
 /* Chooses a backend for pref. On failure returns -1 and writes into why what

@@ -285,6 +285,7 @@ int ptrace_check_target(const struct pidref *r, struct enroll_result *res)
 	char why[sizeof(res->reason) - 16];
 	if (cgroup_frozen(r->pid, why, sizeof(why))) {
 		res->err = -EAGAIN;
+		res->lasting = true;
 		SKIP(res, "later: %s", why);
 		goto out;
 	}
@@ -1112,8 +1113,9 @@ static int begin(struct tracee *t, const struct pidref *r, double deadline,
  * now. A setuid program exec'd in between is let go untouched. */
 static int recheck_stopped(struct tracee *t)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d", (int)t->pid);
+	char path[96];
+	/* The seized thread's own view: its TracerPid is ours. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)t->pid, (int)t->tid);
 	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return gone(t);

@@ -15,6 +15,9 @@
  *                            EINTR though no handler runs (signal(7)). One
  *                            more thread sleeps in nanosleep() (restarted
  *                            transparently). Any EINTR counts as a failure.
+ *   checksum_loop MIB MODE GIB  also reserves GIB GiB of sparse memory
+ *                            (untouched but its first MiB): unmerging it
+ *                            walks every page slot, like an ASan shadow.
  * Page i of the memory holds a pattern of i only (two instances have
  * identical pages, no two pages of one instance are alike). Prints "ready"
  * once filled; stops at EOF on stdin; prints a summary; exit status 0 if no
@@ -262,6 +265,16 @@ int checksum_loop_main(int argc, char **argv)
 		return 2;
 	}
 	madvise(mem, mem_len, MADV_NOHUGEPAGE);
+	if (argc > 3) {
+		size_t gib = strtoul(argv[3], NULL, 10);
+		char *sparse = mmap(NULL, gib << 30, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (sparse == MAP_FAILED) {
+			perror("checksum_loop: reserve");
+			return 2;
+		}
+		memset(sparse, 7, 1 << 20);
+	}
 	fill();
 	expect_sum = checksum();
 
