@@ -11,6 +11,8 @@ ksm_save
 grep -q "PR_SET_MEMORY_MERGE\|ksm_merge_any" "/proc/self/ksm_stat" 2>/dev/null ||
 	skip "kernel without PR_SET_MEMORY_MERGE (ksm_merge_any)"
 
+write_conf "[ksmd]" "pages_to_scan = 100"
+start_daemon            # first: it must not inherit the fifo's write end
 cp "$BUILD/tests/checksum_loop" "$TMP/ksmphuge"
 mkfifo "$TMP/in"
 exec 3<> "$TMP/in"      # held open: the target sees no EOF until the end
@@ -18,10 +20,7 @@ exec 3<> "$TMP/in"      # held open: the target sees no EOF until the end
 hp=$!
 track "$hp"
 wait_until 20 grep -q ready "$TMP/out" || fail "ksmphuge did not start: $(cat "$TMP/out")"
-
-write_conf "[ksmd]" "pages_to_scan = 100"
-start_daemon
-ctl add ksmphuge > /dev/null || fail "ksmplusctl add failed"
+ctl add ksmphuge > /dev/null 3>&- || fail "ksmplusctl add failed"
 merge_any() { ksm_field "$hp" ksm_merge_any; }
 wait_until 30 sh -c "grep -q 'ksm_merge_any: yes' /proc/$hp/ksm_stat" || fail "ksmphuge not enrolled"
 
@@ -41,6 +40,8 @@ note "1 TiB sparse unmerged in the background in $secs s; remove answered in $re
 grep -q "unmerged ksmphuge" "$DLOG" || fail "the log does not say the unmerge finished"
 kill -0 "$hp" || fail "ksmphuge died"
 exec 3>&-               # EOF: idle mode verifies its memory and exits 0
+exited() { [ ! -e "/proc/$hp" ] || [ "$(awk '{ print $3 }' "/proc/$hp/stat")" = Z ]; }
+wait_until 30 exited || fail "ksmphuge did not exit at EOF"
 wait "$hp"; rc=$?
 [ "$rc" = 0 ] || fail "ksmphuge exited $rc: $(cat "$TMP/out")"
 figures "remove_ms=$remove_ms unmerge_s=$secs"

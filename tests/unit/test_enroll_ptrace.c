@@ -1003,6 +1003,132 @@ static void test_vdso_unusable(void **state)
 	}
 }
 
+/* --- 7. a freeze after the checks ------------------------------------------ */
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static bool file_has_line(const char *path, const char *want)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		found |= strcmp(line, want) == 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The mount point of the cgroup2 fs (v2) or of the v1 freezer, or "". */
+static void freezer_mount(bool v2, char *out, size_t len)
+{
+	char line[512], dev[64], dir[256], type[32], opts[256];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %255s %31s %255s", dev, dir, type, opts) == 4 &&
+		    (v2 ? strcmp(type, "cgroup2") == 0
+			: strcmp(type, "cgroup") == 0 && strstr(opts, "freezer"))) {
+			snprintf(out, len, "%s", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+struct thawer {
+	char state[PATH_MAX];
+	const char *thawed;
+	unsigned after_ms;
+};
+
+static void *thaw_later(void *arg)
+{
+	struct thawer *th = arg;
+	usleep(th->after_ms * 1000);
+	write_file(th->state, th->thawed);
+	return NULL;
+}
+
+/* The target passed its checks, then its cgroup froze: the injection must
+ * not wait for the thaw (before: it blocked in waitpid until then; here
+ * 3 s). It returns "later" within the deadline; the thread left attached
+ * is put back in order from the reaper once thawed; the target lives on,
+ * not enrolled. Both freezers: v1 tasks do not even stop for ptrace. */
+static void test_frozen_after_check(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	if (!has_prctl_merge())
+		skip();
+	int cases = 0;
+	for (int v2 = 1; v2 >= 0; v2--) {
+		char mnt[256], cg[PATH_MAX - 32], path[PATH_MAX];
+		freezer_mount(v2, mnt, sizeof(mnt));
+		if (!mnt[0])
+			continue;
+		snprintf(cg, sizeof(cg), "%s/ksmplus-unit-frozen.%d", mnt, (int)getpid());
+		snprintf(path, sizeof(path), "%s/%s", cg, v2 ? "cgroup.freeze" : "freezer.state");
+		if (mkdir(cg, 0755) < 0 || access(path, W_OK) < 0) {
+			rmdir(cg);
+			continue;
+		}
+		static struct target t;
+		assert_int_equal(target_start(&t, plain_target, NULL), 0);
+		track(&t);
+		struct enroll_result res;
+		assert_int_equal(ptrace_check_target(&t.ref, &res), 0);
+		char pidbuf[16], procs[PATH_MAX];
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)t.pid);
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+		assert_int_equal(write_file(procs, pidbuf), 0);
+		assert_int_equal(write_file(path, v2 ? "1" : "FROZEN"), 0);
+		char events[PATH_MAX];
+		snprintf(events, sizeof(events), "%s/%s", cg, v2 ? "cgroup.events" : "freezer.state");
+		for (int i = 0; i < 100 && !file_has_line(events, v2 ? "frozen 1\n" : "FROZEN\n"); i++)
+			usleep(20000);
+		assert_true(file_has_line(events, v2 ? "frozen 1\n" : "FROZEN\n"));
+
+		struct thawer th = { .thawed = v2 ? "0" : "THAWED", .after_ms = 3000 };
+		snprintf(th.state, sizeof(th.state), "%s", path);
+		pthread_t thr;
+		assert_int_equal(pthread_create(&thr, NULL, thaw_later, &th), 0);
+		long args[6] = { PR_SET_MEMORY_MERGE, 1, 0, 0, 0, 0 }, ret = 0;
+		double t0 = now_us();
+		int rc = ptrace_inject_syscall(&t.ref, SYS_prctl, args, &ret, 0, &res);
+		double dt = (now_us() - t0) / 1e3;
+		fprintf(stderr, "  %s freezer: injection returned %d after %.0f ms: %s\n",
+			v2 ? "v2" : "v1", rc, dt, res.reason);
+		pthread_join(thr, NULL);
+		assert_true(dt < 1000);
+		assert_int_equal(rc, -1);
+		assert_int_equal(res.err, -EAGAIN);
+		/* thawed: the reaper puts the parked thread back in order */
+		for (int i = 0; i < 200 && ptrace_reap_pending() > 0; i++)
+			usleep(10000);
+		assert_int_equal(ptrace_reap_pending(), 0);
+		assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+		/* and it can be enrolled now */
+		struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = true };
+		assert_int_equal(enroll_process(&e, &t.ref, NULL, &res), 0);
+		assert_int_equal(stop_ok(&t), 0);
+		rmdir(cg);
+		cases++;
+	}
+	if (!cases) {
+		fprintf(stderr, "SKIPPED: no writable cgroup freezer\n");
+		skip();
+	}
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -1042,6 +1168,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_deadline_hostile, kill_live),
 		cmocka_unit_test_teardown(test_setuid_exec_mid_enroll, kill_live),
 		cmocka_unit_test_teardown(test_vdso_unusable, kill_live),
+		cmocka_unit_test_teardown(test_frozen_after_check, kill_live),
 	};
 	if (getenv("TEST_FILTER"))
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
