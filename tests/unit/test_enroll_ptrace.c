@@ -579,6 +579,17 @@ static void test_skip_traced(void **state)
 	assert_int_equal(stop_ok(&t), 0);
 }
 
+/* Leaves out ranges over 1 GiB: an ASan-built target's terabytes of shadow,
+ * whose unmerge takes many deadlines (test_deadline_hostile covers that). */
+static void drop_huge_ranges(struct vma_list *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].end - l->v[i].start <= (1UL << 30))
+			l->v[n++] = l->v[i];
+	l->n = n;
+}
+
 /* Under a filter that allows the call: enrolled (it used to be skipped).
  * By range: this target is a fork of the test, and under ASan a whole
  * process's undo walks terabytes of shadow (see test_undo_timeout). */
@@ -593,6 +604,7 @@ static void test_seccomp_allowing(void **state)
 	struct enroll_result res;
 	struct vma_list l;
 	assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+	drop_huge_ranges(&l);
 	int rc = enroll_process(&e, &t.ref, &l, &res);
 	if (rc)
 		fprintf(stderr, "  enroll: %s\n", res.reason);
@@ -617,6 +629,7 @@ static void test_seccomp_madvise_only(void **state)
 	struct enroll_result res;
 	struct vma_list l;
 	assert_int_equal(test_anon_ranges(t.pid, &l), 0);
+	drop_huge_ranges(&l);
 	assert_int_equal(enroll_process(&e, &t.ref, &l, &res), 0);
 	assert_int_equal(res.mode, ENROLL_RANGES);
 	assert_true(res.bytes > 0);
@@ -737,6 +750,10 @@ static void test_exit_mid_enroll(void **state)
 			assert_true(res.err == -ESRCH || res.err == -EAGAIN);
 			gone++;
 		}
+		/* The daemon's reaper timer: a thread that did not stop within
+		 * the deadline stays attached until its next stop or exit. */
+		for (int w = 0; w < 500 && ptrace_reap_pending() > 0; w++)
+			usleep(10000);
 		int st = -1;
 		untrack(&t);
 		assert_int_equal(target_stop(&t, &st, 10000), 0);
