@@ -625,12 +625,23 @@ static void settle(struct tracee *t, enum park_state st)
 			park(t, st);
 			return;
 		}
-		if (k == ST_GONE && zombie)
-			add_pending_reap(t->tid);
-		if (settle_step(t, &st, k, sig))
-			break;
+		if (k == ST_GONE) {
+			if (zombie)
+				add_pending_reap(t->tid);
+			t->attached = false;
+			return;
+		}
+		/* Done, unless the detach failed: it is dying, and its exit is
+		 * ours to collect (its parent cannot before we do). */
+		if (settle_step(t, &st, k, sig) && t->attached)
+			st = PK_RESTORED;
+		else if (!t->attached)
+			return;
 	}
-	t->attached = false;
+	if (t->attached) {
+		add_pending_reap(t->tid);
+		t->attached = false;
+	}
 }
 
 static size_t reap_pending(void)
@@ -661,6 +672,8 @@ static size_t reap_pending(void)
 		}
 		if (w > 0 && (WIFSTOPPED(st) || WIFEXITED(st) || WIFSIGNALED(st)) &&
 		    settle_step(&p->t, &p->st, decode(st, &sig), sig)) {
+			if (p->t.attached)      /* dying: collect its exit */
+				add_pending_reap(p->t.tid);
 			p->used = false;
 			log_debug("pid %d: parked tid %d put back in order", (int)p->t.pid,
 				  (int)p->t.tid);
