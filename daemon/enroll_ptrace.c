@@ -105,6 +105,14 @@ static int check_status(int dirfd, pid_t pid, pid_t tracer_ok, struct enroll_res
 		SKIP(res, "cannot read /proc/%d/status", (int)pid);
 		return -1;
 	}
+	if (status_field(buf, "TracerPid", &tracer) == 0 && tracer != 0 && tracer_ok == 0 &&
+	    tracer == getpid()) {
+		/* Ours: a thread of an earlier attempt that did not stop in time,
+		 * put back in order by the reaper timer at its next stop. */
+		res->err = -EAGAIN;
+		SKIP(res, "an earlier injection is still being wound up; later");
+		return -1;
+	}
 	if (status_field(buf, "TracerPid", &tracer) == 0 && tracer != 0 && tracer != tracer_ok) {
 		res->err = -EBUSY;
 		SKIP(res, "already traced by pid %ld", tracer);
