@@ -16,7 +16,7 @@ start_daemon            # first: it must not inherit the fifo's write end
 cp "$BUILD/tests/checksum_loop" "$TMP/ksmphuge"
 mkfifo "$TMP/in"
 exec 3<> "$TMP/in"      # held open: the target sees no EOF until the end
-"$TMP/ksmphuge" 16 idle 1024 < "$TMP/in" > "$TMP/out" 2>&1 &
+"$TMP/ksmphuge" 16 idle 1024 < "$TMP/in" > "$TMP/out" 2>&1 3>&- &
 hp=$!
 track "$hp"
 wait_until 20 grep -q ready "$TMP/out" || fail "ksmphuge did not start: $(cat "$TMP/out")"
