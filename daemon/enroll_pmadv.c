@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,11 +105,12 @@ static bool range_error(int e)
 }
 
 int pmadv_advise(const struct pidref *r, const struct vma_list *ranges, int advice,
-		 struct enroll_result *res)
+		 double deadline, struct enroll_result *res)
 {
 	res->mode = ENROLL_RANGES;
 	res->bytes = 0;
 	res->err = 0;
+	res->done_to = 0;
 	res->reason[0] = '\0';
 	if (!r || r->pidfd < 0) {
 		res->err = -ESRCH;
@@ -125,15 +127,38 @@ int pmadv_advise(const struct pidref *r, const struct vma_list *ranges, int advi
 		snprintf(res->reason, sizeof(res->reason), "out of memory");
 		return -1;
 	}
-	size_t skipped = 0;
+	/* Unmerging walks every page: one call covers at most
+	 * ENROLL_UNMERGE_CHUNK bytes, and the deadline is looked at between
+	 * calls (a call cannot be interrupted; it runs in the daemon). */
+	size_t limit = advice == MADV_UNMERGEABLE ? ENROLL_UNMERGE_CHUNK : SIZE_MAX;
+	size_t skipped = 0, ri = 0;
+	uintptr_t pos = ranges->v[0].start;
 	int first_skip_err = 0;
 	int rc = 0;
-	for (size_t base = 0; base < ranges->n && rc == 0; base += chunk) {
-		size_t cnt = ranges->n - base < chunk ? ranges->n - base : chunk;
-		for (size_t i = 0; i < cnt; i++) {
-			iov[i].iov_base = (void *)ranges->v[base + i].start;
-			iov[i].iov_len = ranges->v[base + i].end - ranges->v[base + i].start;
+	while (ri < ranges->n && rc == 0) {
+		if (deadline > 0 && enroll_now_ms() > deadline) {
+			res->err = -EAGAIN;
+			snprintf(res->reason, sizeof(res->reason), "process_madvise(%d) ran over %u ms "
+				 "(%zu MiB done); later", advice, enroll_ptrace_timeout_ms,
+				 res->bytes >> 20);
+			rc = -1;
+			break;
 		}
+		/* The next batch: up to IOV_MAX pieces, up to limit bytes. */
+		size_t cnt = 0, sum = 0;
+		while (ri < ranges->n && cnt < chunk && sum < limit) {
+			size_t len = ranges->v[ri].end - pos;
+			if (len > limit - sum)
+				len = limit - sum;
+			iov[cnt].iov_base = (void *)pos;
+			iov[cnt].iov_len = len;
+			cnt++;
+			sum += len;
+			pos += len;
+			if (pos >= ranges->v[ri].end && ++ri < ranges->n)
+				pos = ranges->v[ri].start;
+		}
+		uintptr_t batch_end = (uintptr_t)iov[cnt - 1].iov_base + iov[cnt - 1].iov_len;
 		size_t i = 0;
 		while (i < cnt) {
 			ssize_t got = sys_process_madvise(r->pidfd, iov + i, cnt - i, advice);
@@ -185,6 +210,8 @@ int pmadv_advise(const struct pidref *r, const struct vma_list *ranges, int advi
 				skipped++;
 			}
 		}
+		if (rc == 0)
+			res->done_to = batch_end;
 	}
 	free(iov);
 	if (rc == 0 && skipped)

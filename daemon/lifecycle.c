@@ -39,6 +39,8 @@ static bool other_domain(const struct daemon *d, const struct tracked *t, char *
 	return false;
 }
 
+static void schedule_retry(struct daemon *d, struct tracked *t, bool lasting);
+
 void lifecycle_enroll(struct daemon *d, struct tracked *t)
 {
 	struct vma_list ranges = { 0 };
@@ -103,7 +105,7 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 	 * injection cut short) are worth another try; the rest are final. */
 	if (res.err == -EAGAIN || res.err == -ETIMEDOUT ||
 	    (res.err == -ESRCH && pidref_alive(&t->ref)))
-		lifecycle_schedule_retry(d, t);
+		schedule_retry(d, t, res.lasting);
 }
 
 /* ---- collecting targets that died while seized --------------------------- */
@@ -141,6 +143,10 @@ void lifecycle_arm_reaper(struct daemon *d)
 
 #define RETRY_FIRST_USEC 50000ULL      /* then doubling, up to ~50 s */
 #define RETRY_MAX 10
+/* One retry callback enrolls or unmerges for at most this long, then lets
+ * the event loop run (status, events) and goes on at its next turn: each
+ * operation is bounded (enroll.h), a queue of hostile targets is not. */
+#define RETRY_BATCH_USEC 400000ULL
 
 static uint64_t now_usec(void)
 {
@@ -148,6 +154,68 @@ static uint64_t now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- undos cut short by their deadline ----------------------------------
+ * Unmerging a big process can take longer than one operation's deadline; it
+ * keeps its progress (enroll.c) and is retried here with the same back-off,
+ * by its own pidref: the process may no longer be tracked (its app removed
+ * with --unmerge). Retried while it makes progress. */
+struct undo_later {
+	struct pidref ref;
+	enum enroll_mode mode;
+	char comm[sizeof(((struct tracked *)0)->comm)];   /* escaped, as in tracker.h */
+	uint64_t retry_usec;
+	unsigned retries;
+};
+static struct undo_later undos[64];
+static size_t n_undos;
+
+static void undo_drop(size_t i)
+{
+	pidref_close(&undos[i].ref);
+	undos[i] = undos[--n_undos];
+}
+
+/* Takes over t's pidref (t is about to be forgotten). */
+static void undo_later(struct tracked *t)
+{
+	if (n_undos == sizeof(undos) / sizeof(undos[0])) {
+		log_warn("cannot unmerge %s[%d]: too many unmerges pending", t->comm, (int)t->ref.pid);
+		return;
+	}
+	struct undo_later *u = &undos[n_undos++];
+	u->ref = t->ref;
+	t->ref.pidfd = -1;
+	u->mode = t->mode;
+	snprintf(u->comm, sizeof(u->comm), "%s", t->comm);
+	u->retries = 0;
+	u->retry_usec = now_usec() + RETRY_FIRST_USEC;
+}
+
+/* 1 when done (or gone), 0 when to be retried. */
+static int undo_retry(struct daemon *d, struct undo_later *u)
+{
+	struct vma_list cur = { 0 };
+	struct enroll_result res = { 0 };
+
+	vmas_read(u->ref.pid, &cur);
+	int rc = enroll_undo(&d->enr, &u->ref, u->mode, &cur, &res);
+	vmas_free(&cur);
+	lifecycle_arm_reaper(d);
+	if (rc == 0 || res.err == -ESRCH) {
+		log_info("unmerged %s[%d] after %u more tries", u->comm, (int)u->ref.pid, u->retries + 1);
+		return 1;
+	}
+	/* Progress made: start the back-off over. */
+	u->retries = res.bytes ? 0 : u->retries + 1;
+	if (res.err != -EAGAIN || u->retries >= RETRY_MAX) {
+		log_warn("giving up unmerging %s[%d]: %s", u->comm, (int)u->ref.pid,
+			 res.reason[0] ? res.reason : strerror(-res.err));
+		return 1;
+	}
+	u->retry_usec = now_usec() + (RETRY_FIRST_USEC << u->retries);
+	return 0;
 }
 
 /* Arms the retry timer for the earliest due retry, or turns it off. */
@@ -158,6 +226,9 @@ static void arm_retry(struct daemon *d)
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].retry_usec && (!next || d->tr.v[i].retry_usec < next))
 			next = d->tr.v[i].retry_usec;
+	for (size_t i = 0; i < n_undos; i++)
+		if (!next || undos[i].retry_usec < next)
+			next = undos[i].retry_usec;
 	if (!d->retry)
 		return;
 	if (!next) {
@@ -168,22 +239,33 @@ static void arm_retry(struct daemon *d)
 	sd_event_source_set_enabled(d->retry, SD_EVENT_ONESHOT);
 }
 
-void lifecycle_schedule_retry(struct daemon *d, struct tracked *t)
+/* A lasting "later" (a frozen cgroup: thawed in minutes or days) is not
+ * given up on: past RETRY_MAX it is tried at the longest interval. */
+static void schedule_retry(struct daemon *d, struct tracked *t, bool lasting)
 {
-	if (t->retries >= RETRY_MAX) {
+	unsigned shift = t->retries < RETRY_MAX ? t->retries : RETRY_MAX - 1;
+
+	if (t->retries >= RETRY_MAX && !lasting) {
 		t->retry_usec = 0;
 		log_warn("giving up on %s[%d] (app %s) after %u tries: %s", t->comm,
 			 (int)t->ref.pid, t->app, t->retries + 1, t->reason);
 		return;
 	}
-	t->retry_usec = now_usec() + (RETRY_FIRST_USEC << t->retries);
-	t->retries++;
+	t->retry_usec = now_usec() + (RETRY_FIRST_USEC << shift);
+	if (t->retries < RETRY_MAX)
+		t->retries++;
 	arm_retry(d);
+}
+
+void lifecycle_schedule_retry(struct daemon *d, struct tracked *t)
+{
+	schedule_retry(d, t, false);
 }
 
 int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct daemon *d = ud;
+	uint64_t start = now_usec();
 
 	(void)s;
 	for (size_t i = d->tr.n; i-- > 0;) {
@@ -191,6 +273,8 @@ int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
 
 		if (!t->retry_usec || t->retry_usec > usec)
 			continue;
+		if (now_usec() - start > RETRY_BATCH_USEC)
+			break;          /* the rest at the loop's next turn */
 		t->retry_usec = 0;
 		if (!pidref_alive(&t->ref)) {
 			tracker_remove(&d->tr, t->ref.pid);
@@ -200,6 +284,12 @@ int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
 			vmas_clear(&t->advised);
 			lifecycle_enroll(d, t);
 		}
+	}
+	for (size_t i = n_undos; i-- > 0;) {
+		if (undos[i].retry_usec > usec || now_usec() - start > RETRY_BATCH_USEC)
+			continue;
+		if (undo_retry(d, &undos[i]))
+			undo_drop(i);
 	}
 	arm_retry(d);
 	daemon_update_status(d);
@@ -405,15 +495,23 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 			int rc = enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res);
 
 			lifecycle_arm_reaper(d);
-			if (rc < 0 && res.err != -ESRCH)
+			if (rc < 0 && res.err == -EAGAIN) {
+				/* Ran over its deadline: goes on from the retry timer. */
+				log_info("unmerging %s[%d]: %s; goes on in the background",
+					 t->comm, (int)t->ref.pid, res.reason);
+				undo_later(t);
+				n++;
+			} else if (rc < 0 && res.err != -ESRCH) {
 				log_warn("cannot unmerge %s[%d]: %s", t->comm, (int)t->ref.pid,
 					 res.reason[0] ? res.reason : strerror(-res.err));
-			else
+			} else {
 				n++;
+			}
 			vmas_free(&cur);
 		}
 		tracker_remove(&d->tr, t->ref.pid);
 	}
+	arm_retry(d);
 	return n;
 }
 

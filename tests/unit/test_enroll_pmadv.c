@@ -137,14 +137,14 @@ static void test_partial_return_on_self(void **state)
 	struct pidref self;
 	assert_int_equal(pidref_open(&self, getpid(), 0), 0);
 	struct enroll_result res;
-	assert_int_equal(pmadv_advise(&self, &l, MADV_MERGEABLE, &res), 0);
+	assert_int_equal(pmadv_advise(&self, &l, MADV_MERGEABLE, 0, &res), 0);
 	fprintf(stderr, "  bytes %zu, %s\n", res.bytes, res.reason);
 	assert_int_equal(res.bytes, 2 * PG);
 	assert_non_null(strstr(res.reason, "1 range(s) skipped"));
 	assert_int_equal(is_mergeable(m), 1);
 	assert_int_equal(is_mergeable(m + 2 * PG), 1);
 
-	assert_int_equal(pmadv_advise(&self, &l, MADV_UNMERGEABLE, &res), 0);
+	assert_int_equal(pmadv_advise(&self, &l, MADV_UNMERGEABLE, 0, &res), 0);
 	assert_int_equal(res.bytes, 2 * PG);
 	assert_int_equal(is_mergeable(m), 0);
 	assert_int_equal(is_mergeable(m + 2 * PG), 0);
@@ -176,11 +176,11 @@ static void test_many_ranges_on_self(void **state)
 	struct pidref self;
 	assert_int_equal(pidref_open(&self, getpid(), 0), 0);
 	struct enroll_result res;
-	assert_int_equal(pmadv_advise(&self, &l, MADV_MERGEABLE, &res), 0);
+	assert_int_equal(pmadv_advise(&self, &l, MADV_MERGEABLE, 0, &res), 0);
 	assert_int_equal(res.bytes, (n / 2) * PG);
 	assert_non_null(strstr(res.reason, "1500 range(s) skipped"));
 	assert_int_equal(is_mergeable(m + (n - 2) * PG), 1);
-	assert_int_equal(pmadv_advise(&self, &l, MADV_UNMERGEABLE, &res), 0);
+	assert_int_equal(pmadv_advise(&self, &l, MADV_UNMERGEABLE, 0, &res), 0);
 	assert_int_equal(is_mergeable(m + (n - 2) * PG), 0);
 	for (size_t i = 0; i < n; i += 2)
 		munmap(m + i * PG, PG);
@@ -210,17 +210,17 @@ static void test_gone_process(void **state)
 	struct vma_range v = { 0x10000, 0x11000 };
 	struct vma_list l = { &v, 1, 1 };
 	struct enroll_result res;
-	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, &res), -1);
+	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, 0, &res), -1);
 	assert_int_equal(res.err, -ESRCH);               /* zombie: no mm */
 	/* and through the front door: refused before any syscall */
 	struct enroller e = { .backend = ENROLL_PMADV };
 	assert_int_equal(enroll_process(&e, &r, &l, &res), -1);
 	assert_int_equal(res.err, -ESRCH);
 	waitpid(c, NULL, 0);
-	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, &res), -1);
+	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, 0, &res), -1);
 	assert_int_equal(res.err, -ESRCH);               /* reaped */
 	pidref_close(&r);
-	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, &res), -1);
+	assert_int_equal(pmadv_advise(&r, &l, MADV_MERGEABLE, 0, &res), -1);
 	assert_int_equal(res.err, -ESRCH);               /* closed ref */
 }
 

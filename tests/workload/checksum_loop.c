@@ -8,12 +8,24 @@
  *                            checksum).
  *   checksum_loop MIB idle   main thread blocks in read() on stdin; on EOF
  *                            verifies the memory once.
+ *   checksum_loop MIB waiters the main thread blocks in epoll_wait(-1) (on
+ *                            stdin), one thread in recv() on a socket with
+ *                            SO_RCVTIMEO, one in sigtimedwait(): calls that
+ *                            a ptrace stop of their thread makes fail with
+ *                            EINTR though no handler runs (signal(7)). One
+ *                            more thread sleeps in nanosleep() (restarted
+ *                            transparently). Any EINTR counts as a failure.
+ *   checksum_loop MIB MODE GIB  also reserves GIB GiB of sparse memory
+ *                            (untouched but its first MiB): unmerging it
+ *                            walks every page slot, like an ASan shadow.
  * Page i of the memory holds a pattern of i only (two instances have
  * identical pages, no two pages of one instance are alike). Prints "ready"
  * once filled; stops at EOF on stdin; prints a summary; exit status 0 if no
  * failure was seen, 1 otherwise. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +47,7 @@ static int feed[2];
 static atomic_int stop_flag;
 static atomic_uint signals_seen;
 static unsigned long failures, iterations;
+static atomic_uint eintrs;    /* EINTRs seen by the waiters (none is legitimate) */
 
 static void note_failure(const char *what, long v)
 {
@@ -136,6 +149,111 @@ static void busy_loop(void)
 	}
 }
 
+/* ---- waiters: blocking calls that a stop interrupts with EINTR ----------- */
+
+static int sockp[2];
+static pid_t sigwaiter_tid;
+static atomic_int sigwaiter_ready;
+
+static void waiter_eintr(const char *what)
+{
+	atomic_fetch_add(&eintrs, 1);
+	note_failure(what, -EINTR);
+}
+
+static void *recv_waiter(void *arg)
+{
+	(void)arg;
+	struct timeval tv = { 3600, 0 };
+	setsockopt(sockp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		char c;
+		ssize_t n = recv(sockp[0], &c, 1, 0);
+		if (n < 0 && errno == EINTR) {
+			waiter_eintr("recv(SO_RCVTIMEO) EINTR");
+			continue;
+		}
+		return NULL;    /* 'q' at the end, or an error */
+	}
+}
+
+static void *sig_waiter(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigwaiter_tid = (pid_t)syscall(SYS_gettid);
+	atomic_store(&sigwaiter_ready, 1);
+	for (;;) {
+		struct timespec to = { 3600, 0 };
+		int s = sigtimedwait(&set, NULL, &to);
+		if (s < 0 && errno == EINTR) {
+			waiter_eintr("sigtimedwait EINTR");
+			continue;
+		}
+		return NULL;    /* SIGUSR2 at the end */
+	}
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_flag)) {
+		struct timespec ts = { 0, 500000 };
+		if (nanosleep(&ts, NULL) < 0)
+			waiter_eintr("nanosleep EINTR");
+	}
+	return NULL;
+}
+
+static int waiters_main(void)
+{
+	pthread_t rt, st, sl;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	/* Blocked everywhere: sigtimedwait takes it, no thread dies of it. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLHUP };
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockp) < 0 ||
+	    pthread_create(&rt, NULL, recv_waiter, NULL) || pthread_create(&st, NULL, sig_waiter, NULL) ||
+	    pthread_create(&sl, NULL, sleeper, NULL))
+		return 2;
+	while (!atomic_load(&sigwaiter_ready))
+		usleep(1000);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		struct epoll_event got;
+		int n = epoll_wait(ep, &got, 1, -1);
+		if (n < 0 && errno == EINTR) {
+			waiter_eintr("epoll_wait(-1) EINTR");
+			continue;
+		}
+		char buf[64];
+		if (n > 0 && read(0, buf, sizeof(buf)) > 0)
+			continue;
+		break;          /* EOF on stdin */
+	}
+	atomic_store(&stop_flag, 1);
+	if (send(sockp[1], "q", 1, 0) != 1)
+		note_failure("send", errno);
+	syscall(SYS_tgkill, getpid(), sigwaiter_tid, SIGUSR2);
+	pthread_join(rt, NULL);
+	pthread_join(st, NULL);
+	pthread_join(sl, NULL);
+	iterations = 1;
+	if (checksum() != expect_sum)
+		note_failure("checksum mismatch at exit", 0);
+	printf("iterations %lu failures %lu signals %u eintr %u\n", iterations, failures,
+	       atomic_load(&signals_seen), atomic_load(&eintrs));
+	fflush(stdout);
+	return failures ? 1 : 0;
+}
+
 int checksum_loop_main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 8;
@@ -147,6 +265,16 @@ int checksum_loop_main(int argc, char **argv)
 		return 2;
 	}
 	madvise(mem, mem_len, MADV_NOHUGEPAGE);
+	if (argc > 3) {
+		size_t gib = strtoul(argv[3], NULL, 10);
+		char *sparse = mmap(NULL, gib << 30, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (sparse == MAP_FAILED) {
+			perror("checksum_loop: reserve");
+			return 2;
+		}
+		memset(sparse, 7, 1 << 20);
+	}
 	fill();
 	expect_sum = checksum();
 
@@ -155,6 +283,8 @@ int checksum_loop_main(int argc, char **argv)
 	sa.sa_handler = on_usr1;   /* no SA_RESTART: EINTR allowed after it */
 	sigaction(SIGUSR1, &sa, NULL);
 
+	if (argc > 2 && strcmp(argv[2], "waiters") == 0)
+		return waiters_main();
 	printf("ready\n");
 	fflush(stdout);
 	if (busy) {
