@@ -25,6 +25,7 @@
  * event loop for at most 0.4 s, leaving room for the rest of that loop
  * iteration. */
 unsigned enroll_ptrace_timeout_ms = 300;
+bool enroll_ptrace_interrupt_waits;
 
 double enroll_now_ms(void)
 {

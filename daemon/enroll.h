@@ -76,6 +76,11 @@ int ptrace_check_target(const struct pidref *r, struct enroll_result *res);
  * cleanly ("later", registers and signal mask put back) and retried with
  * back-off. Long unmerges progress across attempts (res->done_to). */
 extern unsigned enroll_ptrace_timeout_ms;       /* the budget; default 300 */
+/* false: a process whose every thread waits in a call that a stop makes
+ * fail with EINTR (epoll_wait, sigtimedwait, a socket recv with a timeout)
+ * is "later". true (lifecycle.c sets it for a process's last retry): one
+ * such thread is used, and its call may return EINTR. */
+extern bool enroll_ptrace_interrupt_waits;
 /* CLOCK_MONOTONIC milliseconds, the clock deadlines are expressed in. */
 double enroll_now_ms(void);
 

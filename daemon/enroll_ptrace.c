@@ -814,7 +814,7 @@ static int pick_thread(struct tracee *t)
 {
 	char path[96];
 	pid_t pid = t->r->pid;
-	pid_t found = 0;
+	pid_t found = 0, waiting = 0;
 	int best = 0, worst = 0;
 	long blocked_in = -1;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -840,6 +840,8 @@ static int pick_thread(struct tracee *t)
 		worst = sc < worst ? sc : worst;
 		if (sc == 0 && blocked_in < 0)
 			blocked_in = nr;
+		if (sc == 0 && nr >= 0 && (!waiting || tid == pid))
+			waiting = tid;
 		if (sc > best || (sc == best && sc > 0 && tid == pid)) {
 			best = sc;
 			found = tid;
@@ -859,6 +861,13 @@ static int pick_thread(struct tracee *t)
 		t->ntried = 0;
 		t->unmasked = true;
 		return pick_thread(t);
+	}
+	if (!found && waiting && enroll_ptrace_interrupt_waits) {
+		/* The last try for a process that only ever waits so (a
+		 * single-threaded epoll server): its wait may return EINTR,
+		 * which event loops retry; never enrolling it is worse. */
+		t->tid = waiting;
+		return 0;
 	}
 	if (!found) {
 		t->res->err = -EAGAIN;

@@ -39,6 +39,9 @@ static bool other_domain(const struct daemon *d, const struct tracked *t, char *
 	return false;
 }
 
+#define RETRY_FIRST_USEC 50000ULL      /* then doubling, up to ~50 s */
+#define RETRY_MAX 10
+
 static void schedule_retry(struct daemon *d, struct tracked *t, bool lasting);
 
 void lifecycle_enroll(struct daemon *d, struct tracked *t)
@@ -71,7 +74,17 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 
 	if (strlist_contains(&d->cfg.no_children, t->app))
 		e.has_prctl_merge = false;
-	if (enroll_process(&e, &t->ref, &ranges, &res) == 0) {
+	/* The last retry may cost a waiting thread an EINTR rather than never
+	 * enroll a process that only ever waits (enroll.h). */
+	bool last_try = t->retries >= RETRY_MAX;
+
+	enroll_ptrace_interrupt_waits = last_try;
+	rc = enroll_process(&e, &t->ref, &ranges, &res);
+	enroll_ptrace_interrupt_waits = false;
+	if (rc == 0 && last_try && d->enr.backend == ENROLL_PTRACE)
+		log_warn("%s[%d] (app %s) enrolled on its last try: a thread waiting in a call "
+			 "that a stop interrupts may have seen EINTR", t->comm, (int)t->ref.pid, t->app);
+	if (rc == 0) {
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';
@@ -141,8 +154,6 @@ void lifecycle_arm_reaper(struct daemon *d)
 
 /* ---- retrying "later" skips ---------------------------------------------- */
 
-#define RETRY_FIRST_USEC 50000ULL      /* then doubling, up to ~50 s */
-#define RETRY_MAX 10
 /* One retry callback enrolls or unmerges for at most this long, then lets
  * the event loop run (status, events) and goes on at its next turn: each
  * operation is bounded (enroll.h), a queue of hostile targets is not. */

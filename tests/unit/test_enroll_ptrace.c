@@ -870,6 +870,54 @@ static void test_no_spurious_eintr(void **state)
 	assert_int_equal(stop_ok(&t), 0);
 }
 
+/* A process whose only thread waits in epoll_wait (a single-threaded event
+ * loop server) has no thread a stop leaves undisturbed: "later" — until the
+ * daemon's last retry sets enroll_ptrace_interrupt_waits, which enrolls it
+ * at the cost of one EINTR its loop retries. Never enrolling it at all was
+ * what the first version of "later" did. */
+static void test_epoll_only_waiter(void **state)
+{
+	(void)state;
+	NEED_ROOT();
+	if (!has_prctl_merge()) {
+		fprintf(stderr, "SKIPPED: no PR_SET_MEMORY_MERGE in this kernel\n");
+		skip();
+	}
+	static struct target t;
+	struct loop_args a = { "8", "epoll" };
+	assert_int_equal(target_start(&t, run_checksum_loop, &a), 0);
+	track(&t);
+	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = true };
+	struct enroll_result res;
+	/* Wait until it sits in epoll_wait (it may still be starting). */
+	char path[64], buf[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)t.pid);
+	for (int i = 0; i < 5000 && atol(buf) != SYS_epoll_wait; i++) {
+		FILE *f = fopen(path, "re");
+		if (!f || !fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		if (f)
+			fclose(f);
+		usleep(1000);
+	}
+	assert_int_equal(atol(buf), SYS_epoll_wait);
+	assert_int_equal(enroll_process(&e, &t.ref, NULL, &res), -1);
+	assert_int_equal(res.err, -EAGAIN);
+	assert_non_null(strstr(res.reason, "EINTR"));
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	enroll_ptrace_interrupt_waits = true;
+	int rc = enroll_process(&e, &t.ref, NULL, &res);
+	int urc = enroll_undo(&e, &t.ref, ENROLL_WHOLE, NULL, &res);
+	enroll_ptrace_interrupt_waits = false;
+	assert_int_equal(rc, 0);
+	assert_int_equal(urc, 0);
+	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
+	close(t.in_fd);
+	t.in_fd = -1;
+	print_summary(&t);      /* its EINTRs: retried by its loop, not failures */
+	assert_int_equal(stop_ok(&t), 0);
+}
+
 /* --- 5. one deadline per enroll or undo ------------------------------------ */
 
 /* A hostile target: unmerging its 4 TiB sparse reservation walks a billion
@@ -1182,6 +1230,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_exit_mid_enroll, kill_live),
 		cmocka_unit_test_teardown(test_undo_timeout, kill_live),
 		cmocka_unit_test_teardown(test_no_spurious_eintr, kill_live),
+		cmocka_unit_test_teardown(test_epoll_only_waiter, kill_live),
 		cmocka_unit_test_teardown(test_deadline_hostile, kill_live),
 		cmocka_unit_test_teardown(test_setuid_exec_mid_enroll, kill_live),
 		cmocka_unit_test_teardown(test_vdso_unusable, kill_live),

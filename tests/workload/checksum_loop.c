@@ -15,6 +15,9 @@
  *                            EINTR though no handler runs (signal(7)). One
  *                            more thread sleeps in nanosleep() (restarted
  *                            transparently). Any EINTR counts as a failure.
+ *   checksum_loop MIB epoll  the only thread waits in epoll_wait(-1) on stdin,
+ *                            like a single-threaded event-loop server; an
+ *                            EINTR is counted and retried, as such loops do.
  *   checksum_loop MIB MODE GIB  also reserves GIB GiB of sparse memory
  *                            (untouched but its first MiB): unmerging it
  *                            walks every page slot, like an ASan shadow.
@@ -254,6 +257,36 @@ static int waiters_main(void)
 	return failures ? 1 : 0;
 }
 
+/* A single-threaded event loop (an nginx worker): nothing but epoll_wait. */
+static int epoll_main(void)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLHUP };
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) < 0)
+		return 2;
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		struct epoll_event got;
+		int n = epoll_wait(ep, &got, 1, -1);
+		char buf[64];
+		if (n < 0 && errno == EINTR) {
+			atomic_fetch_add(&eintrs, 1);
+			continue;
+		}
+		if (n > 0 && read(0, buf, sizeof(buf)) > 0)
+			continue;
+		break;          /* EOF on stdin */
+	}
+	iterations = 1;
+	if (checksum() != expect_sum)
+		note_failure("checksum mismatch at exit", 0);
+	printf("iterations %lu failures %lu signals %u eintr %u\n", iterations, failures,
+	       atomic_load(&signals_seen), atomic_load(&eintrs));
+	fflush(stdout);
+	return failures ? 1 : 0;
+}
+
 int checksum_loop_main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 8;
@@ -285,6 +318,8 @@ int checksum_loop_main(int argc, char **argv)
 
 	if (argc > 2 && strcmp(argv[2], "waiters") == 0)
 		return waiters_main();
+	if (argc > 2 && strcmp(argv[2], "epoll") == 0)
+		return epoll_main();
 	printf("ready\n");
 	fflush(stdout);
 	if (busy) {
