@@ -754,6 +754,96 @@ static void test_not_a_socket(void **state)
 	control_close(NULL);
 }
 
+/* control_open on path must fail, naming bad, and create nothing. */
+static void expect_dir_refused(const char *path, const char *bad, const char *why)
+{
+	sd_event *ev;
+	struct control *c = NULL;
+	char err[512];
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)), -1);
+	assert_null(c);
+	char want[256];
+	snprintf(want, sizeof(want), ": %s is ", bad);
+	if (!strstr(err, want) || !strstr(err, why) || !strstr(err, path))
+		fail_msg("for %s: '%s' does not say '%s' ... '%s'", path, err, want, why);
+	assert_int_equal(access(path, F_OK), -1);
+	sd_event_unref(ev);
+}
+
+/* A directory someone else could write (or own) would let them swap the
+ * socket, or a symlink, in under the daemon: refused, naming it. */
+static void test_socket_dir_refused(void **state)
+{
+	(void)state;
+	char dir[64], sub[128], path[192], other[128], link[160];
+	make_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_dir_refused(path, dir, "writable by others (mode 0777)");
+	assert_int_equal(chmod(dir, 0770), 0);
+	expect_dir_refused(path, dir, "writable by its group (mode 0770)");
+	assert_int_equal(chmod(dir, 0755), 0);
+	/* A created directory under a writable one: the parent is the problem. */
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/run/s.sock", dir);
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_dir_refused(path, dir, "writable by others");
+	rmdir(sub);
+	assert_int_equal(chmod(dir, 0755), 0);
+
+	if (getuid() == 0) {
+		/* Owned by someone else: */
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", dir);
+		expect_dir_refused(path, dir, "owned by uid 65534, not root");
+		/* ...or an ancestor owned by someone else: */
+		assert_int_equal(mkdir(sub, 0755), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", sub);
+		expect_dir_refused(path, dir, "owned by uid 65534, not root");
+		rmdir(sub);
+		assert_int_equal(chown(dir, 0, 0), 0);
+		/* ...or a symlink on the way that someone else owns. */
+		make_dir(other, sizeof(other));
+		snprintf(link, sizeof(link), "%s/l", dir);
+		assert_int_equal(symlink(other, link), 0);
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", link);
+		expect_dir_refused(path, link, "owned by uid 65534, not root");
+		unlink(link);
+		rmdir(other);
+	}
+	rmdir(dir);
+}
+
+/* Mode 0666 for the socket and 0755 for a created directory even under
+ * the unit's UMask=0077, set without a chmod. */
+static void test_socket_mode_under_umask(void **state)
+{
+	(void)state;
+	char dir[64], path[128], sub[96], err[256];
+	make_dir(dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/s.sock", sub);
+	mode_t old = umask(077);
+	sd_event *ev;
+	struct control *c;
+	assert_int_equal(sd_event_new(&ev), 0);
+	if (control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)) < 0)
+		fail_msg("control_open: %s", err);
+	assert_int_equal(umask(old), 077);      /* and the umask is put back */
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0666);
+	assert_int_equal(lstat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	control_close(c);
+	sd_event_unref(ev);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 static void test_op_tables(void **state)
 {
 	(void)state;
@@ -1011,6 +1101,8 @@ int main(void)
 						server_teardown),
 		cmocka_unit_test(test_stale_socket_replaced),
 		cmocka_unit_test(test_not_a_socket),
+		cmocka_unit_test(test_socket_dir_refused),
+		cmocka_unit_test(test_socket_mode_under_umask),
 		cmocka_unit_test(test_op_tables),
 		cmocka_unit_test(test_format_status),
 		cmocka_unit_test(test_format_json),
