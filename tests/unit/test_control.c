@@ -946,6 +946,16 @@ static void test_format_status(void **state)
 	assert_string_equal(out, "\nno apps configured\n");
 	free(out);
 	control_reply_free(&r);
+
+	/* A non-root caller is told the list is only theirs. */
+	memset(&r, 0, sizeof(r));
+	add_rec(&r, "ok=1");
+	add_rec(&r, "type=global\tbackend=ptrace\tprocesses=own");
+	out = capture(ctl_print_status, &r);
+	assert_non_null(strstr(out, "\nno apps configured\n\nProcesses: yours only (0); other "
+				    "users' are not shown (root sees all).\n"));
+	free(out);
+	control_reply_free(&r);
 }
 
 static void test_format_json(void **state)
