@@ -61,12 +61,16 @@ static void append_app(const struct daemon *d, struct proto_msg *reply, const ch
 	proto_msg_append(reply, &r);
 }
 
-static void append_proc(const struct tracked *t, struct proto_msg *reply)
+static void append_proc(const struct tracked *t, const struct app_figures *pf,
+			struct proto_msg *reply)
 {
 	struct proto_record r;
 	struct app_figures f = { 0 };
 
-	figures_tracked(t, &f);
+	if (pf)
+		f = *pf;
+	else
+		figures_tracked(t, &f);
 	proto_record_init(&r);
 	proto_set(&r, "type", "proc");
 	proto_set(&r, "pid", "%d", (int)t->ref.pid);
@@ -129,20 +133,23 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, u
 		proto_set(&r, "full_scans", "%lld", g.full_scans);
 		proto_set(&r, "connector", "%d", procwatch_has_connector(d->pw) ? 1 : 0);
 		proto_set(&r, "paused", "%d", d->paused ? 1 : 0);
+		proto_set(&r, "figures_age_ms", "%lld", figures_age_ms(d));
 		proto_set(&r, "processes", "%s", uid == 0 ? "all" : "own");
 		proto_msg_append(reply, &r);
 	}
 	struct app_figures *f = figures ? calloc(d->apps.effective.n + 1, sizeof(*f)) : NULL;
+	struct app_figures *pf = figures ? calloc(d->tr.n + 1, sizeof(*pf)) : NULL;
 
 	if (f)
-		figures_apps(d, f);
+		figures_apps(d, f, pf);
 	for (size_t i = 0; i < d->apps.effective.n; i++)
 		append_app(d, reply, d->apps.effective.v[i], f ? &f[i] : NULL);
-	free(f);
 	if (figures)
 		for (size_t i = 0; i < d->tr.n; i++)
 			if (proc_visible(&d->tr.v[i], uid))
-				append_proc(&d->tr.v[i], reply);
+				append_proc(&d->tr.v[i], f && pf ? &pf[i] : NULL, reply);
+	free(f);
+	free(pf);
 }
 
 static void do_add(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)

@@ -46,6 +46,7 @@ struct daemon {
 	const char *config_path;
 	pid_t self;             /* getpid() is a syscall; it runs per exec event */
 	bool ready;
+	struct figures_worker *fig;     /* figures.c */
 	bool paused;            /* after `unmerge --all`: enroll nothing until resumed */
 };
 
@@ -76,11 +77,22 @@ struct app_figures {
 	bool exact;
 };
 void figures_tracked(const struct tracked *t, struct app_figures *f);
-/* Figures of every app of d->apps.effective at once (one page walk shared by
- * all): f[i] for app i. */
-void figures_apps(const struct daemon *d, struct app_figures *f);
-/* The exact saving of one app's enrolled processes, bytes. 0, or -errno
- * when it cannot be had (see savings.h). */
+/* Figures of every app of d->apps.effective: f[i] for app i; per_proc
+ * (NULL, or d->tr.n entries) gets each tracked process's own. Live figures
+ * from ksm_stat; saved_kib/pss_kib from the latest exact computation, which
+ * a worker thread does off the loop (figures_age_ms old; a new one is
+ * started when they are older than FIGURES_FRESH_USEC). */
+void figures_apps(struct daemon *d, struct app_figures *f, struct app_figures *per_proc);
+#define FIGURES_FRESH_USEC 1000000ULL
+int figures_init(struct daemon *d);
+void figures_free(struct daemon *d);
+/* Starts a new exact computation unless one runs or the latest is younger
+ * than max_age_usec. */
+void figures_refresh(struct daemon *d, uint64_t max_age_usec);
+/* Age of the published exact figures, or -1 when there are none yet. */
+long long figures_age_ms(const struct daemon *d);
+/* The exact saving of one app's enrolled processes, bytes, as last
+ * computed: 0, or -EAGAIN when there is none (yet) for app. */
 int figures_app_saved(const struct daemon *d, const char *app, long long *saved_bytes);
 
 /* commands.c: the control socket's request handler (userdata: the daemon). */

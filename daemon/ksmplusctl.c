@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -18,6 +19,7 @@
 
 #define VERSION "0.1.0"
 #define CALL_TIMEOUT_MS 30000
+#define FRESH_TIMEOUT_MS 30000
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -39,7 +41,8 @@ static void usage(FILE *f)
 		"                                 stop enrolling NAME (root); --unmerge: also\n"
 		"                                 undo merging in its running processes\n"
 		"  list                           configured apps and where each comes from\n"
-		"  status [--json]                KSM figures, per-app memory, skipped processes\n"
+		"  status [--json] [--fresh]      KSM figures, per-app memory, skipped processes;\n"
+		"                                 --fresh waits for savings computed after the call\n"
 		"  reload                         re-read the configuration (root)\n"
 		"  unmerge --all                  kill switch (root): undo every enrollment,\n"
 		"                                 unmerge every KSM page, restore ksmd's knobs,\n"
@@ -117,6 +120,56 @@ static int simple_op(const char *op, FILE *out_f, int mode)
 		return EXIT_REFUSED;
 	}
 	return EXIT_OK;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* status --fresh: the daemon computes exact savings in the background and
+ * answers from the latest result (figures_age_ms old). Asks again until the
+ * figures were started after our first request, so that what is printed
+ * includes every merge that happened before the command ran. */
+static int fresh_status(FILE *out_f, bool json)
+{
+	struct proto_record req;
+	struct control_reply rep;
+	double t0 = mono_ms();
+
+	proto_record_init(&req);
+	proto_set(&req, "op", "status");
+	for (;;) {
+		int rc = call(&req, &rep);
+		if (rc != EXIT_OK)
+			return rc;
+		const char *age = NULL;
+		for (size_t k = 0; k < rep.n; k++) {
+			const char *type = proto_get(&rep.rec[k], "type");
+
+			if (type && strcmp(type, "global") == 0)
+				age = proto_get(&rep.rec[k], "figures_age_ms");
+		}
+		double waited = mono_ms() - t0;
+		if (!age || (atoll(age) >= 0 && atoll(age) <= waited))
+			break;
+		control_reply_free(&rep);
+		if (waited > FRESH_TIMEOUT_MS) {
+			fprintf(stderr, "ksmplusctl: status --fresh: no new figures after %d s\n",
+				FRESH_TIMEOUT_MS / 1000);
+			return EXIT_REFUSED;
+		}
+		usleep(100 * 1000);
+	}
+	if (json)
+		ctl_print_status_json(out_f, &rep);
+	else
+		ctl_print_status(out_f, &rep);
+	control_reply_free(&rep);
+	return fflush(out_f) == 0 && !ferror(out_f) ? EXIT_OK : EXIT_REFUSED;
 }
 
 /* add/remove: names and flags in any order; "--" ends the flags. */
@@ -218,13 +271,17 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		bool json = false;
+		bool json = false, fresh = false;
 		for (int k = 0; k < nargs; k++) {
 			if (strcmp(args[k], "--json") == 0)
 				json = true;
+			else if (strcmp(args[k], "--fresh") == 0)
+				fresh = true;
 			else
 				return usage_error("status: unexpected argument '%s'", args[k]);
 		}
+		if (fresh)
+			return fresh_status(stdout, json);
 		return simple_op("status", stdout, json ? 3 : 2);
 	}
 	if (strcmp(cmd, "unmerge") == 0) {

@@ -326,6 +326,9 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 	if (d->cfg.drop_unprofitable)
 		for (size_t i = 0; i < d->apps.effective.n; i++)
 			judge_app(d, d->apps.effective.v[i], g.full_scans, now_usec());
+	/* The next judgement uses exact figures computed meanwhile, off the loop. */
+	if (d->cfg.drop_unprofitable)
+		figures_refresh(d, 0);
 	daemon_update_status(d);
 	sd_event_source_set_time(s, usec + (uint64_t)d->cfg.rescan_sec * 1000000ULL);
 	return 0;

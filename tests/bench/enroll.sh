@@ -178,7 +178,7 @@ bench_browser() {
 	t90=$(awk -v f="$final" '$2 >= 0.9 * f { print $1; exit }' "$T/curve")
 	# shellcheck disable=SC2086
 	drop=$(( pss0 - $(pss_sum $tree) ))
-	saved=$("$BUILD/ksmplusctl" --socket "$T/sock" status --json |
+	saved=$("$BUILD/ksmplusctl" --socket "$T/sock" status --json --fresh |
 		python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(a.get("saved_kib",0) for a in d["apps"]))')
 	"$BUILD/ksmplusctl" --socket "$T/sock" remove ksmpbrowse --runtime --unmerge > /dev/null
 	stop_d

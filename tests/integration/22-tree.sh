@@ -70,7 +70,7 @@ wait_until 60 merged || fail "renderers merging: $(for r in $rs; do merging "$r"
 note "A: $N renderers found through their parent, merged in $(( $(date +%s) - start )) s"
 # What status says the app saves matches the drop in its PSS (within 5 %),
 # once ksmd has nothing left to merge.
-saved() { ctl status --json | python3 -c '
+saved() { ctl status --json --fresh | python3 -c '
 import json, sys
 print(next(a["saved_kib"] for a in json.load(sys.stdin)["apps"] if a["name"] == "ksmpbrowser"))'; }
 settled() { s1=$(cat "$KSM/full_scans"); m1=$(cat "$KSM/pages_sharing")

@@ -127,19 +127,27 @@ verify_twin() {
 # --- figures for the reliability scenarios (tests/reliability) ---
 daemon_fds() { ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l; }
 daemon_rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status" 2>/dev/null; }
-STATUS_WORST_MS=0
-# status_probe — asks for status once; fails unless it is answered within 1 s
-# (a blocked main loop takes seconds, not milliseconds: the margin is wide).
-# Keeps the worst latency seen for figures.
+STATUS_WORST_MS=0 STATUS_BEST_MS=0
+# status_probe — fails unless status is answered within 1 s. A loop blocked
+# by a target (a frozen process, an injection without a deadline) is blocked
+# for every request, for seconds; a busy machine slows one request now and
+# then. So: up to three requests, and one of them must be answered in time.
+# The best of the three is kept for figures (the worst too).
 status_probe() {
-	s0=$(date +%s%N)
-	ctl status > /dev/null 2>&1 || fail "status refused while under attack"
-	ms=$(( ($(date +%s%N) - s0) / 1000000 ))
-	[ "$ms" -gt "$STATUS_WORST_MS" ] && STATUS_WORST_MS=$ms
-	[ "$ms" -le 1000 ] || fail "status took $ms ms (limit 1000)"
+	best=""
+	for _ in 1 2 3; do
+		s0=$(date +%s%N)
+		ctl status > /dev/null 2>&1 || fail "status refused while under attack"
+		ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+		[ "$ms" -gt "$STATUS_WORST_MS" ] && STATUS_WORST_MS=$ms
+		[ -z "$best" ] || [ "$ms" -lt "$best" ] && best=$ms
+		[ "$ms" -le 1000 ] && break
+	done
+	[ "$best" -gt "$STATUS_BEST_MS" ] && STATUS_BEST_MS=$best
+	[ "$best" -le 1000 ] || fail "status took $best ms or more, three times running (limit 1000)"
 }
 # figures — one line the reliability runner collects.
 figures() {
 	kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon died"
-	echo "   figures: fds=$(daemon_fds) rss_kib=$(daemon_rss_kib) status_worst_ms=$STATUS_WORST_MS $*"
+	echo "   figures: fds=$(daemon_fds) rss_kib=$(daemon_rss_kib) status_ms(best-of-3,worst)=$STATUS_BEST_MS,$STATUS_WORST_MS $*"
 }

@@ -2,7 +2,9 @@
  * pages (the same content in every twin), then waits. SIGUSR1: verify the
  * memory is unchanged and write "verify ok"/"verify bad" to the status file.
  * SIGUSR2: map and fill N more MiB (a new VMA, for rescan tests). SIGTERM:
- * exit. Writes "ready" to the status file once filled. */
+ * exit. Writes "ready" to the status file once filled. --timer-hz N: a
+ * SIGALRM handler runs N times a second (a profiler, an animation timer):
+ * the process is signalled without pause, also while it is being enrolled. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -10,11 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MAX_REGIONS 16
 
-static volatile sig_atomic_t want_verify, want_grow, want_exit;
+static volatile sig_atomic_t want_verify, want_grow, want_exit, ticks;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+static void start_timer(unsigned hz)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct itimerval it = { { 0, (suseconds_t)(1000000 / hz) }, { 0, (suseconds_t)(1000000 / hz) } };
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -90,13 +108,15 @@ int main(int argc, char **argv)
 	size_t nreg = 0, mib = 20, bad = 0;
 	unsigned seed = 1;
 	int distinct = 0, self_merge = 0, c;
+	unsigned timer_hz = 0;
 	const char *st = NULL;
 	sigset_t block, old;
 
 	static const struct option opts[] = {
 		{ "mib", required_argument, NULL, 'm' }, { "seed", required_argument, NULL, 'S' },
 		{ "status", required_argument, NULL, 's' }, { "distinct", no_argument, NULL, 'd' },
-		{ "self-merge", no_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
+		{ "self-merge", no_argument, NULL, 'M' }, { "timer-hz", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -105,8 +125,10 @@ int main(int argc, char **argv)
 		case 's': st = optarg; break;
 		case 'd': distinct = 1; break;
 		case 'M': self_merge = 1; break;
+		case 'T': timer_hz = (unsigned)strtoul(optarg, NULL, 10); break;
 		default:
-			fprintf(stderr, "usage: twin [--mib N] [--seed N] [--status FILE] [--distinct] [--self-merge]\n");
+			fprintf(stderr, "usage: twin [--mib N] [--seed N] [--status FILE] [--distinct] [--self-merge]"
+				" [--timer-hz N]\n");
 			return 2;
 		}
 	}
@@ -129,6 +151,8 @@ int main(int argc, char **argv)
 	fill(&reg[nreg++], seed, distinct);
 	if (self_merge)
 		madvise(reg[0].mem, reg[0].len, MADV_MERGEABLE);
+	if (timer_hz)
+		start_timer(timer_hz > 1000000 ? 1000000 : timer_hz);
 	status(st, "ready", (size_t)getpid());
 
 	while (!want_exit) {

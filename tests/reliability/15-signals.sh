@@ -1,0 +1,33 @@
+# Targets signalled without pause (a 2 kHz SIGALRM handler each, like a
+# profiler or an animation timer) through enrollment and undo, three times:
+# every undo completes (nothing left merging, no merge-any flag), the
+# targets' memory is intact and they never saw an injected syscall fail,
+# and status is answered throughout.
+. "$(dirname "$0")/../integration/lib.sh"
+need_root
+need_ksm
+ksm_save
+MIB=64
+PAGES=$((MIB * 256))
+write_conf "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+start_daemon
+a=$(start_twin ksmprsig $MIB --timer-hz 2000)
+b=$(start_twin ksmprsig $MIB --timer-hz 2000)
+merge_any() { grep -q "ksm_merge_any: yes" "/proc/$1/ksm_stat"; }
+merged() { status_probe; [ "$(merging "$a")" -ge $((PAGES * 9 / 10)) ] && [ "$(merging "$b")" -ge $((PAGES * 9 / 10)) ]; }
+unmerged() { status_probe; [ "$(merging "$a")" = 0 ] && [ "$(merging "$b")" = 0 ]; }
+for cycle in 1 2 3; do
+	ctl add ksmprsig --runtime > /dev/null || fail "cycle $cycle: add failed"
+	wait_until 60 merged || fail "cycle $cycle: not merged: $(merging "$a") $(merging "$b") of $PAGES pages"
+	ctl remove ksmprsig --runtime --unmerge > /dev/null || fail "cycle $cycle: remove --unmerge failed"
+	wait_until 30 unmerged || fail "cycle $cycle: still merging after the undo: $(merging "$a") $(merging "$b")"
+	for p in $a $b; do
+		merge_any "$p" && fail "cycle $cycle: $p still has ksm_merge_any after the undo"
+		verify_twin "$p"
+	done
+	note "cycle $cycle: merged and undone under 2 kHz signals"
+done
+grep -i "interrupted\|later\|failed\|cannot" "$DLOG" && fail "an injection did not go through at once (see above)"
+figures "targets=2x${MIB}MiB signal_hz=2000 cycles=3"
+stop_daemon || fail "daemon exited non-zero"
+exit 0
