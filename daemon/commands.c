@@ -2,6 +2,7 @@
  * control.c has already checked the op and that changing ops come from
  * root; replies are proto records (see protocol.h). */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,32 @@ static void append_proc(const struct tracked *t, const struct app_figures *pf,
 	proto_msg_append(reply, &r);
 }
 
-static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
+/* Like hidepid: a non-root caller sees a process only if its real,
+ * effective and saved uids are all the caller's (what ptrace-read access by
+ * uid asks). /proc is read first and the pidfd checked after: a process
+ * still alive then is the one whose status was read, not a reused PID. */
+static bool proc_visible(const struct tracked *t, uid_t uid)
+{
+	char path[64], line[256];
+	unsigned long r = 0, e = 0, sv = 0;
+	bool found = false;
+
+	if (uid == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)t->ref.pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "Uid: %lu %lu %lu", &r, &e, &sv) == 3;
+	fclose(f);
+	return found && r == uid && e == uid && sv == uid && pidref_alive(&t->ref);
+}
+
+/* Status for peer uid: global KSM figures (public in sysfs anyway) and the
+ * per-app totals for everyone; the process list only for root, others see
+ * just their own processes (no PIDs, names or reasons of other users'). */
+static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, uid_t uid)
 {
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
@@ -112,6 +138,7 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		proto_set(&r, "at_cap", "%d", d->tr.at_cap ? 1 : 0);
 		proto_set(&r, "untracked", "%zu", d->tr.refused);
 		proto_set(&r, "figures_age_ms", "%lld", figures_age_ms(d));
+		proto_set(&r, "processes", "%s", uid == 0 ? "all" : "own");
 		governor_status(d, &r);
 		proto_msg_append(reply, &r);
 	}
@@ -124,7 +151,8 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures)
 		append_app(d, reply, d->apps.effective.v[i], f ? &f[i] : NULL);
 	if (figures)
 		for (size_t i = 0; i < d->tr.n; i++)
-			append_proc(&d->tr.v[i], f && pf ? &pf[i] : NULL, reply);
+			if (proc_visible(&d->tr.v[i], uid))
+				append_proc(&d->tr.v[i], f && pf ? &pf[i] : NULL, reply);
 	free(f);
 	free(pf);
 }
@@ -255,13 +283,13 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 	const char *op = proto_get(req, "op");
 	char err[512];
 
-	(void)peer_uid;   /* control.c refuses changing ops from non-root */
+	/* control.c refuses changing ops from non-root; status filters by uid */
 	if (!op)
 		reply_error(reply, "request without op");
 	else if (strcmp(op, "status") == 0)
-		do_status(d, reply, true);
+		do_status(d, reply, true, peer_uid);
 	else if (strcmp(op, "list") == 0)
-		do_status(d, reply, false);
+		do_status(d, reply, false, peer_uid);
 	else if (strcmp(op, "add") == 0)
 		do_add(d, req, reply);
 	else if (strcmp(op, "remove") == 0)

@@ -4,8 +4,11 @@
  * Server: each connection carries one request line and gets one reply
  * message, then is closed. Every socket is non-blocking and every wait is an
  * sd-event source, so no client can stall the daemon: the request is capped
- * at PROTO_LINE_MAX bytes, a client making no progress for the timeout is
- * dropped, and at most CONTROL_MAX_CLIENTS are served at once. */
+ * at PROTO_LINE_MAX bytes and must arrive whole within a deadline counted
+ * from accept (a client trickling a byte at a time is cut off all the
+ * same), the reply must be taken within its own deadline, and connections
+ * are capped per uid and in total, with slots that only root may take, so
+ * that local users cannot lock root out. */
 #include "control.h"
 
 #include <errno.h>
@@ -25,6 +28,7 @@
 #define CONTROL_BACKLOG 64
 #define CONTROL_REPLY_MAX_RECORDS 200000
 #define EMFILE_RETRY_USEC (500ULL * 1000ULL)
+#define USEC_PER_SEC 1000000ULL
 
 struct client {
 	struct control *ctl;
@@ -50,7 +54,7 @@ struct control {
 	ino_t ino;
 	struct client *clients;
 	unsigned n_clients;
-	uint64_t timeout_usec;
+	uint64_t timeout_usec;          /* the request's deadline, from accept */
 };
 
 static const char *const known_ops[] = { "add", "remove", "list", "status", "reload",
@@ -90,9 +94,12 @@ static void client_free(struct client *cl)
 	free(cl);
 }
 
-static void touch(struct client *cl)
+/* Re-arms the client's one timer usec from now. Deadlines, not idle
+ * timeouts: progress never pushes them back, so trickling bytes buys nothing. */
+static void arm_deadline(struct client *cl, uint64_t usec)
 {
-	sd_event_source_set_time_relative(cl->timer, cl->ctl->timeout_usec);
+	sd_event_source_set_time_relative(cl->timer, usec);
+	sd_event_source_set_enabled(cl->timer, SD_EVENT_ONESHOT);
 }
 
 /* Builds "ok=0 error=MSG" + end line into m (replacing what was there). */
@@ -129,7 +136,6 @@ static void flush(struct client *cl)
 			break;          /* client went away: nothing more to do */
 		}
 		cl->outpos += (size_t)n;
-		touch(cl);
 	}
 	client_free(cl);
 }
@@ -144,6 +150,7 @@ static bool msg_ended(const struct proto_msg *m)
 static void send_reply(struct client *cl)
 {
 	cl->writing = true;
+	arm_deadline(cl, CONTROL_REPLY_USEC);
 	if (cl->out.len == 1 && msg_ended(&cl->out))
 		cl->out.len = 0;        /* only an end line: as empty */
 	if (cl->out.len == 0)
@@ -214,7 +221,6 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 			send_reply(cl);
 			return 0;
 		}
-		touch(cl);
 	}
 }
 
@@ -226,7 +232,8 @@ static int on_client_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	if (!cl->writing) {
 		/* Best effort: tell the client why before hanging up. */
 		struct proto_msg m = { 0 };
-		error_msg(&m, "timed out waiting for the request");
+		error_msg(&m, "timed out waiting for the request (it must arrive whole within "
+			  "%.3g s of connecting)", (double)cl->ctl->timeout_usec / USEC_PER_SEC);
 		if (proto_msg_end(&m) == 0)
 			(void)!send(cl->fd, m.buf, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		proto_msg_free(&m);
@@ -235,33 +242,74 @@ static int on_client_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void refuse_busy(int fd)
+/* Answers a connection we will not serve with the reason, one record, and
+ * closes it. Best effort: the client may already be gone. */
+static void refuse(int fd, const char *why)
 {
 	struct proto_msg m = { 0 };
-	error_msg(&m, "too many clients (%d), try again", CONTROL_MAX_CLIENTS);
+	error_msg(&m, "%s", why);
 	if (proto_msg_end(&m) == 0)
 		(void)!send(fd, m.buf, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	proto_msg_free(&m);
 	close(fd);
 }
 
-static int add_client(struct control *c, int fd)
+static uid_t peer_uid(int fd)
+{
+	struct ucred uc;
+	socklen_t ulen = sizeof(uc);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == 0 && ulen == sizeof(uc))
+		return uc.uid;
+	return (uid_t)-1;       /* unknown: treated as not root */
+}
+
+static unsigned clients_of(const struct control *c, uid_t uid)
+{
+	unsigned n = 0;
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->uid == uid;
+	return n;
+}
+
+/* Whether a new connection from uid may be served; if not, why (for the
+ * client). Root is capped only by the total; everyone else shares the slots
+ * root does not keep, at most CONTROL_MAX_PER_UID each, so that no number
+ * of local users' connections keeps root from its daemon. */
+static bool admit(const struct control *c, uid_t uid, char *why, size_t len)
+{
+	if (c->n_clients >= CONTROL_MAX_CLIENTS) {
+		snprintf(why, len, "too many clients (%d), try again", CONTROL_MAX_CLIENTS);
+		return false;
+	}
+	if (uid == 0)
+		return true;
+	if (clients_of(c, uid) >= CONTROL_MAX_PER_UID) {
+		snprintf(why, len, "too many connections from uid %ld (at most %d at once), "
+			 "try again", uid == (uid_t)-1 ? -1L : (long)uid, CONTROL_MAX_PER_UID);
+		return false;
+	}
+	if (c->n_clients >= CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED) {
+		snprintf(why, len, "too many clients (%d, the other %d are kept for root), "
+			 "try again", CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED,
+			 CONTROL_ROOT_RESERVED);
+		return false;
+	}
+	return true;
+}
+
+static int add_client(struct control *c, int fd, uid_t uid)
 {
 	struct client *cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
 	cl->ctl = c;
 	cl->fd = fd;
-	struct ucred uc;
-	socklen_t ulen = sizeof(uc);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == 0 && ulen == sizeof(uc))
-		cl->uid = uc.uid;
-	else
-		cl->uid = (uid_t)-1;    /* unknown: treated as not root */
+	cl->uid = uid;
+	/* The deadline runs from accept, whatever the client sends meanwhile. */
 	int r = sd_event_add_io(c->ev, &cl->io, fd, EPOLLIN, on_client_io, cl);
 	if (r >= 0)
 		r = sd_event_add_time_relative(c->ev, &cl->timer, CLOCK_MONOTONIC,
-					       c->timeout_usec, c->timeout_usec / 10,
+					       c->timeout_usec, c->timeout_usec / 20,
 					       on_client_timeout, cl);
 	if (r < 0) {
 		sd_event_source_disable_unref(cl->io);
@@ -313,8 +361,12 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			}
 			return 0;
 		}
-		if (c->n_clients >= CONTROL_MAX_CLIENTS || add_client(c, cfd) < 0)
-			refuse_busy(cfd);
+		uid_t uid = peer_uid(cfd);
+		char why[128];
+		if (!admit(c, uid, why, sizeof(why)))
+			refuse(cfd, why);
+		else if (add_client(c, cfd, uid) < 0)
+			refuse(cfd, "out of memory, try again");
 	}
 }
 
@@ -330,7 +382,8 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* mkdir -p of path's parent; directories we create get mode 0755. */
+/* mkdir -p of path's parent; directories we create get mode 0755 through
+ * the umask (a chmod by path could follow a symlink swapped in meanwhile). */
 static int make_parent(const char *path, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
@@ -339,21 +392,98 @@ static int make_parent(const char *path, char *err, size_t errlen)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
+	mode_t old = umask(022);
+	int rc = 0;
 	for (char *p = dir + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(dir, 0755) == 0) {
-			if (chmod(dir, 0755) < 0)
-				return fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
-		} else if (errno != EEXIST) {
-			return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			break;
 		}
 		*p = saved;
 		if (saved == '\0')
-			return 0;
+			break;
 	}
+	umask(old);
+	return rc;
+}
+
+/* One entry on the way to the socket: only root (or we) may be able to
+ * replace what follows it. last: the socket's own directory. */
+static int check_entry(const char *p, bool last, const char *sock, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(p, &st) < 0)
+		return fail(err, errlen, "cannot check %s (for the socket %s): %s", p, sock,
+			    strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return fail(err, errlen, "refusing the socket %s: %s is owned by uid %ld, not root, "
+			    "who could replace the socket (use a root-owned directory such as "
+			    "/run/ksmplusd)", sock, p, (long)st.st_uid);
+	if (S_ISLNK(st.st_mode) || !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	if (!last && (st.st_mode & S_ISVTX))
+		return 0;       /* sticky (/tmp): others cannot rename what is root's */
+	return fail(err, errlen, "refusing the socket %s: %s is writable by %s (mode %04o), who "
+		    "could replace the socket (use a directory only root can write, such as "
+		    "/run/ksmplusd)", sock, p, (st.st_mode & S_IWOTH) ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
+}
+
+/* Every prefix of the absolute dir ("/", "/run", "/run/ksmplusd"), checked. */
+static int check_chain(const char *dir, const char *sock, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	size_t len = strlen(dir);
+	if (len >= sizeof(p))
+		return fail(err, errlen, "socket directory path too long: %s", dir);
+	memcpy(p, dir, len + 1);
+	if (check_entry("/", len <= 1, sock, err, errlen) < 0)
+		return -1;
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && p[i] != '/')
+			continue;
+		char saved = p[i];
+		p[i] = '\0';
+		int r = check_entry(p, i == len, sock, err, errlen);
+		p[i] = saved;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The socket's directory, as given (its symlinks included) and resolved:
+ * both must be beyond the reach of anyone but root. */
+static int check_socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], given[PATH_MAX], real[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (dir[0] == '/') {
+		snprintf(given, sizeof(given), "%s", dir);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(err, errlen, "getcwd: %s", strerror(errno));
+		if ((size_t)snprintf(given, sizeof(given), "%s/%s", cwd, dir) >= sizeof(given))
+			return fail(err, errlen, "socket path too long: %s", path);
+	}
+	if (!realpath(dir, real))
+		return fail(err, errlen, "cannot resolve %s (for the socket %s): %s", dir, path,
+			    strerror(errno));
+	if (check_chain(given, path, err, errlen) < 0)
+		return -1;
+	return check_chain(real, path, err, errlen);
 }
 
 static int fill_addr(struct sockaddr_un *sa, const char *path)
@@ -403,7 +533,7 @@ int control_open(sd_event *ev, const char *path, control_handler h, void *userda
 	if (fill_addr(&sa, path) < 0)
 		return fail(err, errlen, "socket path too long (max %zu bytes): %s",
 			    sizeof(sa.sun_path) - 1, path);
-	if (make_parent(path, err, errlen) < 0)
+	if (make_parent(path, err, errlen) < 0 || check_socket_dir(path, err, errlen) < 0)
 		return -1;
 	if (probe_existing(path, err, errlen) < 0)
 		return -1;
@@ -421,13 +551,19 @@ int control_open(sd_event *ev, const char *path, control_handler h, void *userda
 		fail(err, errlen, "socket: %s", strerror(errno));
 		goto err_free;
 	}
-	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fail(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+	/* Mode 0666 (anyone may ask for status) from the start, through the
+	 * umask: no chmod by path afterwards. */
+	mode_t old = umask(0111);
+	int br = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+	int berr = errno;
+	umask(old);
+	if (br < 0) {
+		fail(err, errlen, "cannot bind %s: %s", path, strerror(berr));
 		goto err_close;
 	}
 	struct stat st;
-	if (chmod(path, 0666) < 0 || stat(path, &st) < 0) {
-		fail(err, errlen, "cannot set mode of %s: %s", path, strerror(errno));
+	if (lstat(path, &st) < 0) {
+		fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 		goto err_unlink;
 	}
 	c->dev = st.st_dev;
@@ -539,6 +675,10 @@ int control_call(int fd, const struct proto_record *req, int timeout_ms,
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
+			/* A server that refused us (too many clients) has said why
+			 * and closed: its reason is still there to read. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				break;
 			return -errno;
 		}
 		pos += (size_t)n;

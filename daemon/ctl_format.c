@@ -203,6 +203,10 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 	size_t n_procs = 0;
 	for (size_t i = 0; i < r->n; i++)
 		n_procs += strcmp(type_of(&r->rec[i]), "proc") == 0;
+	/* The daemon lists only the caller's own processes to non-root. */
+	if (g && strcmp(get(g, "processes"), "own") == 0)
+		fprintf(f, "\nProcesses: yours only (%zu); other users' are not shown "
+			"(root sees all).\n", n_procs);
 	if (n_procs == 0)
 		return;
 	/* Every process of every app: how it belongs (own name or its process

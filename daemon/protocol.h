@@ -24,8 +24,11 @@
  *   op=status:
  *     type=global backend=process_madvise|ptrace run=0|1 pages_sharing=N
  *                 pages_shared=N general_profit=BYTES full_scans=N connector=0|1
+ *                 processes=all|own
  *         (run, pages_*, full_scans as in /sys/kernel/mm/ksm; general_profit
- *          in bytes, may be negative; connector=1: proc connector in use)
+ *          in bytes, may be negative; connector=1: proc connector in use;
+ *          processes=own: a non-root caller, to whom only the type=proc
+ *          records of its own processes are sent)
  *     type=app name=gimp source=config|ctl|runtime procs=N enrolled_kib=N
  *              merging_kib=N profit_kib=N          (profit_kib may be negative)
  *     type=proc pid=N app=gimp state=enrolled|skipped|failed mode=whole|ranges

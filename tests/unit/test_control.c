@@ -96,7 +96,7 @@ static void *loop_thread(void *arg)
 	return NULL;
 }
 
-static int server_setup(void **state)
+static int server_start(void **state, uint64_t deadline_usec)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	char err[256];
@@ -110,10 +110,22 @@ static int server_setup(void **state)
 	assert_true(sd_event_add_io(s->ev, NULL, s->stop[0], EPOLLIN, on_stop, s->ev) >= 0);
 	if (control_open(s->ev, s->path, fake_handler, s, &s->ctl, err, sizeof(err)) < 0)
 		fail_msg("control_open: %s", err);
-	control_set_timeout(s->ctl, TEST_TIMEOUT_USEC);
+	control_set_timeout(s->ctl, deadline_usec);
 	assert_int_equal(pthread_create(&s->thread, NULL, loop_thread, s), 0);
 	*state = s;
 	return 0;
+}
+
+static int server_setup(void **state)
+{
+	return server_start(state, TEST_TIMEOUT_USEC);
+}
+
+/* For tests that hold connections open while they check something: a
+ * deadline far longer than any check, so none is cut off meanwhile. */
+static int server_setup_long(void **state)
+{
+	return server_start(state, 600ULL * 1000000ULL);
 }
 
 static int server_teardown(void **state)
@@ -374,18 +386,26 @@ static void test_idle_timeout(void **state)
 static void test_too_many_clients(void **state)
 {
 	struct server *s = *state;
+	/* Root is capped by the total only; anyone else by the per-uid cap. */
+	int max = getuid() == 0 ? CONTROL_MAX_CLIENTS : CONTROL_MAX_PER_UID;
 	int fds[CONTROL_MAX_CLIENTS];
 	struct control_reply rep;
-	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+	char want[128];
+	for (int i = 0; i < max; i++) {
 		fds[i] = control_connect(s->path);
 		assert_true(fds[i] >= 0);
 	}
-	/* Accepted in order: this one is the 33rd. */
+	/* Accepted in order: this one is over the cap. */
 	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
 	assert_string_equal(proto_get(&rep.rec[0], "ok"), "0");
-	assert_string_equal(proto_get(&rep.rec[0], "error"), "too many clients (32), try again");
+	if (getuid() == 0)
+		snprintf(want, sizeof(want), "too many clients (32), try again");
+	else
+		snprintf(want, sizeof(want), "too many connections from uid %ld (at most 4 at "
+			 "once), try again", (long)getuid());
+	assert_string_equal(proto_get(&rep.rec[0], "error"), want);
 	control_reply_free(&rep);
-	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+	for (int i = 0; i < max; i++)
 		close(fds[i]);
 	/* Once they are gone there is room again. */
 	bool ok = false;
@@ -397,6 +417,196 @@ static void test_too_many_clients(void **state)
 			usleep(10000);
 	}
 	assert_true(ok);
+}
+
+/* A client sending a byte every 50 ms makes progress all the time: an idle
+ * timeout never fires, the deadline from accept does. */
+static void test_trickle_deadline(void **state)
+{
+	struct server *s = *state;
+	static const char req[] = "op=status\tx=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char out[4096];
+	size_t got = 0;
+	int fd = control_connect(s->path);
+	assert_true(fd >= 0);
+	double t0 = now_sec();
+	bool cut = false;
+	for (size_t i = 0; i < sizeof(req) - 1 && !cut; i++) {
+		if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+			break;                  /* cut off: the reason is waiting */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		cut = poll(&p, 1, 50) == 1;
+	}
+	double sent_for = now_sec() - t0;
+	shutdown(fd, SHUT_WR);          /* without a deadline: "not terminated" */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		ssize_t n = recv(fd, out + got, sizeof(out) - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(fd);
+	expect_error(out, "timed out waiting for the request (it must arrive whole within 1 s");
+	assert_true(sent_for >= 0.9);   /* a timer never fires early (accept came first) */
+	assert_int_equal(atomic_load(&s->calls), 0);
+}
+
+/* A child as uid holding n connections (a partial request on each) until
+ * the parent closes the pipe; writes a byte to ready once all are queued.
+ * Connections are accepted in the order they were queued. */
+static pid_t hold_as(const struct server *s, uid_t uid, int n, const int ready[2],
+		     const int go[2])
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0)
+		return pid;
+	int fds[CONTROL_MAX_CLIENTS];
+	close(go[1]);                   /* or its EOF never comes */
+	close(ready[0]);
+	if (setgid(65534) < 0 || setuid(uid) < 0)
+		_exit(10);
+	for (int i = 0; i < n; i++) {
+		fds[i] = control_connect(s->path);
+		if (fds[i] < 0 || send(fds[i], "op=st", 5, MSG_NOSIGNAL) != 5)
+			_exit(11);
+	}
+	if (write(ready[1], "x", 1) != 1)
+		_exit(12);
+	char x;
+	(void)!read(go[0], &x, 1);      /* EOF: the parent is done */
+	_exit(0);
+}
+
+/* In a forked child (no cmocka there): whether fd gets exactly the
+ * refusal want, then EOF (or a reset: our request, if any, went unread). */
+static bool refused_with(int fd, const char *want)
+{
+	char out[1024];
+	size_t got = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 5000) != 1)
+			return false;
+		ssize_t n = recv(fd, out + got, sizeof(out) - 1 - got, 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			break;
+		if (n < 0)
+			return false;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	struct proto_record r;
+	const char *nl = strchr(out, '\n');
+	return nl && strcmp(nl + 1, "\n") == 0 &&
+	       proto_decode(out, (size_t)(nl - out) + 1, &r) == 0 &&
+	       strcmp(proto_get(&r, "ok") ? proto_get(&r, "ok") : "", "0") == 0 &&
+	       strcmp(proto_get(&r, "error") ? proto_get(&r, "error") : "", want) == 0;
+}
+
+/* Local users cannot lock root out: uid 65534 gets 4 connections, the 5th
+ * is told why; 7 uids filling every non-root slot leave root its own. */
+static void test_uid_caps(void **state)
+{
+	struct server *s = *state;
+	enum { UIDS = (CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED) / CONTROL_MAX_PER_UID };
+	if (getuid() != 0) {
+		fprintf(stderr, "SKIP: test_uid_caps needs root (to become other uids)\n");
+		skip();
+	}
+	int ready[2], go[2];
+	pid_t kids[UIDS];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	for (int i = 0; i < UIDS; i++) {
+		kids[i] = hold_as(s, 65534 - (uid_t)i, CONTROL_MAX_PER_UID, ready, go);
+		char x;
+		assert_int_equal(read(ready[0], &x, 1), 1);
+		if (i > 0)
+			continue;
+		/* One more from 65534 is over its own cap... */
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(10);
+			int fd = control_connect(s->path);
+			if (fd < 0)
+				_exit(11);
+			_exit(refused_with(fd, "too many connections from uid 65534 (at most 4 "
+						   "at once), try again") ? 0 : 12);
+		}
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		/* ...while root is served at once. */
+		struct control_reply rep;
+		assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+		assert_string_equal(proto_get(&rep.rec[0], "ok"), "1");
+		control_reply_free(&rep);
+	}
+	/* Every non-root slot taken: another user is refused, saying so... */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65000) < 0)
+			_exit(10);
+		int fd = control_connect(s->path);
+		if (fd < 0)
+			_exit(11);
+		_exit(refused_with(fd, "too many clients (28, the other 4 are kept for root), "
+					   "try again") ? 0 : 12);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* ...and root still has its own. */
+	struct control_reply rep;
+	assert_int_equal(call_op(s->path, &rep, "status", END), 0);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "1");
+	control_reply_free(&rep);
+	close(go[1]);
+	for (int i = 0; i < UIDS; i++) {
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	close(go[0]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* A client the server refused and closed before it sent its request still
+ * gets the reason from control_call, not a bare EPIPE. */
+static void test_refusal_read_after_epipe(void **state)
+{
+	struct server *s = *state;
+	int max = getuid() == 0 ? CONTROL_MAX_CLIENTS : CONTROL_MAX_PER_UID;
+	int fds[CONTROL_MAX_CLIENTS];
+	for (int i = 0; i < max; i++) {
+		fds[i] = control_connect(s->path);
+		assert_true(fds[i] >= 0);
+	}
+	int fd = control_connect(s->path);
+	assert_true(fd >= 0);
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	assert_int_equal(poll(&p, 1, 5000), 1);         /* refused and closed */
+	struct proto_record req;
+	struct control_reply rep = { 0 };
+	proto_record_init(&req);
+	proto_set(&req, "op", "status");
+	assert_int_equal(control_call(fd, &req, 5000, &rep), 0);
+	assert_string_equal(proto_get(&rep.rec[0], "ok"), "0");
+	assert_non_null(strstr(proto_get(&rep.rec[0], "error"), "try again"));
+	control_reply_free(&rep);
+	close(fd);
+	for (int i = 0; i < max; i++)
+		close(fds[i]);
 }
 
 static void test_root_ops(void **state)
@@ -544,6 +754,96 @@ static void test_not_a_socket(void **state)
 	control_close(NULL);
 }
 
+/* control_open on path must fail, naming bad, and create nothing. */
+static void expect_dir_refused(const char *path, const char *bad, const char *why)
+{
+	sd_event *ev;
+	struct control *c = NULL;
+	char err[512];
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)), -1);
+	assert_null(c);
+	char want[256];
+	snprintf(want, sizeof(want), ": %s is ", bad);
+	if (!strstr(err, want) || !strstr(err, why) || !strstr(err, path))
+		fail_msg("for %s: '%s' does not say '%s' ... '%s'", path, err, want, why);
+	assert_int_equal(access(path, F_OK), -1);
+	sd_event_unref(ev);
+}
+
+/* A directory someone else could write (or own) would let them swap the
+ * socket, or a symlink, in under the daemon: refused, naming it. */
+static void test_socket_dir_refused(void **state)
+{
+	(void)state;
+	char dir[64], sub[128], path[192], other[128], link[160];
+	make_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_dir_refused(path, dir, "writable by others (mode 0777)");
+	assert_int_equal(chmod(dir, 0770), 0);
+	expect_dir_refused(path, dir, "writable by its group (mode 0770)");
+	assert_int_equal(chmod(dir, 0755), 0);
+	/* A created directory under a writable one: the parent is the problem. */
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/run/s.sock", dir);
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_dir_refused(path, dir, "writable by others");
+	rmdir(sub);
+	assert_int_equal(chmod(dir, 0755), 0);
+
+	if (getuid() == 0) {
+		/* Owned by someone else: */
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", dir);
+		expect_dir_refused(path, dir, "owned by uid 65534, not root");
+		/* ...or an ancestor owned by someone else: */
+		assert_int_equal(mkdir(sub, 0755), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", sub);
+		expect_dir_refused(path, dir, "owned by uid 65534, not root");
+		rmdir(sub);
+		assert_int_equal(chown(dir, 0, 0), 0);
+		/* ...or a symlink on the way that someone else owns. */
+		make_dir(other, sizeof(other));
+		snprintf(link, sizeof(link), "%s/l", dir);
+		assert_int_equal(symlink(other, link), 0);
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		snprintf(path, sizeof(path), "%s/s.sock", link);
+		expect_dir_refused(path, link, "owned by uid 65534, not root");
+		unlink(link);
+		rmdir(other);
+	}
+	rmdir(dir);
+}
+
+/* Mode 0666 for the socket and 0755 for a created directory even under
+ * the unit's UMask=0077, set without a chmod. */
+static void test_socket_mode_under_umask(void **state)
+{
+	(void)state;
+	char dir[64], path[128], sub[96], err[256];
+	make_dir(dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/run", dir);
+	snprintf(path, sizeof(path), "%s/s.sock", sub);
+	mode_t old = umask(077);
+	sd_event *ev;
+	struct control *c;
+	assert_int_equal(sd_event_new(&ev), 0);
+	if (control_open(ev, path, fake_handler, NULL, &c, err, sizeof(err)) < 0)
+		fail_msg("control_open: %s", err);
+	assert_int_equal(umask(old), 077);      /* and the umask is put back */
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0666);
+	assert_int_equal(lstat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	control_close(c);
+	sd_event_unref(ev);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 static void test_op_tables(void **state)
 {
 	(void)state;
@@ -644,6 +944,16 @@ static void test_format_status(void **state)
 	add_rec(&r, "ok=1");
 	out = capture(ctl_print_status, &r);
 	assert_string_equal(out, "\nno apps configured\n");
+	free(out);
+	control_reply_free(&r);
+
+	/* A non-root caller is told the list is only theirs. */
+	memset(&r, 0, sizeof(r));
+	add_rec(&r, "ok=1");
+	add_rec(&r, "type=global\tbackend=ptrace\tprocesses=own");
+	out = capture(ctl_print_status, &r);
+	assert_non_null(strstr(out, "\nno apps configured\n\nProcesses: yours only (0); other "
+				    "users' are not shown (root sees all).\n"));
 	free(out);
 	control_reply_free(&r);
 }
@@ -790,12 +1100,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_clients, server_setup,
 						server_teardown),
+		cmocka_unit_test_setup_teardown(test_trickle_deadline, server_setup,
+						server_teardown),
+		cmocka_unit_test_setup_teardown(test_uid_caps, server_setup_long, server_teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_read_after_epipe, server_setup_long,
+						server_teardown),
 		cmocka_unit_test_setup_teardown(test_root_ops, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_nonroot_refused, server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_second_server_refused, server_setup,
 						server_teardown),
 		cmocka_unit_test(test_stale_socket_replaced),
 		cmocka_unit_test(test_not_a_socket),
+		cmocka_unit_test(test_socket_dir_refused),
+		cmocka_unit_test(test_socket_mode_under_umask),
 		cmocka_unit_test(test_op_tables),
 		cmocka_unit_test(test_format_status),
 		cmocka_unit_test(test_format_json),
