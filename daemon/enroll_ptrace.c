@@ -403,16 +403,51 @@ enum stop_kind { ST_GONE, ST_INTERRUPT, ST_GROUP, ST_SIGNAL, ST_SYSCALL, ST_OTHE
 /* TIDs of leaders that became zombies while seized: their exit is reported
  * to us only once the whole thread group is gone, and until we collect it
  * the real parent cannot reap them. Collected on later calls. */
-static pid_t pending_reap[32];
+static pid_t pending_reap[256];
+#define N_PENDING_REAP (sizeof(pending_reap) / sizeof(pending_reap[0]))
 
-static void add_pending_reap(pid_t tid)
+/* Collects the exits that are due; returns how many leaders still wait. */
+static size_t collect_exited(void)
 {
-	for (size_t i = 0; i < sizeof(pending_reap) / sizeof(pending_reap[0]); i++)
+	size_t left = 0;
+
+	for (size_t i = 0; i < N_PENDING_REAP; i++) {
+		if (!pending_reap[i])
+			continue;
+		int st;
+		pid_t w = waitpid(pending_reap[i], &st, __WALL | WNOHANG);
+		if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st))))
+			pending_reap[i] = 0;
+		else if (w > 0 && WIFSTOPPED(st))
+			ptrace(PTRACE_DETACH, pending_reap[i], 0, 0);
+		if (pending_reap[i])
+			left++;
+	}
+	return left;
+}
+
+static bool pending_slot(pid_t tid)
+{
+	for (size_t i = 0; i < N_PENDING_REAP; i++)
 		if (!pending_reap[i]) {
 			pending_reap[i] = tid;
-			return;
+			return true;
 		}
-	log_warn("ptrace: too many exited leaders to collect; tid %d stays traced", (int)tid);
+	return false;
+}
+
+/* Full: collect what is due first (a leader whose threads all died). A
+ * leader that cannot be recorded stays traced until the daemon exits and
+ * its parent's wait() blocks that long: said once per leader. */
+static void add_pending_reap(pid_t tid)
+{
+	if (pending_slot(tid))
+		return;
+	collect_exited();
+	if (!pending_slot(tid))
+		log_limited("pending reap", tid, LOG_WARNING,
+			    "ptrace: %zu exited leaders await collection; tid %d stays traced "
+			    "until ksmplusd exits", N_PENDING_REAP, (int)tid);
 }
 
 static char thread_state(pid_t pid, pid_t tid)
@@ -654,20 +689,8 @@ static void settle(struct tracee *t, enum park_state st)
 
 static size_t reap_pending(void)
 {
-	size_t left = 0;
+	size_t left = collect_exited();
 
-	for (size_t i = 0; i < sizeof(pending_reap) / sizeof(pending_reap[0]); i++) {
-		if (!pending_reap[i])
-			continue;
-		int st;
-		pid_t w = waitpid(pending_reap[i], &st, __WALL | WNOHANG);
-		if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st))))
-			pending_reap[i] = 0;
-		else if (w > 0 && WIFSTOPPED(st))
-			ptrace(PTRACE_DETACH, pending_reap[i], 0, 0);
-		if (pending_reap[i])
-			left++;
-	}
 	for (size_t i = 0; i < sizeof(parked) / sizeof(parked[0]); i++) {
 		struct parked *p = &parked[i];
 		if (!p->used)
