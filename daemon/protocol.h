@@ -41,7 +41,8 @@
 #define KSMPLUS_PROTOCOL_H
 #include <stddef.h>
 
-#define PROTO_MAX_FIELDS 24
+/* status's global record carries 23 (KSM, caps, governor): room to grow. */
+#define PROTO_MAX_FIELDS 32
 #define PROTO_KEY_MAX 32
 #define PROTO_VALUE_MAX 256
 #define PROTO_LINE_MAX 8192
