@@ -104,6 +104,7 @@ check-asan:
 # Hostile targets and clients (tests/reliability) against the daemon built
 # with ASan+UBSan; prints the daemon's fds, RSS and status latency under each.
 check-reliability:
+	$(MAKE) all
 	$(MAKE) BUILD=build-asan SAN=1 all $(WORKLOADS:$(BUILD)/%=build-asan/%) build-asan/bench/exec_latency
 	BUILD=build-asan ./tests/run-reliability.sh
 

@@ -8,6 +8,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${BUILD:-build-asan}" && pwd)
 export BUILD
+# status_probe asks with the plain client when there is one (lib.sh says why).
+plain=$(cd "$here/.." && pwd)/build/ksmplusctl
+[ -x "$plain" ] && PROBE_CTL=$plain && export PROBE_CTL
 lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
 passed=0 failed=0 skipped=0 failures=""
 table=$(mktemp)

@@ -132,12 +132,16 @@ STATUS_WORST_MS=0 STATUS_BEST_MS=0
 # by a target (a frozen process, an injection without a deadline) is blocked
 # for every request, for seconds; a busy machine slows one request now and
 # then. So: up to three requests, and one of them must be answered in time.
-# The best of the three is kept for figures (the worst too).
+# The best of the three is kept for figures (the worst too). PROBE_CTL: the
+# client that asks (the runner passes the plain build: what is measured is
+# the daemon under attack, not an ASan client's leak scan of a 1,000-process
+# reply, which alone takes ~0.2 s of CPU).
 status_probe() {
 	best=""
 	for _ in 1 2 3; do
 		s0=$(date +%s%N)
-		ctl status > /dev/null 2>&1 || fail "status refused while under attack"
+		"${PROBE_CTL:-$BUILD/ksmplusctl}" --socket "$SOCK" status > /dev/null 2>&1 ||
+			fail "status refused while under attack"
 		ms=$(( ($(date +%s%N) - s0) / 1000000 ))
 		[ "$ms" -gt "$STATUS_WORST_MS" ] && STATUS_WORST_MS=$ms
 		[ -z "$best" ] || [ "$ms" -lt "$best" ] && best=$ms

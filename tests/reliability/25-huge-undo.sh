@@ -37,7 +37,12 @@ while [ "$(merge_any)" = yes ]; do
 done
 secs=$(( $(date +%s) - start ))
 note "1 TiB sparse unmerged in the background in $secs s; remove answered in $remove_ms ms"
-grep -q "unmerged ksmphuge" "$DLOG" || fail "the log does not say the unmerge finished"
+# How much fits in the first attempt depends on the machine (test_deadline_
+# hostile forces the background path with 4 TiB); if it went on in the
+# background, the log must say it finished.
+if grep -q "goes on in the background" "$DLOG"; then
+	grep -q "unmerged ksmphuge" "$DLOG" || fail "the log does not say the background unmerge finished"
+fi
 kill -0 "$hp" || fail "ksmphuge died"
 exec 3>&-               # EOF: idle mode verifies its memory and exits 0
 exited() { [ ! -e "/proc/$hp" ] || [ "$(awk '{ print $3 }' "/proc/$hp/stat")" = Z ]; }
