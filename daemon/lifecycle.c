@@ -389,6 +389,8 @@ static size_t app_totals(struct daemon *d, const char *app, struct policy_app *a
  * too: nothing stays merging behind a dropped parent). */
 static void drop_app(struct daemon *d, const char *app, const char *why)
 {
+	uint64_t start = now_usec();
+
 	for (size_t i = 0; i < d->tr.n; i++) {
 		struct tracked *t = &d->tr.v[i];
 		struct enroll_result res = { 0 };
@@ -396,6 +398,10 @@ static void drop_app(struct daemon *d, const char *app, const char *why)
 
 		if (t->state != TRACKED_ENROLLED || strcmp(t->app, app) != 0)
 			continue;
+		/* Each undo is bounded, a row of hostile ones is not: the rest
+		 * stay enrolled and the app's next judgement drops them. */
+		if (now_usec() - start > RETRY_BATCH_USEC)
+			break;
 		if (t->mode == ENROLL_RANGES)
 			vmas_read(t->ref.pid, &cur);
 		if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) == 0 || res.err == -ESRCH) {
@@ -492,6 +498,7 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 {
 	size_t n = 0;
+	uint64_t start = now_usec();
 
 	for (size_t i = d->tr.n; i-- > 0;) {
 		struct tracked *t = &d->tr.v[i];
@@ -499,7 +506,14 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 
 		if (strcmp(t->app, app) != 0)
 			continue;
-		if (unmerge && t->state == TRACKED_ENROLLED) {
+		if (unmerge && t->state == TRACKED_ENROLLED &&
+		    now_usec() - start > RETRY_BATCH_USEC) {
+			/* Each undo is bounded, a row of them is not: the loop
+			 * must answer status meanwhile. The rest go on from the
+			 * retry timer. */
+			undo_later(t);
+			n++;
+		} else if (unmerge && t->state == TRACKED_ENROLLED) {
 			struct vma_list cur = { 0 };
 
 			vmas_read(t->ref.pid, &cur);
