@@ -66,6 +66,8 @@
 /* Stands in for the value of a line too long for inih's fixed line buffer;
  * the handler swaps in the real value (see read_line). */
 #define LONG_TOKEN "\x1f"
+/* The UTF-8 byte order mark, which inih skips at the start of a file. */
+#define BOM "\xEF\xBB\xBF"
 
 struct parse_state {
 	struct config *c;
@@ -586,13 +588,17 @@ static char *long_line(struct parse_state *st, char *s, char *str, int num)
 		return strcpy(str, " " LONG_TOKEN "\n");
 	*eq = '\0';
 	s = trim(s);
-	if ((int)strlen(s) + 5 >= num) {
+	if ((int)strlen(s) + 6 >= num) {
 		fail(st, "key '%.40s...' is too long", s);
 		return strcpy(str, "\n");
 	}
 	/* No blank before '=': with an empty key it would be an indented
-	 * line, which inih takes for a continuation. */
-	snprintf(str, (size_t)num, "%s=" LONG_TOKEN "\n", s);
+	 * line, which inih takes for a continuation.  But a first line's key
+	 * that starts with a byte order mark came after blanks (a leading one
+	 * was skipped by read_line): keep one blank before it, or inih would
+	 * take it for the file's BOM and drop it from the key. */
+	snprintf(str, (size_t)num, "%s%s=" LONG_TOKEN "\n",
+		 st->lineno == 1 && strncmp(s, BOM, 3) == 0 ? " " : "", s);
 	return str;
 }
 
@@ -603,7 +609,7 @@ static void track_key(struct parse_state *st, char *line)
 {
 	char *p = line, *eq, *end;
 
-	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+	if (st->lineno == 1 && strncmp(p, BOM, 3) == 0)
 		p += 3;
 	p += strspn(p, " \t\r\n\v\f");
 	if (*p == '\0' || *p == ';' || *p == '#' || (st->prev_key && p > line))
@@ -636,7 +642,7 @@ static char *read_line(char *str, int num, void *stream)
 		return NULL;
 	st->lineno++;
 	s = st->buf;
-	if (st->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+	if (st->lineno == 1 && strncmp(s, BOM, 3) == 0)
 		s += 3;         /* UTF-8 BOM, which inih also skips */
 	/* inih treats an indented line after a key as a continuation, so only
 	 * a header at the start of a line is certainly a header; the handler
@@ -662,7 +668,7 @@ static char *read_line(char *str, int num, void *stream)
 		 * it if that is another one. */
 		if (s != st->buf && strlen(str) + 3 < (size_t)num) {
 			memmove(str + 3, str, strlen(str) + 1);
-			memcpy(str, "\xEF\xBB\xBF", 3);
+			memcpy(str, BOM, 3);
 		} else if (s != st->buf) {
 			fail(st, "line too long after the byte order mark");
 		}
