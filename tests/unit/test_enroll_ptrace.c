@@ -872,7 +872,7 @@ static void test_no_spurious_eintr(void **state)
 
 /* A process whose only thread waits in epoll_wait (a single-threaded event
  * loop server) has no thread a stop leaves undisturbed: "later" — until the
- * daemon's last retry sets enroll_ptrace_interrupt_waits, which enrolls it
+ * daemon's last retry sets the enroller's interrupt_waits, which enrolls it
  * at the cost of one EINTR its loop retries. Never enrolling it at all was
  * what the first version of "later" did. */
 static void test_epoll_only_waiter(void **state)
@@ -905,10 +905,9 @@ static void test_epoll_only_waiter(void **state)
 	assert_int_equal(res.err, -EAGAIN);
 	assert_non_null(strstr(res.reason, "EINTR"));
 	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
-	enroll_ptrace_interrupt_waits = true;
+	e.interrupt_waits = true;
 	int rc = enroll_process(&e, &t.ref, NULL, &res);
 	int urc = enroll_undo(&e, &t.ref, ENROLL_WHOLE, NULL, &res);
-	enroll_ptrace_interrupt_waits = false;
 	assert_int_equal(rc, 0);
 	assert_int_equal(urc, 0);
 	assert_int_equal(ksm_stat_yes(t.pid, "ksm_merge_any"), 0);
@@ -1128,6 +1127,23 @@ static void *thaw_later(void *arg)
  * 3 s). It returns "later" within the deadline; the thread left attached
  * is put back in order from the reaper once thawed; the target lives on,
  * not enrolled. Both freezers: v1 tasks do not even stop for ptrace. */
+/* The cgroup test_frozen_after_check made, so a failed assert (which
+ * longjmps out of the test) does not leave it behind, frozen. */
+static char frozen_cg[PATH_MAX - 32], frozen_state[PATH_MAX];
+
+static int kill_live_and_thaw(void **state)
+{
+	kill_live(state);
+	if (frozen_cg[0]) {
+		/* A frozen process dies only once thawed. */
+		(void)write_file(frozen_state, strstr(frozen_state, "cgroup.freeze") ? "0" : "THAWED");
+		for (int i = 0; i < 200 && rmdir(frozen_cg) < 0 && errno == EBUSY; i++)
+			usleep(10000);
+		frozen_cg[0] = '\0';
+	}
+	return 0;
+}
+
 static void test_frozen_after_check(void **state)
 {
 	(void)state;
@@ -1136,14 +1152,15 @@ static void test_frozen_after_check(void **state)
 		skip();
 	int cases = 0;
 	for (int v2 = 1; v2 >= 0; v2--) {
-		char mnt[256], cg[PATH_MAX - 32], path[PATH_MAX];
+		char mnt[256], *cg = frozen_cg, *path = frozen_state;
 		freezer_mount(v2, mnt, sizeof(mnt));
 		if (!mnt[0])
 			continue;
-		snprintf(cg, sizeof(cg), "%s/ksmplus-unit-frozen.%d", mnt, (int)getpid());
-		snprintf(path, sizeof(path), "%s/%s", cg, v2 ? "cgroup.freeze" : "freezer.state");
+		snprintf(cg, sizeof(frozen_cg), "%s/ksmplus-unit-frozen.%d", mnt, (int)getpid());
+		snprintf(path, sizeof(frozen_state), "%s/%s", cg, v2 ? "cgroup.freeze" : "freezer.state");
 		if (mkdir(cg, 0755) < 0 || access(path, W_OK) < 0) {
 			rmdir(cg);
+			cg[0] = '\0';
 			continue;
 		}
 		static struct target t;
@@ -1186,6 +1203,7 @@ static void test_frozen_after_check(void **state)
 		assert_int_equal(enroll_process(&e, &t.ref, NULL, &res), 0);
 		assert_int_equal(stop_ok(&t), 0);
 		rmdir(cg);
+		cg[0] = '\0';
 		cases++;
 	}
 	if (!cases) {
@@ -1234,7 +1252,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_deadline_hostile, kill_live),
 		cmocka_unit_test_teardown(test_setuid_exec_mid_enroll, kill_live),
 		cmocka_unit_test_teardown(test_vdso_unusable, kill_live),
-		cmocka_unit_test_teardown(test_frozen_after_check, kill_live),
+		cmocka_unit_test_teardown(test_frozen_after_check, kill_live_and_thaw),
 	};
 	if (getenv("TEST_FILTER"))
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
