@@ -25,7 +25,6 @@
  * event loop for at most 0.4 s, leaving room for the rest of that loop
  * iteration. */
 unsigned enroll_ptrace_timeout_ms = 300;
-bool enroll_ptrace_interrupt_waits;
 
 double enroll_now_ms(void)
 {
@@ -92,9 +91,13 @@ const char *enroll_backend_name(enum enroll_backend b)
 	return "none";
 }
 
+/* Clears what an attempt reports; keeps what the caller asked for. */
 static void reset(struct enroll_result *res)
 {
+	bool interrupt_waits = res->interrupt_waits;
+
 	memset(res, 0, sizeof(*res));
+	res->interrupt_waits = interrupt_waits;
 }
 
 static int not_ours(struct enroll_result *res)
@@ -235,6 +238,7 @@ static int apply(const struct enroller *e, const struct pidref *r, bool on, bool
 	int advice = on ? MADV_MERGEABLE : MADV_UNMERGEABLE;
 	double deadline = enroll_now_ms() + enroll_ptrace_timeout_ms;
 
+	res->interrupt_waits = e->interrupt_waits;
 	reset(res);
 	if (pidref_verify(r) < 0)
 		return not_ours(res);

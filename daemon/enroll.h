@@ -23,6 +23,12 @@ enum enroll_mode {
 struct enroller {
 	enum enroll_backend backend;
 	bool has_prctl_merge;   /* kernel supports PR_SET_MEMORY_MERGE */
+	/* ptrace: false, a process whose every thread waits in a call that a
+	 * stop makes fail with EINTR (epoll_wait, sigtimedwait, a socket recv
+	 * with a timeout) is "later"; true (lifecycle.c sets it for a
+	 * process's last retry), one such thread is used, and its call may
+	 * return EINTR. */
+	bool interrupt_waits;
 };
 
 struct enroll_result {
@@ -38,6 +44,9 @@ struct enroll_result {
 	/* A "later" that can last (a frozen cgroup): worth retrying past the
 	 * usual number of tries, at the longest interval. */
 	bool lasting;
+	/* In, not out: the enroller's interrupt_waits, for the ptrace code,
+	 * which sees the operation's result but not the enroller. */
+	bool interrupt_waits;
 };
 
 /* Chooses a backend for pref. On failure returns -1 and writes into why what
@@ -76,11 +85,6 @@ int ptrace_check_target(const struct pidref *r, struct enroll_result *res);
  * cleanly ("later", registers and signal mask put back) and retried with
  * back-off. Long unmerges progress across attempts (res->done_to). */
 extern unsigned enroll_ptrace_timeout_ms;       /* the budget; default 300 */
-/* false: a process whose every thread waits in a call that a stop makes
- * fail with EINTR (epoll_wait, sigtimedwait, a socket recv with a timeout)
- * is "later". true (lifecycle.c sets it for a process's last retry): one
- * such thread is used, and its call may return EINTR. */
-extern bool enroll_ptrace_interrupt_waits;
 /* CLOCK_MONOTONIC milliseconds, the clock deadlines are expressed in. */
 double enroll_now_ms(void);
 

@@ -885,7 +885,7 @@ static int pick_thread(struct tracee *t)
 		t->unmasked = true;
 		return pick_thread(t);
 	}
-	if (!found && waiting && enroll_ptrace_interrupt_waits) {
+	if (!found && waiting && t->res->interrupt_waits) {
 		/* The last try for a process that only ever waits so (a
 		 * single-threaded epoll server): its wait may return EINTR,
 		 * which event loops retry; never enrolling it is worse. */

@@ -78,9 +78,8 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 	 * enroll a process that only ever waits (enroll.h). */
 	bool last_try = t->retries >= RETRY_MAX;
 
-	enroll_ptrace_interrupt_waits = last_try;
+	e.interrupt_waits = last_try;
 	rc = enroll_process(&e, &t->ref, &ranges, &res);
-	enroll_ptrace_interrupt_waits = false;
 	if (rc == 0 && last_try && d->enr.backend == ENROLL_PTRACE)
 		log_warn("%s[%d] (app %s) enrolled on its last try: a thread waiting in a call "
 			 "that a stop interrupts may have seen EINTR", t->comm, (int)t->ref.pid, t->app);
