@@ -5,7 +5,8 @@
 #   BENCH_IDLE       idle non-matching processes (2000)
 #   BENCH_RATE       short-lived processes per second (200)
 #   BENCH_FALLBACK=1 also measure ksmplusd without the proc connector
-#   BENCH_ONLY       space-separated subset of: overhead enroll
+#   BENCH_ONLY       space-separated subset of: overhead enroll governor
+#                    (governor: ksmd pace policies, ~20 min; tests/bench/governor.sh)
 # Every process started here is killed on exit; KSM sysfs knobs are put back
 # as found.
 set -u
@@ -14,7 +15,7 @@ BUILD=${BUILD:-build}
 SECONDS_=${BENCH_SECONDS:-60}
 IDLE=${BENCH_IDLE:-2000}
 RATE=${BENCH_RATE:-200}
-ONLY=${BENCH_ONLY:-overhead enroll}
+ONLY=${BENCH_ONLY:-overhead enroll governor}
 KSM=/sys/kernel/mm/ksm
 HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/ksmplus-bench-run.XXXXXX)
@@ -191,6 +192,10 @@ bench_overhead() {
 bench_enroll() {        # the lead's exec->enrolled latency and twins benchmarks
 	[ -f "$here/enroll.sh" ] || return 0
 	BUILD=$BUILD sh "$here/enroll.sh"
+}
+
+bench_governor() {      # ksmd pace policies side by side
+	BUILD=$BUILD sh "$here/governor.sh"
 }
 
 # ---- main ----
