@@ -5,7 +5,8 @@
 #   make check-reliability  hostile targets and clients vs an ASan+UBSan daemon
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
-#   make fuzz        libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
+#   make fuzz        libFuzzer harnesses (tests/fuzz) replaying their corpus
+#   make fuzz-explore  the same with random seeds, FUZZ_SECONDS each (default 300)
 #   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
 #   make install     DESTDIR/PREFIX honoured; never overwrites /etc/ksmplusd.conf
 
@@ -53,7 +54,7 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build coverage
+        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -123,10 +124,12 @@ check:
 	$(MAKE) check-valgrind
 
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c) against the library built with
-# clang, ASan and UBSan in build-fuzz; each runs FUZZ_SECONDS from its seed
-# corpus, and any crash, leak or failed check fails the target, the input
-# saved in build-fuzz/crashes/.
-FUZZ_SECONDS ?= 60
+# clang, ASan and UBSan in build-fuzz; any crash, leak or failed check fails
+# the target, the input saved in build-fuzz/crashes/.  `fuzz` is repeatable:
+# it replays every input of tests/fuzz/corpus/NAME once.  `fuzz-explore`
+# looks for new bugs (random mutations, FUZZ_SECONDS per harness) and
+# `fuzz-merge` keeps what it found that reaches new code.
+FUZZ_SECONDS ?= 300
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
@@ -137,7 +140,19 @@ fuzz-build: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
 
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
+	./tests/fuzz/run.sh build-fuzz $(FUZZERS)
+
+fuzz-explore:
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh build-fuzz $(FUZZERS)
+
+# Adds to tests/fuzz/corpus/NAME the inputs fuzz-explore found that reach new
+# code (libFuzzer's -merge=1 keeps the smallest such set), for `make fuzz`.
+fuzz-merge:
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
+	for f in $(FUZZERS); do \
+	  (cd build-fuzz && TMPDIR=/dev/shm ./fuzz/fuzz_$$f -merge=1 $(CURDIR)/tests/fuzz/corpus/$$f \
+	    $(CURDIR)/build-fuzz/corpus/$$f) || exit 1; done
 
 # Line coverage of daemon/ by the unit and integration tests, in build-cov.
 coverage:
