@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "governor.h"
+#include "metrics.h"
 #include "ksmd.h"
 #include "log.h"
 
@@ -276,6 +277,39 @@ static void do_resume(struct daemon *d, struct proto_msg *reply)
 	reply_ok(reply);
 }
 
+/* The Prometheus text, one record per line; a line longer than a field
+ * value (a long app name, a HELP text) goes in chunks l0, l1, ... */
+static void do_metrics(struct daemon *d, struct proto_msg *reply)
+{
+	char *text = metrics_render(d);
+	const size_t chunk = PROTO_VALUE_MAX - 1;
+
+	if (!text) {
+		reply_error(reply, "metrics: out of memory");
+		return;
+	}
+	reply_ok(reply);
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		struct proto_record r;
+		size_t len;
+
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line) - 1;   /* metrics_format ends every line */
+		len = (size_t)(nl - line + (*nl != '\n'));
+		proto_record_init(&r);
+		proto_set(&r, "type", "metric");
+		for (size_t k = 0, off = 0; off < len && k < PROTO_MAX_FIELDS - 1; k++, off += chunk) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "l%zu", k);
+			proto_set(&r, key, "%.*s", (int)(len - off < chunk ? len - off : chunk), line + off);
+		}
+		proto_msg_append(reply, &r);
+	}
+	free(text);
+}
+
 void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,
 		       void *ud)
 {
@@ -298,6 +332,8 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 		do_unmerge_all(d, req, reply);
 	else if (strcmp(op, "resume") == 0)
 		do_resume(d, reply);
+	else if (strcmp(op, "metrics") == 0)
+		do_metrics(d, reply);
 	else if (strcmp(op, "reload") == 0) {
 		if (daemon_reload(d, err, sizeof(err)) < 0)
 			reply_error(reply, "reload failed, keeping the running config: %s", err);

@@ -88,7 +88,7 @@ struct parse_state {
  * options for a different name; a name of exactly 49 bytes may be cut. */
 #define INIH_SECTION_MAX 49
 
-static const char *const sections[] = { "ksmplusd", "apps", "ksmd" };
+static const char *const sections[] = { "ksmplusd", "apps", "ksmd", "metrics" };
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -280,6 +280,34 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 	if (strcmp(key, "cross_user") == 0)
 		return set_cross_user(st, v);
 	return fail(st, "unknown key '%s' in [ksmplusd]", key);
+}
+
+/* ---- [metrics] ---------------------------------------------------------- */
+
+/* node_exporter's textfile collector reads *.prom files of one directory;
+ * another name would be written and never read. */
+static int set_metrics(struct parse_state *st, const char *key, const char *v)
+{
+	struct config *c = st->c;
+	size_t len = strlen(v);
+
+	if (strcmp(key, "textfile") == 0) {
+		if (len == 0) {
+			c->metrics_textfile[0] = '\0';        /* "textfile =": off */
+			return 0;
+		}
+		if (v[0] != '/' || len < 6 || strcmp(v + len - 5, ".prom") != 0 || v[len - 6] == '/')
+			return fail(st, "invalid value '%.200s' for textfile (expected an absolute path "
+				    "ending in .prom, which node_exporter's textfile collector reads)", v);
+		if (len >= sizeof(c->metrics_textfile))
+			return fail(st, "textfile path too long (at most %zu bytes)",
+				    sizeof(c->metrics_textfile) - 1);
+		memcpy(c->metrics_textfile, v, len + 1);
+		return 0;
+	}
+	if (strcmp(key, "interval_sec") == 0)
+		return set_interval(st, key, v, &c->metrics_interval_sec);
+	return fail(st, "unknown key '%s' in [metrics] (expected textfile or interval_sec)", key);
 }
 
 /* ---- [apps] ------------------------------------------------------------ */
@@ -477,6 +505,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		r = set_daemon(st, key, value);
 	else if (strcmp(section, "apps") == 0)
 		r = set_apps(st, key, value);
+	else if (strcmp(section, "metrics") == 0)
+		r = set_metrics(st, key, value);
 	else if (strcmp(section, "ksmd") == 0)
 		r = set_knob(st, key, value);
 	else if (strncmp(section, "app ", 4) == 0 && strlen(section) >= INIH_SECTION_MAX)
@@ -532,7 +562,7 @@ static void check_section(struct parse_state *st, char *s)
 	if (strncmp(s + 1, "app ", 4) == 0)
 		return;         /* per-app options: on_entry checks the name */
 	*end = '\0';
-	fail(st, "unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])",
+	fail(st, "unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd], [metrics] or [app NAME])",
 	     s + 1);
 	*end = ']';
 }
@@ -728,6 +758,8 @@ void config_init(struct config *c)
 	c->cross_user = false;
 	c->governor = GOVERNOR_FIXED;
 	c->max_cpu_percent = 25;
+	/* node_exporter's default scrape interval. */
+	c->metrics_interval_sec = 15;
 	/* Databases manage their own memory and their buffer pools are
 	 * write-hot: merging them costs CPU and latency for nothing.  (If
 	 * these two strdup()s fail, the process is already doomed.) */

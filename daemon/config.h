@@ -40,6 +40,8 @@ struct config {
 	bool cross_user;                /* cross_user = allow: enroll several uids at once */
 	enum governor_kind governor;    /* [ksmd] governor = fixed | pressure */
 	unsigned max_cpu_percent;       /* [ksmd] the pressure governor's ksmd CPU cap */
+	char metrics_textfile[PATH_MAX];        /* [metrics] textfile; "" = none */
+	unsigned metrics_interval_sec;  /* [metrics] how often it is rewritten */
 	bool excludes_set;              /* an `exclude` line replaced the default */
 	char path[PATH_MAX];            /* main file */
 	char dropin_dir[PATH_MAX];      /* path + ".d" */

@@ -58,7 +58,7 @@ struct control {
 };
 
 static const char *const known_ops[] = { "add", "remove", "list", "status", "reload",
-					 "unmerge", "resume" };
+					 "unmerge", "resume", "metrics" };
 
 bool control_op_known(const char *op)
 {

@@ -349,3 +349,21 @@ void ctl_print_status_json(FILE *f, const struct control_reply *r)
 	json_array(f, r, "proc");
 	fputs("\n}\n", f);
 }
+
+void ctl_print_metrics(FILE *f, const struct control_reply *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const char *type = proto_get(&r->rec[i], "type"), *chunk;
+		char key[8];
+
+		if (!type || strcmp(type, "metric") != 0)
+			continue;
+		for (unsigned k = 0; k < PROTO_MAX_FIELDS; k++) {
+			snprintf(key, sizeof(key), "l%u", k);
+			if (!(chunk = proto_get(&r->rec[i], key)))
+				break;
+			fputs(chunk, f);
+		}
+		fputc('\n', f);
+	}
+}

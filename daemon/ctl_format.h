@@ -17,6 +17,9 @@ void ctl_print_status_json(FILE *f, const struct control_reply *r);
 /* add/remove: one line about the change, from the reply's type=app record
  * (procs=/skipped= after add, unmerged= after remove); nothing if absent. */
 void ctl_print_change(FILE *f, const char *op, const struct control_reply *r);
+/* metrics: the exposition text, each type=metric record's l0, l1, ...
+ * chunks joined into one line. */
+void ctl_print_metrics(FILE *f, const struct control_reply *r);
 /* s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void ctl_json_string(FILE *f, const char *s);
 /* A KiB (div = 1024) or byte (div = 1048576) count as MiB with one decimal,

@@ -2,9 +2,11 @@
  * the configuration (SIGHUP or ksmplusctl reload) without losing the running
  * one on error. */
 #include <stdio.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "metrics.h"
 #include "governor.h"
 #include "ksmd.h"
 #include "log.h"
@@ -43,9 +45,16 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		config_free(&fresh);
 		return -1;
 	}
+	bool new_textfile = strcmp(fresh.metrics_textfile, d->cfg.metrics_textfile) != 0 ||
+			    fresh.metrics_interval_sec != d->cfg.metrics_interval_sec;
+
+	if (new_textfile)
+		metrics_stop(d);
 	config_free(&d->cfg);
 	d->cfg = fresh;
 	governor_reload(d);
+	if (new_textfile && metrics_start(d) < 0)
+		log_warn("metrics: textfile not written after reload");
 	if (applist_load(&d->apps, &d->cfg, err, errlen) < 0)
 		return -1;
 	procwatch_sweep(d->pw);

@@ -49,6 +49,11 @@ struct daemon {
 	struct figures_worker *fig;     /* figures.c */
 	bool paused;            /* after `unmerge --all`: enroll nothing until resumed */
 	struct governor *gov;   /* governor_io.c; NULL with governor = fixed */
+	struct metrics *metrics;        /* metrics.c: the textfile writer, or NULL */
+	/* Since start, for metrics: what enroll attempts ended in (lifecycle.c). */
+	struct {
+		unsigned long long enrolled, later, skipped, gone, dropped;
+	} count;
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */

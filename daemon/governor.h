@@ -85,4 +85,6 @@ void governor_reload(struct daemon *d);
 void governor_on_enrolled(struct daemon *d, const struct tracked *t);
 /* commands.c: the governor's fields of the status record. */
 void governor_status(struct daemon *d, struct proto_record *r);
+/* metrics.c: its state's name and knob writes so far; -1 with governor = fixed. */
+int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes);
 #endif

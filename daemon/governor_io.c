@@ -82,56 +82,11 @@ struct governor {
 /* ---- ksmd's CPU time ---------------------------------------------------- */
 
 /* ksmd is a kernel thread: a child of kthreadd (PID 2) named ksmd. */
-static int stat_fields(pid_t pid, char *comm, size_t commlen, int *ppid, unsigned long long *ticks)
-{
-	char p[64], buf[1024];
-	unsigned long long ut, st;
-	ssize_t n;
-	int fd;
-
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-	if (!l || !r || r < l)
-		return -EIO;
-	snprintf(comm, commlen, "%.*s", (int)(r - l - 1), l + 1);
-	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (sscanf(r + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   ppid, &ut, &st) != 3)
-		return -EIO;
-	*ticks = ut + st;
-	return 0;
-}
-
-static pid_t find_ksmd(void)
-{
-	char comm[32];
-	int ppid;
-	unsigned long long ticks;
-
-	/* kernel threads start early: low PIDs first, and stop at the first match */
-	for (pid_t pid = 3; pid < 4096; pid++)
-		if (stat_fields(pid, comm, sizeof(comm), &ppid, &ticks) == 0 &&
-		    ppid == 2 && strcmp(comm, "ksmd") == 0)
-			return pid;
-	return 0;
-}
-
 static void cpu_sample(struct governor *g, uint64_t now)
 {
-	char comm[32];
-	int ppid;
 	unsigned long long ticks;
 
-	if (!g->ksmd_pid || stat_fields(g->ksmd_pid, comm, sizeof(comm), &ppid, &ticks) < 0)
+	if (!g->ksmd_pid || ksmd_thread_ticks(g->ksmd_pid, &ticks) < 0)
 		return;
 	g->cpu[g->cpu_next] = (struct cpu_sample){ now, ticks };
 	g->cpu_next = (g->cpu_next + 1) % CPU_SAMPLES;
@@ -568,7 +523,7 @@ int governor_start(struct daemon *d)
 	g->k[1].knob = "sleep_millisecs";
 	rebase(g);
 	find_roots(g);
-	if (!(g->ksmd_pid = find_ksmd()))
+	if (!(g->ksmd_pid = ksmd_thread_pid()))
 		log_warn("governor: no ksmd thread found: its CPU cap cannot be measured, not applied");
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	cpu_sample(g, now);
@@ -640,6 +595,15 @@ static void admin_knobs(const struct governor *g, char *buf, size_t len)
 						g->k[i].knob);
 	if (!off)
 		snprintf(buf, len, "-");
+}
+
+int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes)
+{
+	if (!d->gov)
+		return -1;
+	*state = gov_state_name(d->gov->m.state);
+	*knob_writes = d->gov->writes;
+	return 0;
 }
 
 void governor_status(struct daemon *d, struct proto_record *r)

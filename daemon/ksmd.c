@@ -242,3 +242,59 @@ int ksmd_read_global(struct ksmd_global *g)
 	g->run = (int)read_num("run");
 	return 0;
 }
+
+/* ---- the ksmd thread ------------------------------------------------------ */
+
+static int stat_fields(pid_t pid, char *comm, size_t commlen, int *ppid, unsigned long long *ticks)
+{
+	char p[64], buf[1024];
+	unsigned long long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+	if (!l || !r || r < l)
+		return -EIO;
+	snprintf(comm, commlen, "%.*s", (int)(r - l - 1), l + 1);
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	if (sscanf(r + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   ppid, &ut, &st) != 3)
+		return -EIO;
+	*ticks = ut + st;
+	return 0;
+}
+
+pid_t ksmd_thread_pid(void)
+{
+	char comm[32];
+	int ppid;
+	unsigned long long ticks;
+
+	/* kernel threads start early: low PIDs first, and stop at the first match */
+	for (pid_t pid = 3; pid < 4096; pid++)
+		if (stat_fields(pid, comm, sizeof(comm), &ppid, &ticks) == 0 &&
+		    ppid == 2 && strcmp(comm, "ksmd") == 0)
+			return pid;
+	return 0;
+}
+
+int ksmd_thread_ticks(pid_t pid, unsigned long long *ticks)
+{
+	char comm[32];
+	int ppid;
+
+	if (stat_fields(pid, comm, sizeof(comm), &ppid, ticks) < 0 || ppid != 2 ||
+	    strcmp(comm, "ksmd") != 0)
+		return -1;
+	return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef KSMPLUS_KSMD_H
 #define KSMPLUS_KSMD_H
 #include <stddef.h>
+#include <sys/types.h>
 #include "config.h"
 
 #define KSMD_SYSFS "/sys/kernel/mm/ksm"
@@ -33,4 +34,8 @@ unsigned ksmd_restores(void);
 int ksmd_unmerge_all(void);
 int ksmd_read_global(struct ksmd_global *g);
 int ksmd_read_knob(const char *knob, char *buf, size_t len);
+/* The ksmd kernel thread: its PID (0 if none), and the CPU time it used
+ * (utime + stime, clock ticks); -1 if pid is not ksmd (any more). */
+pid_t ksmd_thread_pid(void);
+int ksmd_thread_ticks(pid_t pid, unsigned long long *ticks);
 #endif

@@ -17,7 +17,7 @@
 #include "ctl_format.h"
 #include "protocol.h"
 
-#define VERSION "0.1.0"
+#include "version.h"
 #define CALL_TIMEOUT_MS 30000
 #define FRESH_TIMEOUT_MS 30000
 
@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"  list                           configured apps and where each comes from\n"
 		"  status [--json] [--fresh]      KSM figures, per-app memory, skipped processes;\n"
 		"                                 --fresh waits for savings computed after the call\n"
+		"  metrics                        the figures in the Prometheus text format\n"
 		"  reload                         re-read the configuration (root)\n"
 		"  unmerge --all                  kill switch (root): undo every enrollment,\n"
 		"                                 unmerge every KSM page, restore ksmd's knobs,\n"
@@ -114,6 +115,8 @@ static int simple_op(const char *op, FILE *out_f, int mode)
 		ctl_print_status(out_f, &rep);
 	else if (mode == 3)
 		ctl_print_status_json(out_f, &rep);
+	else if (mode == 4)
+		ctl_print_metrics(out_f, &rep);
 	control_reply_free(&rep);
 	if (fflush(out_f) != 0 || ferror(out_f)) {
 		fprintf(stderr, "ksmplusctl: write error: %s\n", strerror(errno));
@@ -242,7 +245,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("ksmplus " VERSION "\n");
+			printf("ksmplus " KSMPLUS_VERSION "\n");
 			return EXIT_OK;
 		} else if (strcmp(a, "--socket") == 0) {
 			if (++i >= argc)
@@ -298,6 +301,11 @@ int main(int argc, char **argv)
 			control_reply_free(&rep);
 		}
 		return rc;
+	}
+	if (strcmp(cmd, "metrics") == 0) {
+		if (nargs > 0)
+			return usage_error("unexpected argument '%s'", args[0]);
+		return simple_op("metrics", stdout, 4);
 	}
 	if (strcmp(cmd, "resume") == 0) {
 		if (nargs > 0)

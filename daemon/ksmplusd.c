@@ -17,13 +17,14 @@
 #include "enroll.h"
 #include "governor.h"
 #include "ksmd.h"
+#include "metrics.h"
 #include "rlimits.h"
 #include "log.h"
 #include "procwatch.h"
 #include "protocol.h"
 #include "tracker.h"
 
-#define KSMPLUS_VERSION "0.1.0"
+#include "version.h"
 
 /* ---- config and signals ------------------------------------------------ */
 
@@ -162,6 +163,7 @@ static void shutdown_daemon(struct daemon *d)
 		for (size_t i = 0; i < d->apps.effective.n; i++)
 			lifecycle_forget_app(d, d->apps.effective.v[i], true);
 	}
+	metrics_stop(d);
 	governor_stop(d);
 	ksmd_restore();
 	if (d->ctl)
@@ -239,6 +241,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.ready = true;
+	/* After the first sweep: the first textfile has the apps' processes. */
+	if ((rc = metrics_start(&d)) < 0) {
+		log_err("cannot start the metrics textfile: %s", strerror(-rc));
+		rc = 1;
+		goto out;
+	}
 	daemon_update_status(&d);
 	sd_notify(0, "READY=1");
 	log_info("ready: %zu apps, %zu processes enrolled, control socket %s",

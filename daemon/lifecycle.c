@@ -84,6 +84,7 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		log_warn("%s[%d] (app %s) enrolled on its last try: a thread waiting in a call "
 			 "that a stop interrupts may have seen EINTR", t->comm, (int)t->ref.pid, t->app);
 	if (rc == 0) {
+		d->count.enrolled++;
 		t->state = TRACKED_ENROLLED;
 		t->mode = res.mode;
 		t->reason[0] = '\0';
@@ -105,6 +106,12 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 	}
 	vmas_free(&ranges);
 	t->state = res.err == -ESRCH ? TRACKED_FAILED : TRACKED_SKIPPED;
+	if (res.err == -ESRCH)
+		d->count.gone++;
+	else if (res.err == -EAGAIN || res.err == -ETIMEDOUT)
+		d->count.later++;
+	else
+		d->count.skipped++;
 	/* Said once per process, not at every retry or rescan, nor at every
 	 * rename of a process renaming itself in a loop. */
 	if (!t->retries)
@@ -404,6 +411,7 @@ static void drop_app(struct daemon *d, const char *app, const char *why)
 		if (t->mode == ENROLL_RANGES)
 			vmas_read(t->ref.pid, &cur);
 		if (enroll_undo(&d->enr, &t->ref, t->mode, &cur, &res) == 0 || res.err == -ESRCH) {
+			d->count.dropped++;
 			t->state = TRACKED_DROPPED;
 			snprintf(t->reason, sizeof(t->reason), "%s", why);
 			log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, why);

@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs what ksmplus needs to build, test and run the kernel checks
 # (Debian 12).  clang + libclang-rt-14-dev (libFuzzer's runtime, which clang-14
-# does not pull in) are for make fuzz, gcovr for make coverage. Idempotent; skips apt when everything is present.
+# does not pull in) are for make fuzz, gcovr for make coverage, prometheus
+# for promtool (tests check `ksmplusctl metrics` with it; its service is not
+# started by anything here). Idempotent; skips apt when everything is present.
 set -eu
 PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
       valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
       libssl-dev cpio xz-utils
-      clang libclang-rt-14-dev gcovr"
+      clang libclang-rt-14-dev gcovr
+      prometheus"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

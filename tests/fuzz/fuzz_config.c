@@ -142,6 +142,14 @@ static void check_config(const struct config *c, const uint8_t *data, size_t siz
 	CHECK(c->profit_min_scans >= 1 && c->profit_min_scans <= 1000);
 	CHECK(c->profit_min_sec >= 1 && c->profit_min_sec <= 86400);
 	CHECK(c->profit_backoff_sec >= 1 && c->profit_backoff_sec <= 86400);
+	CHECK(c->metrics_interval_sec >= 1 && c->metrics_interval_sec <= 3600);
+	if (c->metrics_textfile[0]) {
+		size_t len = strlen(c->metrics_textfile);
+
+		CHECK(c->metrics_textfile[0] == '/' && len > 6 &&
+		      strcmp(c->metrics_textfile + len - 5, ".prom") == 0);
+		CHECK(memmem(data, size, c->metrics_textfile, len));     /* as written */
+	}
 	CHECK(c->n_knobs <= CONFIG_MAX_KNOBS);
 	for (size_t k = 0; k < c->n_knobs; k++) {
 		size_t f;
@@ -223,7 +231,9 @@ static void check_same(const struct result *a, const struct result *b)
 		       x->drop_unprofitable == y->drop_unprofitable &&
 		       x->profit_min_scans == y->profit_min_scans &&
 		       x->profit_min_sec == y->profit_min_sec &&
-		       x->profit_backoff_sec == y->profit_backoff_sec;
+		       x->profit_backoff_sec == y->profit_backoff_sec &&
+		       strcmp(x->metrics_textfile, y->metrics_textfile) == 0 &&
+		       x->metrics_interval_sec == y->metrics_interval_sec;
 		for (size_t k = 0; same && k < x->n_knobs; k++)
 			same = strcmp(x->knobs[k].knob, y->knobs[k].knob) == 0 &&
 			       strcmp(x->knobs[k].value, y->knobs[k].value) == 0 &&

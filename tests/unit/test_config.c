@@ -105,6 +105,28 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_processes, 8192);
 	assert_false(c.cross_user);     /* one security domain unless allowed */
 	ASSERT_LIST(&c.excludes, "mysqld", "mariadbd");
+	assert_string_equal(c.metrics_textfile, "");    /* no textfile unless asked */
+	assert_int_equal(c.metrics_interval_sec, 15);
+	config_free(&c);
+}
+
+static void test_metrics_section(void **state)
+{
+	const char *p1 = write_file("m1.conf", "[metrics]\ntextfile = /var/lib/prometheus/node-exporter/"
+				    "ksmplus.prom\ninterval_sec = 60\n");
+	const char *p2;
+	struct config c;
+	char err[512] = "";
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(config_parse_file(p1, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_textfile, "/var/lib/prometheus/node-exporter/ksmplus.prom");
+	assert_int_equal(c.metrics_interval_sec, 60);
+	/* a later drop-in may turn it off */
+	p2 = write_file("m2.conf", "[metrics]\ntextfile =\n");
+	assert_int_equal(config_parse_file(p2, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_textfile, "");
 	config_free(&c);
 }
 
@@ -299,9 +321,9 @@ static void test_bad_files(void **state)
 		{ "[ksmd]\nsleep_millisecs =\n", 2,
 		  "invalid value '' for sleep_millisecs (expected 0..4294967295)" },
 		{ "[apps]\napp = gimp\n[extra]\n", 3,
-		  "unknown section [extra] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
+		  "unknown section [extra] (expected [ksmplusd], [apps], [ksmd], [metrics] or [app NAME])" },
 		{ "[Apps]\napp = gimp\n", 1,
-		  "unknown section [Apps] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
+		  "unknown section [Apps] (expected [ksmplusd], [apps], [ksmd], [metrics] or [app NAME])" },
 		{ "app = gimp\n", 1,
 		  "'app' outside any section (start with [ksmplusd], [apps] or [ksmd])" },
 		{ "[apps]\napp = gimp\njust words\n", 3,
@@ -338,11 +360,24 @@ static void test_bad_files(void **state)
 		{ "[apps]\napp = \x1b[31m\n", 2,
 		  "invalid app name '\\x1b[31m': contains a control character" },
 		{ "[apps]\nexclude = a\x01z\n", 2, "invalid exclude name 'a\\x01z': contains a control character" },
+		{ "[metrics]\ntextfile = ksmplus.prom\n", 2,
+		  "invalid value 'ksmplus.prom' for textfile (expected an absolute path ending in .prom, "
+		  "which node_exporter's textfile collector reads)" },
+		{ "[metrics]\ntextfile = /var/lib/node/ksmplus.txt\n", 2,
+		  "invalid value '/var/lib/node/ksmplus.txt' for textfile (expected an absolute path "
+		  "ending in .prom, which node_exporter's textfile collector reads)" },
+		{ "[metrics]\ntextfile = /var/lib/node/.prom\n", 2,
+		  "invalid value '/var/lib/node/.prom' for textfile (expected an absolute path "
+		  "ending in .prom, which node_exporter's textfile collector reads)" },
+		{ "[metrics]\ninterval_sec = 0\n", 2,
+		  "invalid value '0' for interval_sec (expected seconds, 1..3600)" },
+		{ "[metrics]\nport = 9100\n", 2,
+		  "unknown key 'port' in [metrics] (expected textfile or interval_sec)" },
 		/* the first error wins, whichever kind comes first */
 		{ "[apps]\napp = gimp\nbogus = 1\nno equals here\n", 3, "unknown key 'bogus' in [apps]" },
 		{ "[apps]\nno equals here\nbogus = 1\n", 2, "syntax error (expected [section] or key = value)" },
 		{ "[x]\n[apps]\nno equals here\n", 1,
-		  "unknown section [x] (expected [ksmplusd], [apps], [ksmd] or [app NAME])" },
+		  "unknown section [x] (expected [ksmplusd], [apps], [ksmd], [metrics] or [app NAME])" },
 	};
 	char err[512], want[1024];
 
@@ -452,7 +487,7 @@ static void test_long_lines(void **state)
 	path = write_file("long.conf", text);
 	config_init(&c);
 	snprintf(want, sizeof(want),
-		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd] or [app NAME])", path, name256);
+		 "%s:2: unknown section [%.60s] (expected [ksmplusd], [apps], [ksmd], [metrics] or [app NAME])", path, name256);
 	assert_int_equal(config_parse_file(path, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, want);
 	config_free(&c);
@@ -727,6 +762,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_metrics_section),
 		cmocka_unit_test(test_backend_names),
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
