@@ -14,6 +14,7 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 DESTDIR    ?=
@@ -181,6 +182,7 @@ install: all
 	install -D -m 0644 man/ksmplusd.8 $(DESTDIR)$(MANDIR)/man8/ksmplusd.8
 	install -D -m 0644 man/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1
 	install -D -m 0644 man/ksmplusd.conf.5 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
+	install -D -m 0644 completion/ksmplusctl.bash $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/ksmplusd.service > $(BUILD)/ksmplusd.service
 	install -D -m 0644 $(BUILD)/ksmplusd.service $(DESTDIR)$(UNITDIR)/ksmplusd.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf.d
@@ -193,7 +195,8 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ksmplusd $(DESTDIR)$(BINDIR)/ksmplusctl \
 	  $(DESTDIR)$(UNITDIR)/ksmplusd.service $(DESTDIR)$(MANDIR)/man8/ksmplusd.8 \
-	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
+	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5 \
+	  $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov
