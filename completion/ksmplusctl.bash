@@ -19,7 +19,7 @@ _ksmplusctl_socket() {  # the --socket given earlier on the line, if any
 
 _ksmplusctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="add remove list status metrics reload unmerge resume help"
+	local cmds="add remove list status top metrics reload unmerge resume help"
 	local i cmd="" cgroup=0 IFS=$'\n'
 
 	COMPREPLY=()
@@ -66,6 +66,7 @@ _ksmplusctl() {
 		fi
 		;;
 	status) COMPREPLY=($(compgen -W $'--json\n--fresh' -- "$cur")) ;;
+	top) [[ $prev == -[dn] ]] || COMPREPLY=($(compgen -W $'-d\n-n' -- "$cur")) ;;
 	unmerge) COMPREPLY=($(compgen -W '--all' -- "$cur")) ;;
 	esac
 }

@@ -117,7 +117,8 @@ static bool proc_visible(const struct tracked *t, uid_t uid)
 /* Status for peer uid: global KSM figures (public in sysfs anyway) and the
  * per-app totals for everyone; the process list only for root, others see
  * just their own processes (no PIDs, names or reasons of other users'). */
-static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, uid_t uid)
+static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, bool procs,
+		      uid_t uid)
 {
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
@@ -150,7 +151,7 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, u
 		figures_apps(d, f, pf);
 	for (size_t i = 0; i < d->apps.effective.n; i++)
 		append_app(d, reply, d->apps.effective.v[i], f ? &f[i] : NULL);
-	if (figures)
+	if (figures && procs)
 		for (size_t i = 0; i < d->tr.n; i++)
 			if (proc_visible(&d->tr.v[i], uid))
 				append_proc(&d->tr.v[i], f && pf ? &pf[i] : NULL, reply);
@@ -321,9 +322,11 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 	if (!op)
 		reply_error(reply, "request without op");
 	else if (strcmp(op, "status") == 0)
-		do_status(d, reply, true, peer_uid);
+		/* procs=0 (top): the totals only, not a record per process */
+		do_status(d, reply, true, !proto_get(req, "procs") || strcmp(proto_get(req, "procs"), "0") != 0,
+			  peer_uid);
 	else if (strcmp(op, "list") == 0)
-		do_status(d, reply, false, peer_uid);
+		do_status(d, reply, false, false, peer_uid);
 	else if (strcmp(op, "add") == 0)
 		do_add(d, req, reply);
 	else if (strcmp(op, "remove") == 0)

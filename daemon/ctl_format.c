@@ -367,3 +367,67 @@ void ctl_print_metrics(FILE *f, const struct control_reply *r)
 		fputc('\n', f);
 	}
 }
+
+/* The app record named name in r, or NULL. */
+static const struct proto_record *app_in(const struct control_reply *r, const char *name)
+{
+	for (size_t i = 0; r && i < r->n; i++)
+		if (strcmp(type_of(&r->rec[i]), "app") == 0 && strcmp(get(&r->rec[i], "name"), name) == 0)
+			return &r->rec[i];
+	return NULL;
+}
+
+/* saved_kib, or the profit_kib older daemons sent. */
+static const char *saved_of(const struct proto_record *x)
+{
+	return proto_get(x, "saved_kib") ? get(x, "saved_kib") : get(x, "profit_kib");
+}
+
+void ctl_print_top(FILE *f, const char *when, const struct control_reply *now,
+		   const struct control_reply *prev, double dt_sec)
+{
+	const struct proto_record *g = NULL;
+	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX], c[PROTO_VALUE_MAX], d[PROTO_VALUE_MAX];
+	int wname = 3;
+
+	for (size_t i = 0; i < now->n; i++) {
+		const struct proto_record *x = &now->rec[i];
+
+		if (strcmp(type_of(x), "global") == 0 && !g)
+			g = x;
+		else if (strcmp(type_of(x), "app") == 0 && (int)strlen(get(x, "name")) > wname)
+			wname = (int)strlen(get(x, "name"));
+	}
+	fprintf(f, "ksmplus %s", when);
+	if (g) {
+		ctl_format_mib(a, sizeof(a), get(g, "general_profit"), 1024LL * 1024);
+		fprintf(f, "  KSM saves %s MiB system-wide", a);
+		if (proto_get(g, "gov_state"))
+			fprintf(f, "  governor %s", clean(b, sizeof(b), get(g, "gov_state")));
+		if (proto_get(g, "ksmd_cpu_pct"))
+			fprintf(f, "  ksmd %s %% CPU", clean(b, sizeof(b), get(g, "ksmd_cpu_pct")));
+	}
+	fprintf(f, "\n%-*s  %5s  %8s  %11s  %9s  %s\n", wname, "APP", "PROCS", "PSS_MiB",
+		"MERGING_MiB", "SAVED_MiB", "TREND_MiB/min");
+	for (size_t i = 0; i < now->n; i++) {
+		const struct proto_record *x = &now->rec[i], *was;
+		long long s1, s0;
+		char trend[64] = "-";
+
+		if (strcmp(type_of(x), "app") != 0)
+			continue;
+		was = app_in(prev, get(x, "name"));
+		/* the saving's change since the last frame, per minute */
+		if (was && dt_sec > 0 && parse_ll(saved_of(x), &s1) && parse_ll(saved_of(was), &s0))
+			snprintf(trend, sizeof(trend), "%+.1f", (double)(s1 - s0) / 1024 * 60 / dt_sec);
+		if (proto_get(x, "pss_kib"))
+			ctl_format_mib(a, sizeof(a), get(x, "pss_kib"), 1024);
+		else
+			snprintf(a, sizeof(a), "-");
+		ctl_format_mib(b, sizeof(b), get(x, "merging_kib"), 1024);
+		ctl_format_mib(c, sizeof(c), saved_of(x), 1024);
+		fprintf(f, "%-*s  %5s  %8s  %11s  %9s%s  %s\n", wname, clean(d, sizeof(d), get(x, "name")),
+			get(x, "procs"), a, b, c, strcmp(get(x, "saved_exact"), "0") != 0 ? " " : "*",
+			trend);
+	}
+}

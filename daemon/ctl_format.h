@@ -20,6 +20,12 @@ void ctl_print_change(FILE *f, const char *op, const struct control_reply *r);
 /* metrics: the exposition text, each type=metric record's l0, l1, ...
  * chunks joined into one line. */
 void ctl_print_metrics(FILE *f, const struct control_reply *r);
+/* top: one frame — a header (when, KSM's system-wide saving, the governor,
+ * ksmd's CPU) and a row per app: processes, PSS, merging and saved MiB, and
+ * the saving's trend in MiB per minute since prev (dt_sec earlier; prev NULL
+ * for the first frame: "-"). */
+void ctl_print_top(FILE *f, const char *when, const struct control_reply *now,
+		   const struct control_reply *prev, double dt_sec);
 /* s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void ctl_json_string(FILE *f, const char *s);
 /* A KiB (div = 1024) or byte (div = 1048576) count as MiB with one decimal,

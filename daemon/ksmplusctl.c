@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"  list                           configured apps and where each comes from\n"
 		"  status [--json] [--fresh]      KSM figures, per-app memory, skipped processes;\n"
 		"                                 --fresh waits for savings computed after the call\n"
+		"  top [-d SECS] [-n COUNT]       per-app figures every SECS (2), with the\n"
+		"                                 saving's trend; COUNT frames (not on a\n"
+		"                                 terminal: 1 unless given)\n"
 		"  metrics                        the figures in the Prometheus text format\n"
 		"  reload                         re-read the configuration (root)\n"
 		"  unmerge --all                  kill switch (root): undo every enrollment,\n"
@@ -175,6 +178,76 @@ static int fresh_status(FILE *out_f, bool json)
 	return fflush(out_f) == 0 && !ferror(out_f) ? EXIT_OK : EXIT_REFUSED;
 }
 
+/* top: the apps' figures every interval seconds, count times (0: until
+ * interrupted); redrawn in place on a terminal, one frame after another
+ * otherwise (a log, a pipe, a test). */
+static int top(double interval, long count)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	struct control_reply prev = { 0 }, now;
+	double t_prev = 0;
+	int rc = EXIT_OK;
+
+	for (long i = 0; count == 0 || i < count; i++) {
+		struct proto_record req;
+		char when[16];
+		time_t wall = time(NULL);
+		double t;
+
+		if (i > 0)
+			usleep((useconds_t)(interval * 1e6));
+		proto_record_init(&req);
+		proto_set(&req, "op", "status");
+		proto_set(&req, "procs", "0");
+		if ((rc = call(&req, &now)) != EXIT_OK)
+			break;
+		t = mono_ms();
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&wall));
+		if (tty)
+			fputs("\033[H\033[2J", stdout);       /* home, clear */
+		else if (i > 0)
+			putchar('\n');
+		ctl_print_top(stdout, when, &now, i > 0 ? &prev : NULL, i > 0 ? (t - t_prev) / 1e3 : 0);
+		control_reply_free(&prev);
+		prev = now;
+		t_prev = t;
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			/* `ksmplusctl top | head` closing the pipe is no error */
+			rc = errno == EPIPE ? EXIT_OK : EXIT_REFUSED;
+			if (rc != EXIT_OK)
+				fprintf(stderr, "ksmplusctl: write error: %s\n", strerror(errno));
+			break;
+		}
+	}
+	control_reply_free(&prev);
+	return rc;
+}
+
+/* top's -d SECS and -n COUNT */
+static int top_args(int argc, char **argv)
+{
+	double interval = 2;
+	long count = isatty(STDOUT_FILENO) ? 0 : 1;
+	char *end;
+
+	for (int k = 0; k < argc; k++) {
+		if ((strcmp(argv[k], "-d") == 0 || strcmp(argv[k], "-n") == 0) && k + 1 >= argc)
+			return usage_error("top: %s needs a value", argv[k]);
+		if (strcmp(argv[k], "-d") == 0) {
+			interval = strtod(argv[++k], &end);
+			if (*end || !(interval >= 0.1 && interval <= 3600))
+				return usage_error("top: -d takes seconds, 0.1..3600, not '%s'", argv[k]);
+		} else if (strcmp(argv[k], "-n") == 0) {
+			count = strtol(argv[++k], &end, 10);
+			if (*end || count < 1 || count > 1000000)
+				return usage_error("top: -n takes a count, 1..1000000, not '%s'", argv[k]);
+		} else {
+			return usage_error("top: unexpected argument '%s'", argv[k]);
+		}
+	}
+	return top(interval, count);
+}
+
 /* add/remove: names and flags in any order; "--" ends the flags. */
 static int names_op(const char *op, int argc, char **argv)
 {
@@ -302,6 +375,8 @@ int main(int argc, char **argv)
 		}
 		return rc;
 	}
+	if (strcmp(cmd, "top") == 0)
+		return top_args(nargs, args);
 	if (strcmp(cmd, "metrics") == 0) {
 		if (nargs > 0)
 			return usage_error("unexpected argument '%s'", args[0]);

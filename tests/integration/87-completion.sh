@@ -23,6 +23,8 @@ lacks() {
 
 offers status ""
 offers metrics "m"
+offers top "t"
+offers -n top "-"
 lacks --all status "--"
 offers remove "r"
 offers --socket "--"

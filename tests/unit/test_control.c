@@ -958,6 +958,50 @@ static void test_format_status(void **state)
 	control_reply_free(&r);
 }
 
+/* top: the trend is the saving's change per minute since the last frame;
+ * an app new in this frame, or the first frame, has none. */
+static void test_format_top(void **state)
+{
+	(void)state;
+	struct control_reply prev, now;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	sample_status(&prev);
+	memset(&now, 0, sizeof(now));
+	add_rec(&now, "ok=1");
+	add_rec(&now, "type=global\tbackend=ptrace\tgeneral_profit=41943040\tgov_state=burst\t"
+		      "ksmd_cpu_pct=12.50");
+	/* gimp saved 19200 KiB, now 20736: +1.5 MiB in 30 s = +3.0 MiB/min */
+	add_rec(&now, "type=app\tname=gimp\tprocs=2\tmerging_kib=40000\tsaved_kib=20736\t"
+		      "pss_kib=21000\tsaved_exact=1");
+	add_rec(&now, "type=app\tname=libreoffice-calc\tprocs=0\tmerging_kib=0\tsaved_kib=-1074\t"
+		      "saved_exact=0");
+	add_rec(&now, "type=app\tname=evince\tprocs=1\tmerging_kib=0\tsaved_kib=0\tsaved_exact=1");
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ctl_print_top(f, "12:00:30", &now, &prev, 30);
+	fclose(f);
+	assert_string_equal(buf,
+		"ksmplus 12:00:30  KSM saves 40.0 MiB system-wide  governor burst  ksmd 12.50 % CPU\n"
+		"APP               PROCS   PSS_MiB  MERGING_MiB  SAVED_MiB  TREND_MiB/min\n"
+		"gimp                  2      20.5         39.1       20.3   +3.0\n"
+		"libreoffice-calc      0         -          0.0       -1.0*  -2.0\n"
+		"evince                1         -          0.0        0.0   -\n");
+	free(buf);
+	buf = NULL;
+	/* the first frame: no trend anywhere */
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ctl_print_top(f, "12:00:00", &prev, NULL, 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\ngimp                  2      20.5         39.1       18.8   -\n"));
+	free(buf);
+	control_reply_free(&prev);
+	control_reply_free(&now);
+}
+
 static void test_format_json(void **state)
 {
 	(void)state;
@@ -1115,6 +1159,7 @@ int main(void)
 		cmocka_unit_test(test_socket_mode_under_umask),
 		cmocka_unit_test(test_op_tables),
 		cmocka_unit_test(test_format_status),
+		cmocka_unit_test(test_format_top),
 		cmocka_unit_test(test_format_json),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_format_list_and_change),
