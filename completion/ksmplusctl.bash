@@ -46,7 +46,7 @@ _ksmplusctl() {
 	case $cmd in
 	add)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W $'--runtime\n--cgroup' -- "$cur"))
+			COMPREPLY=($(compgen -W $'--runtime\n--cgroup\n--wait' -- "$cur"))
 		elif ((cgroup)); then
 			# systemd scopes and services: what desktop apps run in
 			COMPREPLY=($(compgen -W "$(find /sys/fs/cgroup -maxdepth 6 -type d \

@@ -20,6 +20,7 @@
 #include "version.h"
 #define CALL_TIMEOUT_MS 30000
 #define FRESH_TIMEOUT_MS 30000
+#define WAIT_TIMEOUT_MS (600 * 1000)    /* add --wait */
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -37,6 +38,8 @@ static void usage(FILE *f)
 		"                                 stops, not saved\n"
 		"  add --cgroup GLOB...           enroll every process in the cgroups matching\n"
 		"                                 GLOB (a scope name, or a path with '/')\n"
+		"  add ... --wait                 then show merge progress until the saving\n"
+		"                                 stops growing (<= 600 s), and print it\n"
 		"  remove NAME... [--unmerge] [--runtime]\n"
 		"                                 stop enrolling NAME (root); --unmerge: also\n"
 		"                                 undo merging in its running processes\n"
@@ -140,36 +143,44 @@ static double mono_ms(void)
  * answers from the latest result (figures_age_ms old). Asks again until the
  * figures were started after our first request, so that what is printed
  * includes every merge that happened before the command ran. */
-static int fresh_status(FILE *out_f, bool json)
+static int fresh_reply(struct control_reply *rep)
 {
 	struct proto_record req;
-	struct control_reply rep;
 	double t0 = mono_ms();
 
 	proto_record_init(&req);
 	proto_set(&req, "op", "status");
 	for (;;) {
-		int rc = call(&req, &rep);
+		int rc = call(&req, rep);
 		if (rc != EXIT_OK)
 			return rc;
 		const char *age = NULL;
-		for (size_t k = 0; k < rep.n; k++) {
-			const char *type = proto_get(&rep.rec[k], "type");
+		for (size_t k = 0; k < rep->n; k++) {
+			const char *type = proto_get(&rep->rec[k], "type");
 
 			if (type && strcmp(type, "global") == 0)
-				age = proto_get(&rep.rec[k], "figures_age_ms");
+				age = proto_get(&rep->rec[k], "figures_age_ms");
 		}
 		double waited = mono_ms() - t0;
 		if (!age || (atoll(age) >= 0 && atoll(age) <= waited))
-			break;
-		control_reply_free(&rep);
+			return EXIT_OK;
+		control_reply_free(rep);
 		if (waited > FRESH_TIMEOUT_MS) {
-			fprintf(stderr, "ksmplusctl: status --fresh: no new figures after %d s\n",
+			fprintf(stderr, "ksmplusctl: no new figures from the daemon after %d s\n",
 				FRESH_TIMEOUT_MS / 1000);
 			return EXIT_REFUSED;
 		}
 		usleep(100 * 1000);
 	}
+}
+
+static int fresh_status(FILE *out_f, bool json)
+{
+	struct control_reply rep;
+	int rc = fresh_reply(&rep);
+
+	if (rc != EXIT_OK)
+		return rc;
 	if (json)
 		ctl_print_status_json(out_f, &rep);
 	else
@@ -248,10 +259,121 @@ static int top_args(int argc, char **argv)
 	return top(interval, count);
 }
 
+/* The figures of app in a status reply: 0, or -1 if the reply lacks it. */
+struct app_now {
+	long long merging_kib, enrolled_kib, saved_kib, full_scans, procs;
+	int run;
+	bool paused;
+};
+
+static int app_now(const struct control_reply *r, const char *app, struct app_now *a)
+{
+	bool found = false;
+
+	memset(a, 0, sizeof(*a));
+	a->run = -1;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		const char *type = proto_get(x, "type"), *v;
+
+		if (!type)
+			continue;
+		if (strcmp(type, "global") == 0) {
+			a->full_scans = (v = proto_get(x, "full_scans")) ? atoll(v) : 0;
+			a->run = (v = proto_get(x, "run")) ? atoi(v) : -1;
+			a->paused = (v = proto_get(x, "paused")) && strcmp(v, "1") == 0;
+		} else if (strcmp(type, "app") == 0 && (v = proto_get(x, "name")) && strcmp(v, app) == 0) {
+			a->merging_kib = (v = proto_get(x, "merging_kib")) ? atoll(v) : 0;
+			a->enrolled_kib = (v = proto_get(x, "enrolled_kib")) ? atoll(v) : 0;
+			a->saved_kib = (v = proto_get(x, "saved_kib")) ? atoll(v) : 0;
+			a->procs = (v = proto_get(x, "procs")) ? atoll(v) : 0;
+			found = true;
+		}
+	}
+	return found ? 0 : -1;
+}
+
+/* add --wait: until two of ksmd's full scans pass with no more of app's
+ * pages merging (what KSM needs to merge new memory: one scan to see a
+ * page unchanged, one to find its twin), then what it saves, exactly.
+ * Progress on a terminal: merging MiB of enrolled MiB, as a bar. */
+static int wait_merged(const char *app)
+{
+	struct proto_record req;
+	struct control_reply rep;
+	struct app_now a;
+	bool tty = isatty(STDERR_FILENO);
+	long long best = -1, scans_at_best = 0, scans0 = -1;
+	double t0 = mono_ms();
+	int rc;
+
+	proto_record_init(&req);
+	proto_set(&req, "op", "status");
+	proto_set(&req, "procs", "0");
+	for (;;) {
+		if ((rc = call(&req, &rep)) != EXIT_OK)
+			return rc;
+		rc = app_now(&rep, app, &a);
+		control_reply_free(&rep);
+		if (rc < 0) {
+			fprintf(stderr, "ksmplusctl: %s: not an app of the daemon any more\n", app);
+			return EXIT_REFUSED;
+		}
+		if (a.paused) {
+			fprintf(stderr, "ksmplusctl: %s: enrollment is paused by 'unmerge --all' and ksmd "
+				"stopped: nothing will merge (ksmplusctl resume)\n", app);
+			return EXIT_REFUSED;
+		}
+		if (a.procs == 0) {
+			printf("%s: no running process enrolled; nothing to wait for\n", app);
+			return EXIT_OK;
+		}
+		if (a.run != 1) {
+			fprintf(stderr, "ksmplusctl: %s: ksmd is not running (run = %d): nothing will "
+				"merge\n", app, a.run);
+			return EXIT_REFUSED;
+		}
+		if (scans0 < 0)
+			scans0 = a.full_scans;
+		if (a.merging_kib > best) {
+			best = a.merging_kib;
+			scans_at_best = a.full_scans;
+		}
+		if (tty) {
+			int width = 30, fill = a.enrolled_kib > 0 ?
+				(int)(width * (a.merging_kib > a.enrolled_kib ? 1 : (double)a.merging_kib / (double)a.enrolled_kib)) : 0;
+
+			fprintf(stderr, "\r%s: [%.*s%*s] %.1f of %.1f MiB merging, %lld full scans ", app,
+				fill, "##############################", width - fill, "",
+				(double)a.merging_kib / 1024, (double)a.enrolled_kib / 1024,
+				a.full_scans - scans0);
+		}
+		if (a.full_scans >= scans0 + 2 && a.full_scans >= scans_at_best + 2)
+			break;
+		if (mono_ms() - t0 > WAIT_TIMEOUT_MS) {
+			fprintf(stderr, "%sksmplusctl: %s: still merging after %d s (%.1f MiB so far); "
+				"see ksmplusctl top\n", tty ? "\n" : "", app, WAIT_TIMEOUT_MS / 1000,
+				(double)a.merging_kib / 1024);
+			return EXIT_REFUSED;
+		}
+		usleep(250 * 1000);
+	}
+	if (tty)
+		fputc('\n', stderr);
+	/* the saving from page frames computed after the merge, not before */
+	if ((rc = fresh_reply(&rep)) != EXIT_OK)
+		return rc;
+	app_now(&rep, app, &a);
+	control_reply_free(&rep);
+	printf("%s: merged; %.1f MiB merging in %lld processes, saving %.1f MiB\n", app,
+	       (double)a.merging_kib / 1024, a.procs, (double)a.saved_kib / 1024);
+	return EXIT_OK;
+}
+
 /* add/remove: names and flags in any order; "--" ends the flags. */
 static int names_op(const char *op, int argc, char **argv)
 {
-	bool runtime = false, unmerge = false, cgroup = false, dashdash = false;
+	bool runtime = false, unmerge = false, cgroup = false, dashdash = false, wait = false;
 	int n_names = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -264,6 +386,8 @@ static int names_op(const char *op, int argc, char **argv)
 				unmerge = true;
 			else if (strcmp(a, "--cgroup") == 0)
 				cgroup = true;
+			else if (strcmp(a, "--wait") == 0 && strcmp(op, "add") == 0)
+				wait = true;
 			else
 				return usage_error("unknown option '%s'", a);
 			continue;
@@ -300,6 +424,9 @@ static int names_op(const char *op, int argc, char **argv)
 		if (rc == EXIT_OK) {
 			ctl_print_change(stdout, op, &rep);
 			control_reply_free(&rep);
+			fflush(stdout);
+			if (wait)
+				rc = wait_merged(proto_get(&req, "name"));
 		}
 		if (rc == EXIT_NOCONN)
 			return rc;              /* no point trying the other names */

@@ -33,6 +33,7 @@ offers --fresh status "--f"
 offers --all unmerge ""
 offers --unmerge remove "--u"
 offers --runtime add "--r"
+offers --wait add "--w"
 
 # add: running programs by name
 w=$(start_twin ksmpcompl 1)
