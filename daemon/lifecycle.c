@@ -98,9 +98,11 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 			vmas_free(&ranges);
 		/* A process that renames itself out of its app and back in a
 		 * loop is enrolled anew each time: the log must not pay for it. */
-		log_limited("enrolled", t->ref.pid, LOG_INFO, "enrolled %s[%d] (app %s, %s, %s)",
-			    t->comm, (int)t->ref.pid, t->app, enroll_backend_name(d->enr.backend),
-			    res.mode == ENROLL_WHOLE ? "whole process" : "by range");
+		log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
+						enroll_backend_name(d->enr.backend), NULL },
+			  "enrolled", LOG_INFO, "enrolled %s[%d] (app %s, %s, %s)",
+			  t->comm, (int)t->ref.pid, t->app, enroll_backend_name(d->enr.backend),
+			  res.mode == ENROLL_WHOLE ? "whole process" : "by range");
 		governor_on_enrolled(d, t);
 		return;
 	}
@@ -114,12 +116,13 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		d->count.skipped++;
 	/* Said once per process, not at every retry or rescan, nor at every
 	 * rename of a process renaming itself in a loop. */
-	if (!t->retries)
-		log_limited("not enrolling", t->ref.pid, LOG_WARNING,
-			    "not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
-			    res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
 	snprintf(t->reason, sizeof(t->reason), "%s",
 		 res.reason[0] ? res.reason : strerror(res.err < 0 ? -res.err : EIO));
+	if (!t->retries)
+		log_event(&(struct log_fields){ LOG_MSGID_SKIPPED, t->app, t->ref.pid,
+						enroll_backend_name(d->enr.backend), t->reason },
+			  "not enrolling", LOG_WARNING, "not enrolling %s[%d] (app %s): %s", t->comm,
+			  (int)t->ref.pid, t->app, t->reason);
 	/* Passing states (stopped, uninterruptible sleep, signal storms, an
 	 * injection cut short) are worth another try; the rest are final. */
 	if (res.err == -EAGAIN || res.err == -ETIMEDOUT ||
@@ -414,7 +417,10 @@ static void drop_app(struct daemon *d, const char *app, const char *why)
 			d->count.dropped++;
 			t->state = TRACKED_DROPPED;
 			snprintf(t->reason, sizeof(t->reason), "%s", why);
-			log_info("dropped %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app, why);
+			log_event(&(struct log_fields){ LOG_MSGID_DROPPED, t->app, t->ref.pid,
+							enroll_backend_name(d->enr.backend), why },
+				  "dropped", LOG_INFO, "dropped %s[%d] (app %s): %s", t->comm,
+				  (int)t->ref.pid, t->app, why);
 		} else {
 			/* e.g. unmerge timed out on a huge address space: it stays
 			 * enrolled; the app's next judgement tries again. */

@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <systemd/sd-journal.h>
 
@@ -116,24 +119,92 @@ bool log_limit_check(const char *site, long id, uint64_t now_sec, unsigned *supp
 	return true;
 }
 
-void log_limited(const char *site, long id, int priority, const char *fmt, ...)
+/* The journal entry: MESSAGE, PRIORITY and the fields that are set. */
+static void journal_send(int priority, const struct log_fields *f, const char *msg)
+{
+	char prio[16], pid[32], *s[7];
+	struct iovec iov[7];
+	int n = 0;
+
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+	snprintf(pid, sizeof(pid), "PID=%ld", f->pid);
+	if (asprintf(&s[n++], "MESSAGE=%s", msg) < 0)
+		return;
+	s[n++] = prio;
+	if (f->pid)
+		s[n++] = pid;
+	/* asprintf'd from here on: freed below */
+	int first_alloc = n;
+	if (f->msgid && asprintf(&s[n], "MESSAGE_ID=%s", f->msgid) >= 0)
+		n++;
+	if (f->app && asprintf(&s[n], "APP=%s", f->app) >= 0)
+		n++;
+	if (f->backend && asprintf(&s[n], "BACKEND=%s", f->backend) >= 0)
+		n++;
+	if (f->reason && asprintf(&s[n], "REASON=%s", f->reason) >= 0)
+		n++;
+	for (int i = 0; i < n; i++)
+		iov[i] = (struct iovec){ s[i], strlen(s[i]) };
+	sd_journal_sendv(iov, n);
+	free(s[0]);
+	for (int i = first_alloc; i < n; i++)
+		free(s[i]);
+}
+
+static void emit(int priority, const struct log_fields *f, const char *line, unsigned suppressed)
+{
+	char msg[1200];
+
+	if (suppressed)
+		snprintf(msg, sizeof(msg), "%s (%u similar lines suppressed in %d s)", line, suppressed,
+			 LOG_LIMIT_SEC);
+	else
+		snprintf(msg, sizeof(msg), "%s", line);
+	if (f && log_journal)
+		journal_send(priority, f, msg);
+	else
+		log_msg(priority, "%s", msg);
+}
+
+/* The rate limit's verdict; line gets the formatted message if it passes. */
+static bool limited_line(const char *site, long id, int priority, unsigned *suppressed,
+			 char *line, size_t len, const char *fmt, va_list ap)
 {
 	struct timespec ts;
+
+	if (priority == LOG_DEBUG && !log_verbose)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!log_limit_check(site, id, (uint64_t)ts.tv_sec, suppressed))
+		return false;
+	vsnprintf(line, len, fmt, ap);
+	return true;
+}
+
+void log_limited(const char *site, long id, int priority, const char *fmt, ...)
+{
 	unsigned suppressed;
 	char line[1024];
 	va_list ap;
+	bool pass;
 
-	if (priority == LOG_DEBUG && !log_verbose)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (!log_limit_check(site, id, (uint64_t)ts.tv_sec, &suppressed))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	pass = limited_line(site, id, priority, &suppressed, line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (suppressed)
-		log_msg(priority, "%s (%u similar lines suppressed in %d s)", line, suppressed,
-			LOG_LIMIT_SEC);
-	else
-		log_msg(priority, "%s", line);
+	if (pass)
+		emit(priority, NULL, line, suppressed);
+}
+
+void log_event(const struct log_fields *f, const char *site, int priority, const char *fmt, ...)
+{
+	unsigned suppressed;
+	char line[1024];
+	va_list ap;
+	bool pass;
+
+	va_start(ap, fmt);
+	pass = limited_line(site, f->pid, priority, &suppressed, line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (pass)
+		emit(priority, f, line, suppressed);
 }

@@ -31,6 +31,23 @@ const char *log_escape(const char *in, char *out, size_t outlen);
 #define LOG_LIMIT_SLOTS 256
 void log_limited(const char *site, long id, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* A line about one process of an app, with journal fields beside MESSAGE
+ * (`journalctl -u ksmplusd APP=gimp`, `MESSAGE_ID=...`); on stderr only
+ * the message. NULL or 0 fields are left out. Rate-limited as log_limited,
+ * by (site, pid). */
+struct log_fields {
+	const char *msgid;      /* LOG_MSGID_*: what kind of event */
+	const char *app;
+	long pid;
+	const char *backend;
+	const char *reason;
+};
+#define LOG_MSGID_ENROLLED "a1713412788545768c4eae8e1ed5b136"
+#define LOG_MSGID_SKIPPED  "09fdb51ce61c47a5872c774f52abf0d4"
+#define LOG_MSGID_DROPPED  "54e6fd81349d450093f26ba1484dec85"
+void log_event(const struct log_fields *f, const char *site, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* The decision alone, at time now_sec (for tests): true if the line is to be
  * printed; *suppressed = lines of this key dropped since the last one. */
 bool log_limit_check(const char *site, long id, uint64_t now_sec, unsigned *suppressed);
