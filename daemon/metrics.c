@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,20 @@ static void put_label(FILE *out, const char *v)
 static void head(FILE *out, const char *name, const char *type, const char *help)
 {
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A metric with a single sample, value as fmt formats it. */
+static void __attribute__((format(printf, 5, 6)))
+sample(FILE *out, const char *name, const char *type, const char *help, const char *fmt, ...)
+{
+	va_list ap;
+
+	head(out, name, type, help);
+	fprintf(out, "%s ", name);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
 }
 
 /* One metric with one sample per app. */
@@ -93,22 +108,21 @@ char *metrics_format(const struct metrics_global *g, const char *const *names,
 	fprintf(out, "ksmplus_enroll_total{result=\"later\"} %llu\n", g->later);
 	fprintf(out, "ksmplus_enroll_total{result=\"skipped\"} %llu\n", g->skipped);
 	fprintf(out, "ksmplus_enroll_total{result=\"gone\"} %llu\n", g->gone);
-	head(out, "ksmplus_dropped_total", "counter",
-	     "Processes whose enrollment the profit check undid since ksmplusd started.");
-	fprintf(out, "ksmplus_dropped_total %llu\n", g->dropped);
-	head(out, "ksmplus_tracked_processes", "gauge", "Processes of apps that ksmplusd tracks.");
-	fprintf(out, "ksmplus_tracked_processes %zu\n", g->tracked);
-	head(out, "ksmplus_untracked_processes", "gauge",
-	     "Processes of apps left untracked because max_processes was reached.");
-	fprintf(out, "ksmplus_untracked_processes %zu\n", g->untracked);
-	head(out, "ksmplus_general_profit_bytes", "gauge",
-	     "KSM's saving system-wide net of its metadata (general_profit); can be negative.");
-	fprintf(out, "ksmplus_general_profit_bytes %lld\n", g->general_profit);
-	if (g->ksmd_cpu_seconds >= 0) {
-		head(out, "ksmplus_ksmd_cpu_seconds_total", "counter",
-		     "CPU time the ksmd kernel thread has used since boot.");
-		fprintf(out, "ksmplus_ksmd_cpu_seconds_total %.2f\n", g->ksmd_cpu_seconds);
-	}
+	sample(out, "ksmplus_dropped_total", "counter",
+	       "Processes whose enrollment the profit check undid since ksmplusd started.", "%llu",
+	       g->dropped);
+	sample(out, "ksmplus_tracked_processes", "gauge", "Processes of apps that ksmplusd tracks.",
+	       "%zu", g->tracked);
+	sample(out, "ksmplus_untracked_processes", "gauge",
+	       "Processes of apps left untracked because max_processes was reached.", "%zu",
+	       g->untracked);
+	sample(out, "ksmplus_general_profit_bytes", "gauge",
+	       "KSM's saving system-wide net of its metadata (general_profit); can be negative.",
+	       "%lld", g->general_profit);
+	if (g->ksmd_cpu_seconds >= 0)
+		sample(out, "ksmplus_ksmd_cpu_seconds_total", "counter",
+		       "CPU time the ksmd kernel thread has used since boot.", "%.2f",
+		       g->ksmd_cpu_seconds);
 	if (g->gov_state) {
 		static const char *const states[] = { "idle", "burst", "settle", "pressure" };
 
@@ -117,15 +131,14 @@ char *metrics_format(const struct metrics_global *g, const char *const *names,
 		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 			fprintf(out, "ksmplus_governor_state{state=\"%s\"} %d\n", states[i],
 				strcmp(states[i], g->gov_state) == 0);
-		head(out, "ksmplus_governor_knob_writes_total", "counter",
-		     "Writes of ksmd's knobs by the governor since ksmplusd started.");
-		fprintf(out, "ksmplus_governor_knob_writes_total %u\n", g->gov_knob_writes);
+		sample(out, "ksmplus_governor_knob_writes_total", "counter",
+		       "Writes of ksmd's knobs by the governor since ksmplusd started.", "%u",
+		       g->gov_knob_writes);
 	}
-	if (g->figures_age_seconds >= 0) {
-		head(out, "ksmplus_figures_age_seconds", "gauge",
-		     "Age of the exact savings figures (computed off the main loop).");
-		fprintf(out, "ksmplus_figures_age_seconds %.3f\n", g->figures_age_seconds);
-	}
+	if (g->figures_age_seconds >= 0)
+		sample(out, "ksmplus_figures_age_seconds", "gauge",
+		       "Age of the exact savings figures (computed off the main loop).", "%.3f",
+		       g->figures_age_seconds);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;
