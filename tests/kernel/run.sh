@@ -353,8 +353,11 @@ run_guest() {
 	serial=$dir/serial.log
 	log "$flavor kernel: booting (timeout ${TIMEOUT}s, serial log $serial)"
 	set +e
-	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic \
-		-no-reboot -kernel "$image" -initrd "$INITRAMFS" \
+	# mem-merge=off: QEMU marks guest RAM MADV_MERGEABLE by default, and the
+	# host's ksmd would merge it beside (and into the counters of) host-side
+	# KSM tests and benchmarks running at the same time.
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -machine mem-merge=off -m 1G -smp 2 \
+		-nographic -no-reboot -kernel "$image" -initrd "$INITRAMFS" \
 		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400 ${KSMPLUS_GUEST_APPEND:-}" \
 		</dev/null 2>&1 | tr -d '\r' | tee "$serial" |
 		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
