@@ -236,6 +236,29 @@ static inline void ks_worker_stop(struct ks_worker *w)
 	close(w->pidfd);
 }
 
+/* How many 2 MiB ranges of the sampling scan the workers' regions touch. */
+static inline long ks_ranges(const struct ks_worker *w, int n)
+{
+	long r = 0;
+
+	for (int i = 0; i < n; i++)
+		r += (long)(((w[i].addr + w[i].len - 1) >> 21) - (w[i].addr >> 21) + 1);
+	return r;
+}
+
+/* Waits until sampling_ranges_retired has grown by n; fails after 120 s. */
+static inline void ks_wait_retired(long retired0, long n)
+{
+	double t0 = kt_now();
+
+	while (kt_ksm_sys("sampling_ranges_retired") - retired0 < n) {
+		if (kt_now() - t0 > 120)
+			kt_fail("only %ld of %ld ranges retired after 120 s",
+				kt_ksm_sys("sampling_ranges_retired") - retired0, n);
+		kt_sleep_ms(50);
+	}
+}
+
 /* Enrolls a worker from outside with process_madvise(MADV_MERGEABLE)
  * (kernel-patch/0001), as ksmplusd does. */
 static inline void ks_enroll_remote(struct ks_worker *w)

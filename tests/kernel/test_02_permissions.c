@@ -1,12 +1,20 @@
-/* Remote MADV_MERGEABLE keeps process_madvise()'s permission checks:
+/* Remote MADV_MERGEABLE needs CAP_SYS_NICE and ptrace attach access:
  *   a) caller uid 1000 without CAP_SYS_NICE, target uid 1000 (ptrace access
  *      granted): EPERM;
  *   b) caller uid 1000 with only CAP_SYS_NICE, target uid 0 (no ptrace
  *      access): refused (EACCES from mm_access(), or EPERM);
+ *   d) read access but no attach access: with Yama's ptrace_scope=1 a
+ *      caller uid 1000 with CAP_SYS_NICE may read, not attach to, a uid
+ *      1000 target that is not its descendant: MADV_COLD is allowed (read
+ *      access suffices for it), MADV_MERGEABLE must fail with EACCES.
+ *      Kernels without Yama or another LSM make no difference between read
+ *      and attach access (the check-kernel config has none): d) is skipped
+ *      there and says so;
  *   c) control: caller uid 1000 with only CAP_SYS_NICE, target uid 1000:
- *      allowed, so a) and b) fail for the reason they test.
- * In a) and b) the target's VMA must stay unmergeable. */
+ *      allowed, so a), b) and d) fail for the reason they test.
+ * In a), b) and d) the target's VMA must stay unmergeable. */
 #include <grp.h>
+#include <stdbool.h>
 #include <linux/capability.h>
 #include "kt.h"
 
@@ -31,9 +39,9 @@ static int set_caps(unsigned int caps)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
-/* Runs process_madvise(MADV_MERGEABLE) on the target from a child with uid
- * UID and the given capabilities. Returns 0 on success, else errno. */
-static int try_as_user(const struct kt_twin *t, unsigned int caps)
+/* Runs process_madvise(advice) on the target from a child with uid UID and
+ * the given capabilities. Returns 0 on success, else errno. */
+static int try_advice(const struct kt_twin *t, unsigned int caps, int advice)
 {
 	int p[2], res = -1;
 	pid_t pid;
@@ -52,7 +60,7 @@ static int try_as_user(const struct kt_twin *t, unsigned int caps)
 			r = 1000 + errno;
 		else if ((fd = kt_pidfd_open(t->pid)) < 0)
 			r = 2000 + errno;
-		else if (kt_pmadvise(fd, (void *)t->addr, t->len, MADV_MERGEABLE) < 0)
+		else if (kt_pmadvise(fd, (void *)t->addr, t->len, advice) < 0)
 			r = errno;
 		if (write(p[1], &r, sizeof(r)) != sizeof(r))
 			_exit(4);
@@ -70,8 +78,44 @@ static int try_as_user(const struct kt_twin *t, unsigned int caps)
 	return res;
 }
 
+static int try_as_user(const struct kt_twin *t, unsigned int caps)
+{
+	return try_advice(t, caps, MADV_MERGEABLE);
+}
+
+#define YAMA "/proc/sys/kernel/yama/ptrace_scope"
+
+/* d): returns false when the kernel has no Yama to deny attach access. */
+static bool read_but_no_attach(const struct kt_twin *t)
+{
+	char old[16] = "0";
+	FILE *f = fopen(YAMA, "r");
+	int cold, merge;
+
+	if (!f)
+		return false;
+	if (!fgets(old, sizeof(old), f))
+		strcpy(old, "0");
+	fclose(f);
+	if (kt_write_file(YAMA, "1"))
+		kt_fail("d) write " YAMA "=1: errno=%s", kt_errname(errno));
+	cold = try_advice(t, 1U << CAP_SYS_NICE, MADV_COLD);
+	merge = try_advice(t, 1U << CAP_SYS_NICE, MADV_MERGEABLE);
+	kt_write_file(YAMA, old);
+	if (cold)
+		kt_fail("d) ptrace_scope=1: MADV_COLD with read access refused: errno=%s",
+			kt_errname(cold));
+	if (merge != EACCES)
+		kt_fail("d) read access only: MADV_MERGEABLE got %s, want EACCES: errno=%s",
+			merge ? kt_errname(merge) : "success", merge ? kt_errname(merge) : "none");
+	if (kt_vma_has_flag(t->pid, t->addr, "mg") != 0)
+		kt_fail("d) refused, yet the target's VMA became mergeable");
+	return true;
+}
+
 int main(void)
 {
+	bool yama;
 	struct kt_twin user_target, root_target;
 	int e;
 
@@ -92,6 +136,10 @@ int main(void)
 	if (kt_vma_has_flag(root_target.pid, root_target.addr, "mg") != 0)
 		kt_fail("b) refused, yet the target's VMA became mergeable");
 
+	yama = read_but_no_attach(&user_target);
+	if (!yama)
+		kt_log("d) skipped: no Yama, read and attach access are the same here");
+
 	e = try_as_user(&user_target, 1U << CAP_SYS_NICE);
 	if (e)
 		kt_fail("c) CAP_SYS_NICE and ptrace access: refused: errno=%s", kt_errname(e));
@@ -100,5 +148,6 @@ int main(void)
 
 	kt_twin_stop(&user_target);
 	kt_twin_stop(&root_target);
-	kt_pass("no CAP_SYS_NICE: EPERM; no ptrace access: refused; with both: allowed");
+	kt_pass("no CAP_SYS_NICE: EPERM; no ptrace access: refused; %s; with both: allowed",
+		yama ? "read but no attach access: EACCES" : "no Yama: read-only case not run");
 }
