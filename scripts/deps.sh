@@ -3,7 +3,7 @@
 # (Debian 12).  clang + libclang-rt-14-dev (libFuzzer's runtime, which clang-14
 # does not pull in) are for make fuzz, gcovr for make coverage. Idempotent; skips apt when everything is present.
 set -eu
-PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
+PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev libxxhash-dev
       valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
       libssl-dev cpio xz-utils

@@ -1,0 +1,42 @@
+/* procmem.h — reading a running process's resident anonymous pages for the
+ * census (census.h), without stopping it: its eligible VMAs from
+ * /proc/PID/maps (vmas.h), which pages are present from /proc/PID/pagemap
+ * (so a sparse reservation costs 8 bytes of pagemap per page, never a read
+ * of its memory, and a PROT_NONE one nothing at all), and their contents
+ * with process_vm_readv in batches of PROCMEM_BATCH pages, each hashed and
+ * dropped before the next batch is read. */
+#ifndef KSMPLUS_PROCMEM_H
+#define KSMPLUS_PROCMEM_H
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "census.h"
+#include "vmas.h"
+
+#define PROCMEM_BATCH 64                /* pages per process_vm_readv */
+#define PROCMEM_PAGEMAP_CHUNK 512       /* pagemap entries per read: 2 MiB */
+
+struct procmem {
+	pid_t pid;
+	int pagemap_fd;
+	struct vma_list vmas;
+};
+
+struct procmem_stats {
+	uint64_t vmas;                  /* eligible VMAs walked */
+	uint64_t visited;               /* pagemap entries read (pages looked at) */
+	uint64_t resident;              /* present, exclusively anonymous */
+	uint64_t read_bytes;            /* page contents read */
+	uint64_t vanished;              /* present in pagemap, unmapped before the read */
+};
+
+/* Reads pid's maps and opens its pagemap. 0, or -ESRCH (no such process,
+ * or it exited), -EACCES/-EPERM, -ENOMEM. */
+int procmem_open(struct procmem *pm, pid_t pid);
+/* Feeds every sampled resident anonymous page to c (census_begin_vma, then
+ * census_count_resident and census_add_page) and adds to st. 0, or -ESRCH
+ * when the process exited meanwhile (c then holds part of it), -ENOMEM, or
+ * another -errno. */
+int procmem_census(struct procmem *pm, struct census *c, struct procmem_stats *st);
+void procmem_close(struct procmem *pm);
+#endif
