@@ -92,6 +92,8 @@ int census_add_page(struct census *c, uintptr_t addr, const void *page)
 
 	if (!c->n_maps)
 		return -EINVAL;
+	if (c->max_sampled && c->n >= c->max_sampled)
+		return -E2BIG;
 	range = range_of(c, addr);
 	if (range < 0)
 		return (int)range;
@@ -107,6 +109,26 @@ int census_add_page(struct census *c, uintptr_t addr, const void *page)
 	c->ranges[range].pages++;
 	c->maps[c->ranges[range].map].pages++;
 	return 0;
+}
+
+void census_mark(const struct census *c, struct census_mark *m)
+{
+	*m = (struct census_mark){ .n = c->n, .n_ranges = c->n_ranges, .n_maps = c->n_maps,
+		.zero = c->zero_pages, .repeated = c->repeated_pages, .resident = c->resident,
+		.proc = c->proc, .pid = c->pid };
+}
+
+void census_rollback(struct census *c, const struct census_mark *m)
+{
+	c->n = m->n;
+	c->n_ranges = m->n_ranges;
+	c->n_maps = m->n_maps;
+	c->zero_pages = m->zero;
+	c->repeated_pages = m->repeated;
+	c->resident = m->resident;
+	c->proc = m->proc;
+	c->pid = m->pid;
+	/* areas before the mark are another process's: untouched since */
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -195,4 +217,8 @@ void census_report(struct census *c, struct census_report *r)
 	r->net_bytes = (int64_t)(r->saved * c->page_size) - (int64_t)r->rmap_bytes;
 	r->n_top_maps = top_areas(c->maps, c->n_maps, r->top_maps);
 	r->n_top_ranges = top_areas(c->ranges, c->n_ranges, r->top_ranges);
+	for (size_t i = 0; i < r->n_top_maps; i++)
+		r->top_maps[i].pages *= n;      /* estimated, like dup_pages */
+	for (size_t i = 0; i < r->n_top_ranges; i++)
+		r->top_ranges[i].pages *= n;
 }

@@ -48,6 +48,16 @@ struct census {
 	pid_t pid;
 	uint64_t zero_pages, repeated_pages;    /* sampled */
 	uint64_t resident;              /* every resident page seen, sampled or not */
+	size_t max_sampled;             /* census_add_page refuses more; 0: no limit */
+};
+
+/* Where the census stood before a process: to leave out one that exited
+ * half-read (census_rollback). */
+struct census_mark {
+	size_t n, n_ranges, n_maps;
+	uint64_t zero, repeated, resident;
+	uint32_t proc;
+	pid_t pid;
 };
 
 /* The forecast, in pages of the whole app (sampled figures scaled by N). */
@@ -79,8 +89,11 @@ int census_begin_vma(struct census *c, pid_t pid, uintptr_t start, uintptr_t end
  * sampled or not): the forecast's cost is per resident page. */
 void census_count_resident(struct census *c, uint64_t n);
 /* Hashes one page of content at addr (which must be sampled and within the
- * current VMA, in increasing order). 0, or -ENOMEM. */
+ * current VMA, in increasing order). 0, or -ENOMEM, or -E2BIG past
+ * max_sampled pages. */
 int census_add_page(struct census *c, uintptr_t addr, const void *page);
+void census_mark(const struct census *c, struct census_mark *m);
+void census_rollback(struct census *c, const struct census_mark *m);
 /* Computes the forecast (sorts the entries: call once, at the end). */
 void census_report(struct census *c, struct census_report *r);
 

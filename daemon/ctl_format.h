@@ -17,6 +17,12 @@ void ctl_print_status_json(FILE *f, const struct control_reply *r);
 /* add/remove: one line about the change, from the reply's type=app record
  * (procs=/skipped= after add, unmerged= after remove); nothing if absent. */
 void ctl_print_change(FILE *f, const char *op, const struct control_reply *r);
+/* analyze: the census's figures (pages and MiB), its cost, then the best
+ * mappings and 2 MiB ranges by duplicate pages. */
+void ctl_print_analysis(FILE *f, const struct control_reply *r);
+/* analyze --json: {"census": {...}, "areas": [...]} (fields as in the reply;
+ * areas have kind map or range). */
+void ctl_print_analysis_json(FILE *f, const struct control_reply *r);
 /* s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void ctl_json_string(FILE *f, const char *s);
 /* A KiB (div = 1024) or byte (div = 1048576) count as MiB with one decimal,

@@ -107,6 +107,8 @@ static int census_vma(struct procmem *pm, const struct vma_range *v, struct cens
 		size_t want = (v->end - a) / ps;
 		ssize_t got;
 
+		if (pm->cancel && atomic_load(pm->cancel))
+			return -ECANCELED;
 		if (want > PROCMEM_PAGEMAP_CHUNK)
 			want = PROCMEM_PAGEMAP_CHUNK;
 		got = pread(pm->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / ps * sizeof(ent[0])));

@@ -7,6 +7,7 @@
  * dropped before the next batch is read. */
 #ifndef KSMPLUS_PROCMEM_H
 #define KSMPLUS_PROCMEM_H
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@ struct procmem {
 	pid_t pid;
 	int pagemap_fd;
 	struct vma_list vmas;
+	const atomic_bool *cancel;      /* checked every pagemap chunk; NULL: never */
 };
 
 struct procmem_stats {
@@ -35,8 +37,9 @@ struct procmem_stats {
 int procmem_open(struct procmem *pm, pid_t pid);
 /* Feeds every sampled resident anonymous page to c (census_begin_vma, then
  * census_count_resident and census_add_page) and adds to st. 0, or -ESRCH
- * when the process exited meanwhile (c then holds part of it), -ENOMEM, or
- * another -errno. */
+ * when the process exited meanwhile (c then holds part of it: see
+ * census_rollback), -ECANCELED once *pm->cancel is set, -ENOMEM, or another
+ * -errno. */
 int procmem_census(struct procmem *pm, struct census *c, struct procmem_stats *st);
 void procmem_close(struct procmem *pm);
 #endif
