@@ -218,12 +218,13 @@ static void test_add_before_vma_refused(void **state)
 }
 
 /* procmem on this very process: a mapping of 64 identical pages, 16 zero
- * pages and 1 TiB PROT_NONE reserved that must cost nothing. */
+ * pages and 16 GiB PROT_NONE reserved that must cost nothing (valgrind
+ * refuses more; the integration test reserves 1 TiB). */
 static void test_procmem_self(void **state)
 {
 	size_t len = 80 * PS;
 	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	void *huge = mmap(NULL, 1ULL << 40, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *huge = mmap(NULL, 1ULL << 34, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	struct procmem pm;
 	struct procmem_stats st = { 0 };
 	struct census c;
@@ -244,10 +245,10 @@ static void test_procmem_self(void **state)
 	assert_true(r.saved >= 63 + 15);
 	assert_true(st.read_bytes == r.sampled * PS);
 	/* the reservation is not walked: far fewer than its 2^28 pages */
-	assert_true(st.visited < (1u << 22));
+	assert_true(st.visited < (1u << 20));
 	census_free(&c);
 	munmap(m, len);
-	munmap(huge, 1ULL << 40);
+	munmap(huge, 1ULL << 34);
 }
 
 static void test_procmem_no_such_process(void **state)
