@@ -7,11 +7,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_FILE_OR_SHARED (1ULL << 61)  /* page cache or shared anon: not KSM's */
+
+/* PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7): Debian 12's headers
+ * predate it; the ABI is fixed, sized by its first field. */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
+#define SCAN_REGIONS 256
 
 int procmem_open(struct procmem *pm, pid_t pid)
 {
@@ -93,6 +111,57 @@ static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
 	return 0;
 }
 
+/* One resident anonymous page: counted, and queued if sampled. */
+static int resident_page(struct procmem *pm, uintptr_t a, struct census *c,
+			 struct procmem_stats *st, struct batch *b)
+{
+	st->resident++;
+	census_count_resident(c, 1);
+	if (!census_sampled(c, a))
+		return 0;
+	b->addr[b->n++] = a;
+	return b->n == PROCMEM_BATCH ? batch_flush(pm, b, c, st) : 0;
+}
+
+/* The VMA's present, exclusively anonymous pages (not the shared zero
+ * page) through PAGEMAP_SCAN. -ENOTTY (or -EINVAL) when the kernel has no
+ * such ioctl: nothing was fed to c then. */
+static int scan_vma(struct procmem *pm, const struct vma_range *v, struct census *c,
+		    struct procmem_stats *st, struct batch *b)
+{
+	struct page_region reg[SCAN_REGIONS];
+	size_t ps = c->page_size;
+
+	for (uintptr_t a = v->start; a < v->end;) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .start = a, .end = v->end,
+			.vec = (uintptr_t)reg, .vec_len = SCAN_REGIONS,
+			.category_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+			.return_mask = PAGE_IS_PRESENT,
+		};
+		int n, rc;
+
+		if (pm->cancel && atomic_load(pm->cancel))
+			return -ECANCELED;
+		n = ioctl(pm->pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && (errno == ENOTTY || errno == EINVAL) && a != v->start)
+			return -EIO;    /* refused halfway: falling back would count twice */
+		if (n < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		for (int i = 0; i < n; i++) {
+			st->visited += (reg[i].end - reg[i].start) / ps;
+			for (uintptr_t p = reg[i].start; p < reg[i].end; p += ps)
+				if ((rc = resident_page(pm, p, c, st, b)) < 0)
+					return rc;
+		}
+		if (arg.walk_end <= a)
+			return -ESRCH;  /* no progress: the mm is gone */
+		a = arg.walk_end;
+	}
+	return 0;
+}
+
 static int census_vma(struct procmem *pm, const struct vma_range *v, struct census *c,
 		      struct procmem_stats *st, struct batch *b)
 {
@@ -103,6 +172,12 @@ static int census_vma(struct procmem *pm, const struct vma_range *v, struct cens
 	if (rc < 0)
 		return rc;
 	st->vmas++;
+	if (!pm->no_scan) {
+		rc = scan_vma(pm, v, c, st, b);
+		if (rc != -ENOTTY && rc != -EINVAL)
+			return rc < 0 ? rc : batch_flush(pm, b, c, st);
+		pm->no_scan = true;     /* before 6.7: read pagemap */
+	}
 	for (uintptr_t a = v->start; a < v->end;) {
 		size_t want = (v->end - a) / ps;
 		ssize_t got;
@@ -122,12 +197,7 @@ static int census_vma(struct procmem *pm, const struct vma_range *v, struct cens
 		for (size_t i = 0; i < n; i++, a += ps) {
 			if (!(ent[i] & PM_PRESENT) || (ent[i] & PM_FILE_OR_SHARED))
 				continue;
-			st->resident++;
-			census_count_resident(c, 1);
-			if (!census_sampled(c, a))
-				continue;
-			b->addr[b->n++] = a;
-			if (b->n == PROCMEM_BATCH && (rc = batch_flush(pm, b, c, st)) < 0)
+			if ((rc = resident_page(pm, a, c, st, b)) < 0)
 				return rc;
 		}
 	}

@@ -1,13 +1,19 @@
 /* procmem.h — reading a running process's resident anonymous pages for the
  * census (census.h), without stopping it: its eligible VMAs from
- * /proc/PID/maps (vmas.h), which pages are present from /proc/PID/pagemap
- * (so a sparse reservation costs 8 bytes of pagemap per page, never a read
- * of its memory, and a PROT_NONE one nothing at all), and their contents
+ * /proc/PID/maps (vmas.h), which pages are present from /proc/PID/pagemap,
+ * and their contents
  * with process_vm_readv in batches of PROCMEM_BATCH pages, each hashed and
- * dropped before the next batch is read. */
+ * dropped before the next batch is read.
+ *
+ * Present pages are found with the PAGEMAP_SCAN ioctl (Linux 6.7+), which
+ * walks the page tables and skips what was never touched: a writable sparse
+ * reservation (ASan's shadow, terabytes of NORESERVE) costs what it holds,
+ * not its size. Older kernels: pagemap read 8 bytes per page, 2 MiB at a
+ * time. A PROT_NONE reservation is not an eligible VMA: never walked. */
 #ifndef KSMPLUS_PROCMEM_H
 #define KSMPLUS_PROCMEM_H
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,11 +28,13 @@ struct procmem {
 	int pagemap_fd;
 	struct vma_list vmas;
 	const atomic_bool *cancel;      /* checked every pagemap chunk; NULL: never */
+	bool no_scan;                   /* PAGEMAP_SCAN refused: pagemap reads */
 };
 
 struct procmem_stats {
 	uint64_t vmas;                  /* eligible VMAs walked */
-	uint64_t visited;               /* pagemap entries read (pages looked at) */
+	uint64_t visited;               /* pages looked at: pagemap entries read, or
+					 * pages PAGEMAP_SCAN reported */
 	uint64_t resident;              /* present, exclusively anonymous */
 	uint64_t read_bytes;            /* page contents read */
 	uint64_t vanished;              /* present in pagemap, unmapped before the read */

@@ -225,6 +225,10 @@ static void test_procmem_self(void **state)
 	size_t len = 80 * PS;
 	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *huge = mmap(NULL, 1ULL << 34, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* and a writable one, one page touched: pagemap walks it unless
+	 * PAGEMAP_SCAN skips its empty page tables */
+	char *sparse = mmap(NULL, 1ULL << 34, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	struct procmem pm;
 	struct procmem_stats st = { 0 };
 	struct census c;
@@ -233,6 +237,8 @@ static void test_procmem_self(void **state)
 	(void)state;
 	assert_true(m != MAP_FAILED);
 	assert_true(huge != MAP_FAILED);
+	assert_true(sparse != MAP_FAILED);
+	sparse[(1ULL << 33) + 5] = 1;
 	for (int i = 0; i < 64; i++)
 		page_of(m + (size_t)i * PS, 77);
 	memset(m + 64 * PS, 0, 16 * PS);
@@ -244,11 +250,12 @@ static void test_procmem_self(void **state)
 	assert_true(r.zero >= 16);
 	assert_true(r.saved >= 63 + 15);
 	assert_true(st.read_bytes == r.sampled * PS);
-	/* the reservation is not walked: far fewer than its 2^28 pages */
+	/* the reservations are not walked: far fewer than their 2^22 pages */
 	assert_true(st.visited < (1u << 20));
 	census_free(&c);
 	munmap(m, len);
 	munmap(huge, 1ULL << 34);
+	munmap(sparse, 1ULL << 34);
 }
 
 static void test_procmem_no_such_process(void **state)
