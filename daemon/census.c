@@ -29,9 +29,15 @@ void census_free(struct census *c)
 	c->n = c->cap = c->n_ranges = c->cap_ranges = c->n_maps = c->cap_maps = 0;
 }
 
+/* Not a stride (page number % N): content with a period (allocator
+ * headers every 100 pages) aliases with it, measured 20 % off on 10 % zero
+ * pages at N = 8. The page number through a Fibonacci hash picks one page
+ * in N as evenly, with no period, and as deterministically. */
 bool census_sampled(const struct census *c, uintptr_t addr)
 {
-	return (addr / c->page_size) % c->sample == 0;
+	uint64_t pn = addr / c->page_size;
+
+	return c->sample == 1 || ((pn * 0x9e3779b97f4a7c15ULL) >> 32) % c->sample == 0;
 }
 
 int census_classify(const void *page, size_t page_size)

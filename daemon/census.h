@@ -79,8 +79,9 @@ struct census_report {
 /* sample: 1 hashes every page, N > 1 one page in N (census_sampled). */
 void census_init(struct census *c, unsigned sample, size_t page_size);
 void census_free(struct census *c);
-/* Is the page at virtual address addr one the census hashes? Deterministic:
- * the page number modulo N, so readers can skip the others unread. */
+/* Is the page at virtual address addr one the census hashes? One in N,
+ * deterministic (a hash of the page number, not a stride that would alias
+ * with periodic content), so readers can skip the others unread. */
 bool census_sampled(const struct census *c, uintptr_t addr);
 /* Pages added from now on belong to process pid, and to the eligible VMA
  * [start, end) (one call per VMA; the same pid in a row is one process). */
