@@ -108,6 +108,8 @@ static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
 		}
 	}
 	b->n = 0;
+	if (pm->pace)
+		pm->pace(pm->pace_ud);
 	return 0;
 }
 

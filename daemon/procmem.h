@@ -29,6 +29,8 @@ struct procmem {
 	struct vma_list vmas;
 	const atomic_bool *cancel;      /* checked every pagemap chunk; NULL: never */
 	bool no_scan;                   /* PAGEMAP_SCAN refused: pagemap reads */
+	void (*pace)(void *ud);         /* called after each batch read; NULL: none */
+	void *pace_ud;
 };
 
 struct procmem_stats {
