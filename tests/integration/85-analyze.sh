@@ -73,6 +73,10 @@ forecast_case() {
 	ctl add "$name" > /dev/null || fail "$label: add failed"
 	settle "$@" || fail "$label: merging did not finish ($(sum_field ksm_merging_pages "$@") merging)"
 	measured=$(saved_pages "$name" "$@") || fail "$label: no exact savings in status"
+	# enrolled and merged now: the census still sees the same content
+	json2=$(ctl analyze "$name" --json) || fail "$label: analyze of the enrolled app failed"
+	[ "$(echo "$json2" | field procs)" = "$#" ] && [ "$(echo "$json2" | field saved)" -ge $(( fc - fc / 100 )) ] ||
+		fail "$label: census of the enrolled app differs: $json2"
 	diff=$(( fc > measured ? fc - measured : measured - fc ))
 	note >&2 "$label: forecast $fc pages, measured $measured (net forecast $(echo "$json" | field net_bytes) B," \
 		"$(echo "$json" | field mib_s) MiB/s, $cpu ms CPU in $wall ms)"
