@@ -256,6 +256,7 @@ static void *job_run(void *arg)
 	 * (where allowed: the unit's filter refuses it, pace() still holds) */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	job_census(j);
+	pace(j);        /* the listing and the sort come after the last batch's */
 	if (j->rc == -ECANCELED)
 		snprintf(j->err, sizeof(j->err), "the census was cancelled: ksmplusd is stopping");
 	else if (j->rc == -ENOMEM && !j->err[0])

@@ -134,6 +134,8 @@ static int scan_vma(struct procmem *pm, const struct vma_range *v, struct census
 	struct page_region reg[SCAN_REGIONS];
 	size_t ps = c->page_size;
 
+	/* valgrind cannot know the ioctl fills reg: defined from the start */
+	memset(reg, 0, sizeof(reg));
 	for (uintptr_t a = v->start; a < v->end;) {
 		struct pm_scan_arg arg = {
 			.size = sizeof(arg), .start = a, .end = v->end,
