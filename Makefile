@@ -22,9 +22,9 @@ DESTDIR    ?=
 CC      ?= gcc
 BUILD   ?= build
 SAN     ?= 0
-PKGS    := libsystemd libproc2 inih
+PKGS    := libsystemd libproc2 inih libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS  ?= -O2 -g

@@ -19,7 +19,7 @@ _ksmplusctl_socket() {  # the --socket given earlier on the line, if any
 
 _ksmplusctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="add remove list status top metrics reload unmerge resume help"
+	local cmds="add remove list status top metrics analyze reload unmerge resume help"
 	local i cmd="" cgroup=0 IFS=$'\n'
 
 	COMPREPLY=()
@@ -66,6 +66,13 @@ _ksmplusctl() {
 		fi
 		;;
 	status) COMPREPLY=($(compgen -W $'--json\n--fresh' -- "$cur")) ;;
+	analyze)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W $'--pid\n--sample\n--json' -- "$cur"))
+		elif [[ $prev != --pid && $prev != --sample ]]; then
+			COMPREPLY=($(compgen -W "$(ps -eo comm= 2>/dev/null | sort -u)" -- "$cur"))
+		fi
+		;;
 	top) [[ $prev == -[dn] ]] || COMPREPLY=($(compgen -W $'-d\n-n' -- "$cur")) ;;
 	unmerge) COMPREPLY=($(compgen -W '--all' -- "$cur")) ;;
 	esac

@@ -1,4 +1,5 @@
-/* commands.c — ksmplusctl's requests: status, list, add, remove, reload.
+/* commands.c — ksmplusctl's requests: status, list, add, remove, reload
+ * (analyze is analysis.c's).
  * control.c has already checked the op and that changing ops come from
  * root; replies are proto records (see protocol.h). */
 #include <stdarg.h>
@@ -337,6 +338,8 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 		do_resume(d, reply);
 	else if (strcmp(op, "metrics") == 0)
 		do_metrics(d, reply);
+	else if (strcmp(op, "analyze") == 0)
+		analysis_command(d, req, reply);
 	else if (strcmp(op, "reload") == 0) {
 		if (daemon_reload(d, err, sizeof(err)) < 0)
 			reply_error(reply, "reload failed, keeping the running config: %s", err);

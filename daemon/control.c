@@ -58,7 +58,7 @@ struct control {
 };
 
 static const char *const known_ops[] = { "add", "remove", "list", "status", "reload",
-					 "unmerge", "resume", "metrics" };
+					 "unmerge", "resume", "metrics", "analyze" };
 
 bool control_op_known(const char *op)
 {
@@ -71,7 +71,8 @@ bool control_op_known(const char *op)
 bool control_op_needs_root(const char *op)
 {
 	return strcmp(op, "add") == 0 || strcmp(op, "remove") == 0 ||
-	       strcmp(op, "reload") == 0 || strcmp(op, "unmerge") == 0 || strcmp(op, "resume") == 0;
+	       strcmp(op, "reload") == 0 || strcmp(op, "unmerge") == 0 || strcmp(op, "resume") == 0 ||
+	       strcmp(op, "analyze") == 0;      /* reads other users' memory */
 }
 
 /* ---- server: clients ---- */

@@ -431,3 +431,103 @@ void ctl_print_top(FILE *f, const char *when, const struct control_reply *now,
 			trend);
 	}
 }
+
+/* --- analyze ------------------------------------------------------------ */
+
+static long long field_ll(const struct proto_record *x, const char *key)
+{
+	long long v = 0;
+
+	parse_ll(proto_get(x, key), &v);
+	return v;
+}
+
+static void print_pages(FILE *f, const char *label, const struct proto_record *c, const char *key,
+			long long page)
+{
+	char mib[32], s[32];
+
+	snprintf(s, sizeof(s), "%lld", field_ll(c, key) * page);
+	ctl_format_mib(mib, sizeof(mib), s, 1048576);
+	fprintf(f, "%-22s %lld pages (%s MiB)\n", label, field_ll(c, key), mib);
+}
+
+void ctl_print_analysis(FILE *f, const struct control_reply *r)
+{
+	const struct proto_record *c = NULL;
+	char a[PROTO_VALUE_MAX], mib[32];
+	long long page;
+
+	for (size_t i = 0; i < r->n && !c; i++)
+		if (strcmp(type_of(&r->rec[i]), "census") == 0)
+			c = &r->rec[i];
+	if (!c)
+		return;
+	page = field_ll(c, "page_size");
+	if (proto_get(c, "pid"))
+		fprintf(f, "census of process %s", clean(a, sizeof(a), get(c, "pid")));
+	else
+		fprintf(f, "census of %s: %lld processes", clean(a, sizeof(a), get(c, "name")),
+			field_ll(c, "procs"));
+	if (field_ll(c, "sample") > 1)
+		fprintf(f, ", one page in %lld hashed (%lld pages)\n", field_ll(c, "sample"),
+			field_ll(c, "sampled"));
+	else
+		fprintf(f, ", every resident page hashed\n");
+	if (field_ll(c, "exited"))
+		fprintf(f, "left out:              %lld processes exited during the census (%s)\n",
+			field_ll(c, "exited"), clean(a, sizeof(a), get(c, "exited_pids")));
+	print_pages(f, "resident anonymous:", c, "resident", page);
+	print_pages(f, "zero pages:", c, "zero", page);
+	print_pages(f, "one-byte pages:", c, "repeated", page);
+	print_pages(f, "dups within a process:", c, "dup_within", page);
+	print_pages(f, "dups across processes:", c, "dup_across", page);
+	print_pages(f, "forecast saving:", c, "saved", page);
+	if (field_ll(c, "error"))
+		fprintf(f, "%-22s +- %lld pages (sampling, about 95 %%)\n", "", field_ll(c, "error"));
+	ctl_format_mib(mib, sizeof(mib), get(c, "rmap_bytes"), 1048576);
+	fprintf(f, "%-22s %s MiB (KSM's rmap_item, 64 bytes per scanned page)\n", "cost:", mib);
+	ctl_format_mib(mib, sizeof(mib), get(c, "net_bytes"), 1048576);
+	fprintf(f, "%-22s %s MiB%s\n", "net forecast:", mib,
+		field_ll(c, "net_bytes") <= 0 ? " (enrolling the whole app would lose memory)" : "");
+	ctl_format_mib(a, sizeof(a), get(c, "read_bytes"), 1048576);
+	fprintf(f, "%-22s %lld.%03lld s CPU, %s MiB read, %lld MiB/s, %lld pages looked at\n",
+		"census cost:", field_ll(c, "cpu_ms") / 1000, field_ll(c, "cpu_ms") % 1000, a,
+		field_ll(c, "mib_s"), field_ll(c, "visited"));
+	for (int pass = 0; pass < 2; pass++) {
+		bool head = false;
+
+		for (size_t i = 0; i < r->n; i++) {
+			const struct proto_record *x = &r->rec[i];
+
+			if (strcmp(type_of(x), "census_area") != 0 ||
+			    strcmp(get(x, "kind"), pass ? "range" : "map") != 0)
+				continue;
+			if (!head)
+				fprintf(f, "%s\n", pass ? "best 2 MiB ranges (duplicate pages):" :
+					"best mappings (duplicate pages):");
+			head = true;
+			char pid[32], st[32], en[32];
+			fprintf(f, "  pid %-8s %s-%s  %lld of %lld pages\n", clean(pid, sizeof(pid), get(x, "pid")),
+				clean(st, sizeof(st), get(x, "start")), clean(en, sizeof(en), get(x, "end")),
+				field_ll(x, "dup_pages"), field_ll(x, "pages"));
+		}
+	}
+}
+
+void ctl_print_analysis_json(FILE *f, const struct control_reply *r)
+{
+	const struct proto_record *c = NULL;
+
+	for (size_t i = 0; i < r->n && !c; i++)
+		if (strcmp(type_of(&r->rec[i]), "census") == 0)
+			c = &r->rec[i];
+	fputs("{\n  \"census\": ", f);
+	if (c)
+		json_object(f, c);
+	else
+		fputs("null", f);
+	fputs(",\n  \"areas\": ", f);
+	json_array(f, r, "census_area");
+	fputs("\n}\n", f);
+}

@@ -26,6 +26,12 @@ void ctl_print_metrics(FILE *f, const struct control_reply *r);
  * for the first frame: "-"). */
 void ctl_print_top(FILE *f, const char *when, const struct control_reply *now,
 		   const struct control_reply *prev, double dt_sec);
+/* analyze: the census's figures (pages and MiB), its cost, then the best
+ * mappings and 2 MiB ranges by duplicate pages. */
+void ctl_print_analysis(FILE *f, const struct control_reply *r);
+/* analyze --json: {"census": {...}, "areas": [...]} (fields as in the reply;
+ * areas have kind map or range). */
+void ctl_print_analysis_json(FILE *f, const struct control_reply *r);
 /* s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void ctl_json_string(FILE *f, const char *s);
 /* A KiB (div = 1024) or byte (div = 1048576) count as MiB with one decimal,

@@ -54,6 +54,7 @@ struct daemon {
 	struct {
 		unsigned long long enrolled, later, skipped, gone, dropped;
 	} count;
+	struct analysis *ana;   /* analysis.c: ksmplusctl analyze's census worker */
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */
@@ -101,6 +102,11 @@ long long figures_age_ms(const struct daemon *d);
 /* The exact saving of one app's enrolled processes, bytes, as last
  * computed: 0, or -EAGAIN when there is none (yet) for app. */
 int figures_app_saved(const struct daemon *d, const char *app, long long *saved_bytes);
+
+/* analysis.c: op=analyze (a duplicate census in a worker thread). */
+int analysis_init(struct daemon *d);
+void analysis_free(struct daemon *d);      /* cancels a running census */
+void analysis_command(struct daemon *d, const struct proto_record *req, struct proto_msg *reply);
 
 /* commands.c: the control socket's request handler (userdata: the daemon). */
 void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct proto_msg *reply,

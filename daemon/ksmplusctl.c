@@ -55,6 +55,11 @@ static void usage(FILE *f)
 		"                                 unmerge every KSM page, restore ksmd's knobs,\n"
 		"                                 enroll nothing until resume\n"
 		"  resume                         enroll again after unmerge --all (root)\n"
+		"  analyze NAME | --pid PID [--sample N] [--json]\n"
+		"                                 duplicate census (root): hash the resident\n"
+		"                                 anonymous pages of NAME's processes (enrolled\n"
+		"                                 or not) and forecast what KSM would save and\n"
+		"                                 cost; --sample N hashes one page in N\n"
 		"\n"
 		"Options:\n"
 		"  --socket PATH   control socket (default %s)\n"
@@ -370,6 +375,89 @@ static int wait_merged(const char *app)
 	return EXIT_OK;
 }
 
+/* analyze: starts the census, then asks for its result until it is done
+ * (the daemon hashes in a worker thread; see analysis.c). */
+static int analyze_op(int argc, char **argv)
+{
+	const char *name = NULL, *pid = NULL, *sample = NULL;
+	bool json = false;
+	struct proto_record req;
+	struct control_reply rep;
+	char id[32];
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		char *end;
+
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--pid") == 0 || strcmp(a, "--sample") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("analyze: %s needs a number", a);
+			const char *v = argv[++i];
+			long n = strtol(v, &end, 10);
+			if (!*v || *end || n <= 0)
+				return usage_error("analyze: %s needs a positive number, not '%s'", a, v);
+			if (strcmp(a, "--pid") == 0)
+				pid = v;
+			else
+				sample = v;
+		} else if (a[0] == '-') {
+			return usage_error("analyze: unknown option '%s'", a);
+		} else if (name) {
+			return usage_error("analyze: one NAME at a time ('%s' and '%s')", name, a);
+		} else if (strlen(a) >= PROTO_VALUE_MAX) {
+			return usage_error("NAME too long: %s", a);
+		} else {
+			name = a;
+		}
+	}
+	if (!name == !pid)
+		return usage_error("analyze needs a NAME or --pid PID (not both)");
+	proto_record_init(&req);
+	proto_set(&req, "op", "analyze");
+	if (name)
+		proto_set(&req, "name", "%s", name);
+	else
+		proto_set(&req, "pid", "%s", pid);
+	if (sample)
+		proto_set(&req, "sample", "%s", sample);
+	if ((rc = call(&req, &rep)) != EXIT_OK)
+		return rc;
+	for (;;) {
+		const char *state = NULL, *got_id = NULL;
+
+		for (size_t k = 0; k < rep.n; k++)
+			if (proto_get(&rep.rec[k], "type") &&
+			    strcmp(proto_get(&rep.rec[k], "type"), "census") == 0) {
+				state = proto_get(&rep.rec[k], "state");
+				got_id = proto_get(&rep.rec[k], "id");
+			}
+		if (!state || !got_id) {
+			fprintf(stderr, "ksmplusctl: analyze: malformed reply\n");
+			control_reply_free(&rep);
+			return EXIT_REFUSED;
+		}
+		if (strcmp(state, "done") == 0)
+			break;
+		snprintf(id, sizeof(id), "%s", got_id);
+		control_reply_free(&rep);
+		usleep(50 * 1000);
+		proto_record_init(&req);
+		proto_set(&req, "op", "analyze");
+		proto_set(&req, "id", "%s", id);
+		if ((rc = call(&req, &rep)) != EXIT_OK)
+			return rc;
+	}
+	if (json)
+		ctl_print_analysis_json(stdout, &rep);
+	else
+		ctl_print_analysis(stdout, &rep);
+	control_reply_free(&rep);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_REFUSED;
+}
+
 /* add/remove: names and flags in any order; "--" ends the flags. */
 static int names_op(const char *op, int argc, char **argv)
 {
@@ -469,6 +557,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "add") == 0 || strcmp(cmd, "remove") == 0)
 		return names_op(cmd, nargs, args);
+	if (strcmp(cmd, "analyze") == 0)
+		return analyze_op(nargs, args);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;

@@ -139,6 +139,10 @@ static int setup_loop(struct daemon *d, const struct options *o)
 		log_err("cannot set up the figures worker: %s", strerror(-rc));
 		return -1;
 	}
+	if ((rc = analysis_init(d)) < 0) {
+		log_err("cannot set up the census worker: %s", strerror(-rc));
+		return -1;
+	}
 	if (control_open(d->ev, o->socket, commands_on_control, d, &d->ctl, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -1;
@@ -171,6 +175,7 @@ static void shutdown_daemon(struct daemon *d)
 	if (d->pw)
 		procwatch_stop(d->pw);
 	figures_free(d);
+	analysis_free(d);
 	sd_event_source_unref(d->rescan);
 	sd_event_source_unref(d->reaper);
 	sd_event_source_unref(d->retry);

@@ -34,6 +34,18 @@
  *     type=proc pid=N app=gimp state=enrolled|skipped|failed mode=whole|ranges
  *               enrolled_kib=N merging_kib=N profit_kib=N reason=TEXT
  *         (reason: why skipped/failed; may be empty for enrolled ones)
+ *   op=analyze name=APP | pid=N [sample=N]   (root; analysis.c)
+ *     starts a census: type=census id=N state=running
+ *   op=analyze id=N
+ *     type=census id=N state=running            (ask again), or once done:
+ *     type=census id=N state=done what=app|pid name=|pid= procs=N exited=N
+ *                 [exited_pids=P,P] sample=N sampled=N resident=N zero=N
+ *                 repeated=N dup_within=N dup_across=N saved=N error=N
+ *                 page_size=B rmap_bytes=B net_bytes=B visited=N read_bytes=B
+ *                 cpu_ms=N wall_ms=N mib_s=N          (counts in pages)
+ *     type=census_area kind=map|range pid=N start=0xADDR end=0xADDR pages=N
+ *                 dup_pages=N                 (best first, 5 of each kind)
+ *     or ok=0 error=... (no such app/PID, every process exited, ...)
  *   op=add, op=remove, op=reload: just the ok record.
  *
  * Consumers ignore fields they do not know, so fields may be added. */

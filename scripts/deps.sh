@@ -5,7 +5,7 @@
 # for promtool (tests check `ksmplusctl metrics` with it; its service is not
 # started by anything here). Idempotent; skips apt when everything is present.
 set -eu
-PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev
+PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev libxxhash-dev
       valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
       libssl-dev cpio xz-utils

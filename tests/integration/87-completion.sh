@@ -24,6 +24,8 @@ lacks() {
 offers status ""
 offers metrics "m"
 offers top "t"
+offers analyze "an"
+offers --sample analyze "--s"
 offers -n top "-"
 lacks --all status "--"
 offers remove "r"

@@ -4,7 +4,9 @@
  * SIGUSR2: map and fill N more MiB (a new VMA, for rescan tests). SIGTERM:
  * exit. Writes "ready" to the status file once filled. --timer-hz N: a
  * SIGALRM handler runs N times a second (a profiler, an animation timer):
- * the process is signalled without pause, also while it is being enrolled. */
+ * the process is signalled without pause, also while it is being enrolled.
+ * --zero-pct N, --ff-kib N: see expect_page. --reserve-gib N: also reserve
+ * N GiB PROT_NONE | MAP_NORESERVE (a JVM heap or ASan shadow: no pages). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -51,36 +53,53 @@ struct region {
 static long page;
 
 /* Page content: a fixed pseudo-random page, not zeros (zero pages are a
- * special case in KSM with use_zero_pages). distinct: every page differs. */
-static void fill(struct region *r, unsigned seed, int distinct)
+ * special case in KSM with use_zero_pages). distinct: every page differs.
+ * zero_pct: page i of a region is all zeros when i % 100 < zero_pct.
+ * ff_bytes: the first ff_bytes of the first region are all 0xff (the
+ * low-density workload: a little duplicate memory in much distinct). */
+static unsigned zero_pct;
+static size_t ff_bytes;
+
+static void expect_page(uint64_t *out, size_t first_word, size_t page_no, int first_region,
+			unsigned seed, int distinct)
 {
 	size_t words = (size_t)page / 8;
-	for (size_t off = 0; off < r->len / 8; off += words) {
-		uint64_t x = 0x9e3779b97f4a7c15ULL * (seed + 1) + (distinct ? off : 0);
-		for (size_t i = 0; i < words; i++) {
-			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-			r->mem[off + i] = x;
-		}
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (seed + 1) + (distinct ? first_word : 0);
+
+	if (first_region && page_no * (size_t)page < ff_bytes) {
+		memset(out, 0xff, (size_t)page);
+		return;
+	}
+	if (page_no % 100 < zero_pct) {
+		memset(out, 0, (size_t)page);
+		return;
+	}
+	for (size_t i = 0; i < words; i++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		out[i] = x;
 	}
 }
 
-static int verify(const struct region *r, unsigned seed, int distinct, size_t *bad)
+static void fill(struct region *r, int first_region, unsigned seed, int distinct)
 {
 	size_t words = (size_t)page / 8;
-	int ok = 1;
+	for (size_t off = 0; off < r->len / 8; off += words)
+		expect_page(&r->mem[off], off, off / words, first_region, seed, distinct);
+}
 
-	for (size_t off = 0; off < r->len / 8 && ok; off += words) {
-		uint64_t x = 0x9e3779b97f4a7c15ULL * (seed + 1) + (distinct ? off : 0);
-		for (size_t i = 0; i < words; i++) {
-			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-			if (r->mem[off + i] != x) {
-				ok = 0;
-				*bad = off / words;
-				break;
-			}
+static int verify(const struct region *r, int first_region, unsigned seed, int distinct, size_t *bad)
+{
+	size_t words = (size_t)page / 8;
+	uint64_t want[words];
+
+	for (size_t off = 0; off < r->len / 8; off += words) {
+		expect_page(want, off, off / words, first_region, seed, distinct);
+		if (memcmp(want, &r->mem[off], (size_t)page) != 0) {
+			*bad = off / words;
+			return 0;
 		}
 	}
-	return ok;
+	return 1;
 }
 
 static int map_region(struct region *r, size_t len)
@@ -105,7 +124,7 @@ static void status(const char *path, const char *word, size_t a)
 int main(int argc, char **argv)
 {
 	struct region reg[MAX_REGIONS];
-	size_t nreg = 0, mib = 20, bad = 0;
+	size_t nreg = 0, mib = 20, bad = 0, reserve_gib = 0;
 	unsigned seed = 1;
 	int distinct = 0, self_merge = 0, c;
 	unsigned timer_hz = 0;
@@ -116,6 +135,8 @@ int main(int argc, char **argv)
 		{ "mib", required_argument, NULL, 'm' }, { "seed", required_argument, NULL, 'S' },
 		{ "status", required_argument, NULL, 's' }, { "distinct", no_argument, NULL, 'd' },
 		{ "self-merge", no_argument, NULL, 'M' }, { "timer-hz", required_argument, NULL, 'T' },
+		{ "zero-pct", required_argument, NULL, 'z' }, { "ff-kib", required_argument, NULL, 'f' },
+		{ "reserve-gib", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -126,9 +147,12 @@ int main(int argc, char **argv)
 		case 'd': distinct = 1; break;
 		case 'M': self_merge = 1; break;
 		case 'T': timer_hz = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'z': zero_pct = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'f': ff_bytes = strtoul(optarg, NULL, 10) << 10; break;
+		case 'R': reserve_gib = strtoul(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: twin [--mib N] [--seed N] [--status FILE] [--distinct] [--self-merge]"
-				" [--timer-hz N]\n");
+				" [--timer-hz N] [--zero-pct N] [--ff-kib N] [--reserve-gib N]\n");
 			return 2;
 		}
 	}
@@ -144,11 +168,17 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
+	if (reserve_gib && mmap(NULL, reserve_gib << 30, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+		perror("twin: reserve");
+		return 1;
+	}
 	if (map_region(&reg[0], mib << 20) < 0) {
 		perror("twin: mmap");
 		return 1;
 	}
-	fill(&reg[nreg++], seed, distinct);
+	fill(&reg[nreg], nreg == 0, seed, distinct);
+	nreg++;
 	if (self_merge)
 		madvise(reg[0].mem, reg[0].len, MADV_MERGEABLE);
 	if (timer_hz)
@@ -161,13 +191,14 @@ int main(int argc, char **argv)
 			int ok = 1;
 			want_verify = 0;
 			for (size_t i = 0; i < nreg && ok; i++)
-				ok = verify(&reg[i], seed, distinct, &bad);
+				ok = verify(&reg[i], i == 0, seed, distinct, &bad);
 			status(st, ok ? "verify ok" : "verify bad page", ok ? nreg : bad);
 		}
 		if (want_grow) {
 			want_grow = 0;
 			if (nreg < MAX_REGIONS && map_region(&reg[nreg], mib << 20) == 0) {
-				fill(&reg[nreg++], seed, distinct);
+				fill(&reg[nreg], 0, seed, distinct);
+				nreg++;
 				status(st, "grown", nreg);
 			}
 		}

@@ -1,0 +1,521 @@
+/* analysis.c — `ksmplusctl analyze`: a duplicate census of one app's or one
+ * process's resident anonymous pages (census.h, procmem.h), run in a worker
+ * thread so that the event loop goes on answering while it hashes.
+ *
+ * The request is answered at once with the census's id; the client asks
+ * again with that id until the census is done (op=analyze id=N), so no
+ * connection is held open for the seconds a large app takes. One census runs
+ * at a time; the latest result is kept (a few hundred bytes: the page
+ * hashes are freed by the thread as soon as the forecast is made).
+ *
+ * The thread runs at nice 19, uses at most half a core (pace), reads each
+ * target in bounded batches (procmem.h) and never stops it. Shutdown cancels it between two pagemap
+ * chunks.
+ *
+ * Test hook (environment): KSMPLUS_CENSUS_HOLD=PATH — while PATH exists the
+ * thread waits after reading a process's maps and before its pages, so a
+ * test can make the process exit mid-census without racing it. */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "census.h"
+#include "daemon.h"
+#include "log.h"
+#include "match.h"
+#include "procmem.h"
+
+/* 2^24 pages = 64 GiB hashed, 256 MiB of entries: past that, --sample. */
+#define ANALYSIS_MAX_SAMPLED (1UL << 24)
+#define ANALYSIS_MAX_SAMPLE 65536
+#define ANALYSIS_HOLD_MAX_SEC 120
+/* The census may use this share of one core (percent): at most, the thread
+ * sleeps as long as it has worked. */
+#define ANALYSIS_CPU_PCT 50
+
+struct analysis_job {
+	unsigned id;
+	char name[256];                 /* the app; "" with pid */
+	pid_t pid;                      /* --pid; 0 with name */
+	pid_t *pids;                    /* the app's tracked processes, then all */
+	size_t npids, cap_pids;
+	unsigned sample;
+	const atomic_bool *cancel;
+	/* results, written by the thread */
+	int rc;
+	char err[PROTO_VALUE_MAX];
+	struct census_report rep;
+	struct procmem_stats st;
+	size_t procs, exited;
+	char exited_pids[64];
+	uint64_t started_usec, wall_usec, cpu_usec;
+	uint64_t cpu0_usec, slept_usec;
+};
+
+struct analysis {
+	int efd;
+	sd_event_source *src;
+	pthread_t thread;
+	struct analysis_job *running;   /* owned by the thread until it signals */
+	struct analysis_job *done;
+	unsigned next_id;
+	atomic_bool cancel;
+};
+
+static uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void job_free(struct analysis_job *j)
+{
+	if (!j)
+		return;
+	free(j->pids);
+	free(j);
+}
+
+static int add_pid(struct analysis_job *j, pid_t pid)
+{
+	for (size_t i = 0; i < j->npids; i++)
+		if (j->pids[i] == pid)
+			return 0;
+	pid_t *v = array_grow(j->pids, j->npids, &j->cap_pids, sizeof(*v), 16);
+
+	if (!v)
+		return -ENOMEM;
+	j->pids = v;
+	j->pids[j->npids++] = pid;
+	return 0;
+}
+
+/* The app's processes: those the daemon tracks for it (children included)
+ * and, enrolled or not, every process whose name matches. */
+static int find_app_pids(struct analysis_job *j)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+	int rc = 0;
+
+	if (!dir)
+		return -errno;
+	while (rc == 0 && (de = readdir(dir))) {
+		struct procwatch_info info;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		if (procwatch_identify((pid_t)pid, &info) < 0 || !info.exe_base[0])
+			continue;       /* gone meanwhile, or a kernel thread */
+		if (match_name(j->name, info.comm, info.exe_base))
+			rc = add_pid(j, (pid_t)pid);
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* Holds the thread to ANALYSIS_CPU_PCT of a core. Nice 19 alone is not
+ * enough: under the shipped unit setpriority is filtered (@resources), and
+ * a niced thread still takes a whole idle core from a desktop's bursts. */
+static void pace(void *ud)
+{
+	struct analysis_job *j = ud;
+	uint64_t cpu = clock_usec(CLOCK_THREAD_CPUTIME_ID) - j->cpu0_usec;
+	uint64_t wall = clock_usec(CLOCK_MONOTONIC) - j->started_usec;
+	uint64_t due = cpu * 100 / ANALYSIS_CPU_PCT;
+
+	if (due > wall + 1000) {
+		usleep((useconds_t)(due - wall));
+		j->slept_usec += due - wall;
+	}
+}
+
+/* KSMPLUS_CENSUS_HOLD: see the top of this file. */
+static void test_hold(const struct analysis_job *j, pid_t pid)
+{
+	const char *path = getenv("KSMPLUS_CENSUS_HOLD");
+
+	if (!path || access(path, F_OK) != 0)
+		return;
+	log_info("census %u: holding before reading the pages of %d (%s exists)", j->id, (int)pid,
+		 path);
+	for (int i = 0; i < ANALYSIS_HOLD_MAX_SEC * 100 && access(path, F_OK) == 0 &&
+	     !atomic_load(j->cancel); i++)
+		usleep(10000);
+}
+
+static void note_exited(struct analysis_job *j, pid_t pid)
+{
+	size_t len = strlen(j->exited_pids);
+
+	j->exited++;
+	if (len + 12 < sizeof(j->exited_pids))
+		snprintf(j->exited_pids + len, sizeof(j->exited_pids) - len, "%s%d", len ? "," : "",
+			 (int)pid);
+}
+
+/* One process into c. A process that exits half-read is left out whole:
+ * part of one would skew the forecast. 0, or a fatal -errno. */
+static int census_one(struct analysis_job *j, struct census *c, pid_t pid)
+{
+	struct procmem pm;
+	struct census_mark mark;
+	int rc = procmem_open(&pm, pid);
+
+	if (rc == -ESRCH) {
+		note_exited(j, pid);
+		return 0;
+	}
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "cannot read the memory of process %d: %s", (int)pid,
+			 strerror(-rc));
+		return rc;
+	}
+	pm.cancel = j->cancel;
+	pm.pace = pace;
+	pm.pace_ud = j;
+	test_hold(j, pid);
+	census_mark(c, &mark);
+	rc = procmem_census(&pm, c, &j->st);
+	procmem_close(&pm);
+	if (rc == -ESRCH) {
+		census_rollback(c, &mark);
+		note_exited(j, pid);
+		return 0;
+	}
+	if (rc == -E2BIG)
+		snprintf(j->err, sizeof(j->err), "more than %lu pages to hash: use --sample N",
+			 ANALYSIS_MAX_SAMPLED);
+	else if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "reading the memory of process %d: %s", (int)pid,
+			 strerror(-rc));
+	else
+		j->procs++;
+	return rc;
+}
+
+static void job_census(struct analysis_job *j)
+{
+	struct census c;
+
+	if (j->pid) {
+		if (add_pid(j, j->pid) < 0) {
+			j->rc = -ENOMEM;
+			return;
+		}
+	} else if ((j->rc = find_app_pids(j)) < 0) {
+		snprintf(j->err, sizeof(j->err), "listing processes: %s", strerror(-j->rc));
+		return;
+	}
+	if (!j->npids) {
+		j->rc = -ESRCH;
+		snprintf(j->err, sizeof(j->err), "no running process is named %.200s", j->name);
+		return;
+	}
+	census_init(&c, j->sample, (size_t)sysconf(_SC_PAGESIZE));
+	c.max_sampled = ANALYSIS_MAX_SAMPLED;
+	for (size_t i = 0; i < j->npids && j->rc == 0; i++)
+		j->rc = census_one(j, &c, j->pids[i]);
+	if (j->rc == 0 && !j->procs) {
+		j->rc = -ESRCH;
+		if (j->pid)
+			snprintf(j->err, sizeof(j->err), "process %d exited during the census, or "
+				 "there is none: nothing to report", (int)j->pid);
+		else
+			snprintf(j->err, sizeof(j->err), "every process of %.100s (%s) exited during "
+				 "the census: nothing to report", j->name, j->exited_pids);
+	}
+	if (j->rc == 0)
+		census_report(&c, &j->rep);
+	census_free(&c);        /* the hashes go now, not with the report */
+}
+
+static void *job_run(void *arg)
+{
+	struct analysis *a = arg;
+	struct analysis_job *j = a->running;
+	uint64_t one = 1;
+
+	j->cpu0_usec = clock_usec(CLOCK_THREAD_CPUTIME_ID);
+	/* the census is a question, not a need: it yields to everything else
+	 * (where allowed: the unit's filter refuses it, pace() still holds) */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	job_census(j);
+	pace(j);        /* the listing and the sort come after the last batch's */
+	if (j->rc == -ECANCELED)
+		snprintf(j->err, sizeof(j->err), "the census was cancelled: ksmplusd is stopping");
+	else if (j->rc == -ENOMEM && !j->err[0])
+		snprintf(j->err, sizeof(j->err), "out of memory");
+	j->cpu_usec = clock_usec(CLOCK_THREAD_CPUTIME_ID) - j->cpu0_usec;
+	j->wall_usec = clock_usec(CLOCK_MONOTONIC) - j->started_usec;
+	if (write(a->efd, &one, sizeof(one)) < 0)
+		abort();        /* an eventfd write of 1 cannot fail: the loop would wait forever */
+	return NULL;
+}
+
+static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct analysis *a = ud;
+	struct analysis_job *j;
+	uint64_t n;
+
+	(void)s; (void)revents;
+	if (read(fd, &n, sizeof(n)) < 0 || !a->running)
+		return 0;
+	pthread_join(a->thread, NULL);
+	j = a->running;
+	a->running = NULL;
+	if (j->rc < 0)
+		log_info("census %u failed: %s", j->id, j->err);
+	else
+		log_info("census %u of %s: %zu processes, %llu resident pages, forecast %llu pages "
+			 "saved, %.2f s CPU", j->id, j->pid ? "a pid" : j->name, j->procs, (unsigned long long)j->rep.resident,
+			 (unsigned long long)j->rep.saved, j->cpu_usec / 1e6);
+	job_free(a->done);
+	a->done = j;
+	return 0;
+}
+
+int analysis_init(struct daemon *d)
+{
+	struct analysis *a = calloc(1, sizeof(*a));
+	int rc;
+
+	if (!a)
+		return -ENOMEM;
+	a->next_id = 1;
+	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->efd < 0) {
+		rc = -errno;
+		free(a);
+		return rc;
+	}
+	rc = sd_event_add_io(d->ev, &a->src, a->efd, EPOLLIN, on_job_done, a);
+	if (rc < 0) {
+		close(a->efd);
+		free(a);
+		return rc;
+	}
+	d->ana = a;
+	return 0;
+}
+
+void analysis_free(struct daemon *d)
+{
+	struct analysis *a = d->ana;
+
+	if (!a)
+		return;
+	if (a->running) {
+		atomic_store(&a->cancel, true);
+		pthread_join(a->thread, NULL);
+	}
+	job_free(a->running);
+	job_free(a->done);
+	sd_event_source_unref(a->src);
+	close(a->efd);
+	free(a);
+	d->ana = NULL;
+}
+
+static void reply_error(struct proto_msg *reply, const char *msg)
+{
+	struct proto_record r;
+
+	proto_record_init(&r);
+	proto_set(&r, "ok", "0");
+	proto_set(&r, "error", "%s", msg);
+	proto_msg_append(reply, &r);
+}
+
+static void reply_state(struct proto_msg *reply, const struct analysis_job *j, const char *state)
+{
+	struct proto_record r;
+
+	proto_record_init(&r);
+	proto_set(&r, "ok", "1");
+	proto_msg_append(reply, &r);
+	proto_record_init(&r);
+	proto_set(&r, "type", "census");
+	proto_set(&r, "id", "%u", j->id);
+	proto_set(&r, "state", "%s", state);
+	proto_msg_append(reply, &r);
+}
+
+static void append_area(struct proto_msg *reply, const char *kind, const struct census_area *x)
+{
+	struct proto_record r;
+
+	proto_record_init(&r);
+	proto_set(&r, "type", "census_area");
+	proto_set(&r, "kind", "%s", kind);
+	proto_set(&r, "pid", "%d", (int)x->pid);
+	proto_set(&r, "start", "%#lx", (unsigned long)x->start);
+	proto_set(&r, "end", "%#lx", (unsigned long)x->end);
+	proto_set(&r, "pages", "%llu", (unsigned long long)x->pages);
+	proto_set(&r, "dup_pages", "%llu", (unsigned long long)x->dup_pages);
+	proto_msg_append(reply, &r);
+}
+
+static void reply_done(struct proto_msg *reply, const struct analysis_job *j)
+{
+	const struct census_report *p = &j->rep;
+	struct proto_record r;
+#define U(x) (unsigned long long)(x)
+
+	if (j->rc < 0) {
+		reply_error(reply, j->err);
+		return;
+	}
+	proto_record_init(&r);
+	proto_set(&r, "ok", "1");
+	proto_msg_append(reply, &r);
+	proto_record_init(&r);
+	proto_set(&r, "type", "census");
+	proto_set(&r, "id", "%u", j->id);
+	proto_set(&r, "state", "done");
+	proto_set(&r, "what", "%s", j->pid ? "pid" : "app");
+	if (j->pid)
+		proto_set(&r, "pid", "%d", (int)j->pid);
+	else
+		proto_set(&r, "name", "%s", j->name);
+	proto_set(&r, "procs", "%zu", j->procs);
+	proto_set(&r, "exited", "%zu", j->exited);
+	if (j->exited)
+		proto_set(&r, "exited_pids", "%s", j->exited_pids);
+	proto_set(&r, "sample", "%u", p->sample);
+	proto_set(&r, "sampled", "%llu", U(p->sampled));
+	proto_set(&r, "resident", "%llu", U(p->resident));
+	proto_set(&r, "zero", "%llu", U(p->zero));
+	proto_set(&r, "repeated", "%llu", U(p->repeated));
+	proto_set(&r, "dup_within", "%llu", U(p->dup_within));
+	proto_set(&r, "dup_across", "%llu", U(p->dup_across));
+	proto_set(&r, "saved", "%llu", U(p->saved));
+	proto_set(&r, "error", "%llu", U(p->error));
+	proto_set(&r, "page_size", "%ld", sysconf(_SC_PAGESIZE));
+	proto_set(&r, "rmap_bytes", "%llu", U(p->rmap_bytes));
+	proto_set(&r, "net_bytes", "%lld", (long long)p->net_bytes);
+	proto_set(&r, "visited", "%llu", U(j->st.visited));
+	proto_set(&r, "read_bytes", "%llu", U(j->st.read_bytes));
+	proto_set(&r, "cpu_ms", "%llu", U(j->cpu_usec / 1000));
+	proto_set(&r, "wall_ms", "%llu", U(j->wall_usec / 1000));
+	proto_set(&r, "paced_ms", "%llu", U(j->slept_usec / 1000));
+	proto_set(&r, "mib_s", "%.0f", j->wall_usec ?
+		  j->st.read_bytes / 1048576.0 / (j->wall_usec / 1e6) : 0.0);
+	proto_msg_append(reply, &r);
+	for (size_t i = 0; i < p->n_top_maps; i++)
+		append_area(reply, "map", &p->top_maps[i]);
+	for (size_t i = 0; i < p->n_top_ranges; i++)
+		append_area(reply, "range", &p->top_ranges[i]);
+#undef U
+}
+
+/* op=analyze id=N: how census N is going, or its result. */
+static void poll_census(struct analysis *a, const char *id_s, struct proto_msg *reply)
+{
+	char *end;
+	unsigned long id = strtoul(id_s, &end, 10);
+	char msg[128];
+
+	if (*end || !*id_s) {
+		reply_error(reply, "analyze: id must be a number");
+		return;
+	}
+	if (a->running && a->running->id == id)
+		reply_state(reply, a->running, "running");
+	else if (a->done && a->done->id == id)
+		reply_done(reply, a->done);
+	else {
+		snprintf(msg, sizeof(msg), "analyze: no census %lu (only the latest is kept)", id);
+		reply_error(reply, msg);
+	}
+}
+
+/* op=analyze name=APP|pid=PID [sample=N]: starts a census. */
+static void start_census(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)
+{
+	struct analysis *a = d->ana;
+	const char *name = proto_get(req, "name"), *pid_s = proto_get(req, "pid");
+	const char *sample_s = proto_get(req, "sample");
+	struct analysis_job *j;
+	unsigned long sample = 1;
+	long pid = 0;
+	char *end, msg[PROTO_VALUE_MAX];
+
+	if (!name == !pid_s) {
+		reply_error(reply, "analyze: give an app name or a pid");
+		return;
+	}
+	if (pid_s && ((pid = strtol(pid_s, &end, 10)) <= 0 || *end || pid > 0x3fffffff)) {
+		reply_error(reply, "analyze: pid must be a positive number");
+		return;
+	}
+	if (sample_s && ((sample = strtoul(sample_s, &end, 10)) < 1 || *end ||
+			 sample > ANALYSIS_MAX_SAMPLE)) {
+		snprintf(msg, sizeof(msg), "analyze: --sample must be 1..%d", ANALYSIS_MAX_SAMPLE);
+		reply_error(reply, msg);
+		return;
+	}
+	if (pid && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		snprintf(msg, sizeof(msg), "analyze: no process %ld", pid);
+		reply_error(reply, msg);
+		return;
+	}
+	if (a->running) {
+		snprintf(msg, sizeof(msg), "analyze: census %u is still running; try again when it "
+			 "is done", a->running->id);
+		reply_error(reply, msg);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		reply_error(reply, "analyze: out of memory");
+		return;
+	}
+	j->id = a->next_id++;
+	j->pid = (pid_t)pid;
+	j->sample = (unsigned)sample;
+	j->cancel = &a->cancel;
+	if (name)
+		snprintf(j->name, sizeof(j->name), "%s", name);
+	/* the tracker is the loop's: its processes of the app are copied now */
+	for (size_t i = 0; name && i < d->tr.n; i++)
+		if (strcmp(d->tr.v[i].app, name) == 0 && add_pid(j, d->tr.v[i].ref.pid) < 0) {
+			job_free(j);
+			reply_error(reply, "analyze: out of memory");
+			return;
+		}
+	j->started_usec = clock_usec(CLOCK_MONOTONIC);
+	a->running = j;
+	if (pthread_create(&a->thread, NULL, job_run, a) != 0) {
+		a->running = NULL;
+		job_free(j);
+		reply_error(reply, "analyze: cannot start the census thread");
+		return;
+	}
+	reply_state(reply, j, "running");
+}
+
+void analysis_command(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)
+{
+	const char *id = proto_get(req, "id");
+
+	if (id)
+		poll_census(d->ana, id, reply);
+	else
+		start_census(d, req, reply);
+}

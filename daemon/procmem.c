@@ -1,0 +1,225 @@
+/* procmem.c — a process's resident anonymous pages, read for the census
+ * without stopping the process (procmem.h). */
+#include "procmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_FILE_OR_SHARED (1ULL << 61)  /* page cache or shared anon: not KSM's */
+
+/* PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7): Debian 12's headers
+ * predate it; the ABI is fixed, sized by its first field. */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
+#define SCAN_REGIONS 256
+
+int procmem_open(struct procmem *pm, pid_t pid)
+{
+	char path[64];
+	int rc;
+
+	memset(pm, 0, sizeof(*pm));
+	pm->pid = pid;
+	pm->pagemap_fd = -1;
+	rc = vmas_read(pid, &pm->vmas);
+	if (rc < 0)
+		return rc == -ENOENT ? -ESRCH : rc;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	pm->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm->pagemap_fd < 0) {
+		rc = errno == ENOENT ? -ESRCH : -errno;
+		vmas_free(&pm->vmas);
+		return rc;
+	}
+	return 0;
+}
+
+void procmem_close(struct procmem *pm)
+{
+	if (pm->pagemap_fd >= 0)
+		close(pm->pagemap_fd);
+	pm->pagemap_fd = -1;
+	vmas_free(&pm->vmas);
+}
+
+/* Pages waiting to be read: their addresses, in increasing order. */
+struct batch {
+	uintptr_t addr[PROCMEM_BATCH];
+	size_t n;
+	unsigned char *buf;             /* PROCMEM_BATCH pages */
+};
+
+/* Reads and hashes the batch's pages. A page unmapped since pagemap said it
+ * was there ends a process_vm_readv early: it is skipped and the read goes
+ * on after it. 0, or -ESRCH, -ENOMEM, another -errno. */
+static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
+		       struct procmem_stats *st)
+{
+	size_t ps = c->page_size;
+	struct iovec remote[PROCMEM_BATCH];
+	size_t done = 0;
+
+	while (done < b->n) {
+		size_t nr = 0;
+		struct iovec local = { b->buf, (b->n - done) * ps };
+		ssize_t got;
+
+		/* neighbouring pages in one remote iovec */
+		for (size_t i = done; i < b->n; i++) {
+			if (nr && (uintptr_t)remote[nr - 1].iov_base + remote[nr - 1].iov_len == b->addr[i])
+				remote[nr - 1].iov_len += ps;
+			else
+				remote[nr++] = (struct iovec){ (void *)b->addr[i], ps };
+		}
+		got = process_vm_readv(pm->pid, &local, 1, remote, nr, 0);
+		if (got < 0 && errno != EFAULT)
+			return errno == ESRCH ? -ESRCH : -errno;
+		size_t pages = got < 0 ? 0 : (size_t)got / ps;
+
+		st->read_bytes += pages * ps;
+		for (size_t i = 0; i < pages; i++) {
+			int rc = census_add_page(c, b->addr[done + i], b->buf + i * ps);
+
+			if (rc < 0)
+				return rc;
+		}
+		done += pages;
+		if (done < b->n) {      /* the next page faulted: gone meanwhile */
+			st->vanished++;
+			done++;
+		}
+	}
+	b->n = 0;
+	if (pm->pace)
+		pm->pace(pm->pace_ud);
+	return 0;
+}
+
+/* One resident anonymous page: counted, and queued if sampled. */
+static int resident_page(struct procmem *pm, uintptr_t a, struct census *c,
+			 struct procmem_stats *st, struct batch *b)
+{
+	st->resident++;
+	census_count_resident(c, 1);
+	if (!census_sampled(c, a))
+		return 0;
+	b->addr[b->n++] = a;
+	return b->n == PROCMEM_BATCH ? batch_flush(pm, b, c, st) : 0;
+}
+
+/* The VMA's present, exclusively anonymous pages (not the shared zero
+ * page) through PAGEMAP_SCAN. -ENOTTY (or -EINVAL) when the kernel has no
+ * such ioctl: nothing was fed to c then. */
+static int scan_vma(struct procmem *pm, const struct vma_range *v, struct census *c,
+		    struct procmem_stats *st, struct batch *b)
+{
+	struct page_region reg[SCAN_REGIONS];
+	size_t ps = c->page_size;
+
+	/* valgrind cannot know the ioctl fills reg: defined from the start */
+	memset(reg, 0, sizeof(reg));
+	for (uintptr_t a = v->start; a < v->end;) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .start = a, .end = v->end,
+			.vec = (uintptr_t)reg, .vec_len = SCAN_REGIONS,
+			.category_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+			.return_mask = PAGE_IS_PRESENT,
+		};
+		int n, rc;
+
+		if (pm->cancel && atomic_load(pm->cancel))
+			return -ECANCELED;
+		n = ioctl(pm->pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && (errno == ENOTTY || errno == EINVAL) && a != v->start)
+			return -EIO;    /* refused halfway: falling back would count twice */
+		if (n < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		for (int i = 0; i < n; i++) {
+			st->visited += (reg[i].end - reg[i].start) / ps;
+			for (uintptr_t p = reg[i].start; p < reg[i].end; p += ps)
+				if ((rc = resident_page(pm, p, c, st, b)) < 0)
+					return rc;
+		}
+		if (arg.walk_end <= a)
+			return -ESRCH;  /* no progress: the mm is gone */
+		a = arg.walk_end;
+	}
+	return 0;
+}
+
+static int census_vma(struct procmem *pm, const struct vma_range *v, struct census *c,
+		      struct procmem_stats *st, struct batch *b)
+{
+	size_t ps = c->page_size;
+	uint64_t ent[PROCMEM_PAGEMAP_CHUNK];
+	int rc = census_begin_vma(c, pm->pid, v->start, v->end);
+
+	if (rc < 0)
+		return rc;
+	st->vmas++;
+	if (!pm->no_scan) {
+		rc = scan_vma(pm, v, c, st, b);
+		if (rc != -ENOTTY && rc != -EINVAL)
+			return rc < 0 ? rc : batch_flush(pm, b, c, st);
+		pm->no_scan = true;     /* before 6.7: read pagemap */
+	}
+	for (uintptr_t a = v->start; a < v->end;) {
+		size_t want = (v->end - a) / ps;
+		ssize_t got;
+
+		if (pm->cancel && atomic_load(pm->cancel))
+			return -ECANCELED;
+		if (want > PROCMEM_PAGEMAP_CHUNK)
+			want = PROCMEM_PAGEMAP_CHUNK;
+		got = pread(pm->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / ps * sizeof(ent[0])));
+		if (got < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		if (got == 0)
+			return -ESRCH;  /* the mm is gone: the process exited */
+		size_t n = (size_t)got / sizeof(ent[0]);
+
+		st->visited += n;
+		for (size_t i = 0; i < n; i++, a += ps) {
+			if (!(ent[i] & PM_PRESENT) || (ent[i] & PM_FILE_OR_SHARED))
+				continue;
+			if ((rc = resident_page(pm, a, c, st, b)) < 0)
+				return rc;
+		}
+	}
+	return batch_flush(pm, b, c, st);
+}
+
+int procmem_census(struct procmem *pm, struct census *c, struct procmem_stats *st)
+{
+	struct batch b = { .n = 0 };
+	int rc = 0;
+
+	b.buf = malloc(PROCMEM_BATCH * c->page_size);
+	if (!b.buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < pm->vmas.n && rc == 0; i++)
+		rc = census_vma(pm, &pm->vmas.v[i], c, st, &b);
+	/* contents are never kept: wipe the last batch before freeing it */
+	explicit_bzero(b.buf, PROCMEM_BATCH * c->page_size);
+	free(b.buf);
+	return rc;
+}

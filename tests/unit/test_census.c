@@ -1,0 +1,308 @@
+/* test_census.c — the census's tally on synthetic pages: zero and
+ * one-byte pages, groups within and across processes, the forecast's cost,
+ * the sampling estimate and its bound, the best ranges; and procmem reading
+ * this very process. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "census.h"
+#include "procmem.h"
+
+#define PS 4096
+#define BASE ((uintptr_t)1 << 30)       /* 2 MiB aligned */
+
+/* A page whose content is determined by tag alone (distinct tags differ). */
+static void page_of(unsigned char *p, unsigned tag)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (tag + 1);
+
+	for (size_t i = 0; i < PS; i += 8) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+}
+
+/* Adds pages [0, n) of one process: tags[i], or a fill byte if tags[i] < 0
+ * (-1 zero, -2 0xff). Sampled pages only, as the reader does. */
+static void add_proc(struct census *c, pid_t pid, const int *tags, size_t n)
+{
+	unsigned char p[PS];
+
+	assert_int_equal(census_begin_vma(c, pid, BASE, BASE + n * PS), 0);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t a = BASE + i * PS;
+
+		census_count_resident(c, 1);
+		if (!census_sampled(c, a))
+			continue;
+		if (tags[i] == -1)
+			memset(p, 0, PS);
+		else if (tags[i] == -2)
+			memset(p, 0xff, PS);
+		else
+			page_of(p, (unsigned)tags[i]);
+		assert_int_equal(census_add_page(c, a, p), 0);
+	}
+}
+
+static void test_classify(void **state)
+{
+	unsigned char p[PS];
+
+	(void)state;
+	memset(p, 0, PS);
+	assert_int_equal(census_classify(p, PS), 1);
+	memset(p, 0x5a, PS);
+	assert_int_equal(census_classify(p, PS), 2);
+	p[PS - 1] = 0x5b;
+	assert_int_equal(census_classify(p, PS), 0);
+	memset(p, 0, PS);
+	p[0] = 1;
+	assert_int_equal(census_classify(p, PS), 0);
+}
+
+static void test_groups_within_and_across(void **state)
+{
+	/* proc A: 3 zero pages, 2 x tag 7, tag 8, 0xff page; proc B: 2 x tag 7,
+	 * tag 9, 0xff page. Groups: zero 3 (within 2), tag 7: A2+B2 (within
+	 * 1+1, across 1 more), 0xff: A1+B1 (across 1); 8, 9 unique. */
+	int a[] = { -1, -1, -1, 7, 7, 8, -2 };
+	int b[] = { 7, 9, 7, -2 };
+	struct census c;
+	struct census_report r;
+
+	(void)state;
+	census_init(&c, 1, PS);
+	add_proc(&c, 100, a, 7);
+	add_proc(&c, 200, b, 4);
+	census_report(&c, &r);
+	assert_int_equal(r.sampled, 11);
+	assert_int_equal(r.resident, 11);
+	assert_int_equal(r.zero, 3);
+	assert_int_equal(r.repeated, 2);
+	assert_int_equal(r.dup_within, 2 + 1 + 1);
+	assert_int_equal(r.saved, 2 + 3 + 1);
+	assert_int_equal(r.dup_across, 2);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.rmap_bytes, 11 * 64);
+	assert_int_equal(r.net_bytes, 6 * PS - 11 * 64);
+	census_free(&c);
+}
+
+static void test_no_duplicates_costs_only(void **state)
+{
+	int a[64];
+	struct census c;
+	struct census_report r;
+
+	(void)state;
+	for (int i = 0; i < 64; i++)
+		a[i] = i;
+	census_init(&c, 1, PS);
+	add_proc(&c, 1, a, 64);
+	census_report(&c, &r);
+	assert_int_equal(r.saved, 0);
+	assert_int_equal(r.net_bytes, -64 * 64);
+	assert_int_equal(r.n_top_ranges, 0);
+	assert_int_equal(r.n_top_maps, 0);
+	census_free(&c);
+}
+
+/* The low-density workload in small: two processes of 2,048 pages, the
+ * first 128 of each 0xff, the rest distinct everywhere: 255 saved. */
+static void low_density(unsigned sample, struct census_report *r)
+{
+	static int a[2048], b[2048];
+	struct census c;
+
+	for (int i = 0; i < 2048; i++) {
+		a[i] = i < 128 ? -2 : 1000 + i;
+		b[i] = i < 128 ? -2 : 5000 + i;
+	}
+	census_init(&c, sample, PS);
+	add_proc(&c, 1, a, 2048);
+	add_proc(&c, 2, b, 2048);
+	census_report(&c, r);
+	census_free(&c);
+}
+
+static void test_sampling_estimate(void **state)
+{
+	struct census_report full, s8;
+
+	(void)state;
+	low_density(1, &full);
+	assert_int_equal(full.saved, 255);
+	assert_int_equal(full.repeated, 256);
+	assert_int_equal(full.resident, 4096);
+	low_density(8, &s8);
+	assert_in_range(s8.sampled, 512 - 64, 512 + 64);
+	assert_int_equal(s8.resident, 4096);       /* counted, not estimated */
+	/* ~32 sampled 0xff pages stand for 256: ~255 saved, with a bound */
+	assert_true(s8.error > 0);
+	assert_true(s8.error < 255);
+	/* the bound covers the truth */
+	assert_true(s8.saved - s8.error <= full.saved && full.saved <= s8.saved + s8.error);
+}
+
+/* Sampling a workload where half the pages are one content: the estimate
+ * within its bound of the exact count, for several strides. */
+static void test_sampling_bound_holds(void **state)
+{
+	static int a[4096];
+	struct census_report full, s;
+	struct census c;
+
+	(void)state;
+	for (int i = 0; i < 4096; i++)
+		a[i] = (i * 7919) % 3 == 0 ? 42 : 100 + i;
+	census_init(&c, 1, PS);
+	add_proc(&c, 1, a, 4096);
+	census_report(&c, &full);
+	census_free(&c);
+	for (unsigned n = 2; n <= 32; n *= 2) {
+		census_init(&c, n, PS);
+		add_proc(&c, 1, a, 4096);
+		census_report(&c, &s);
+		census_free(&c);
+		assert_true(s.saved <= full.saved + s.error);
+		assert_true(full.saved <= s.saved + s.error);
+	}
+}
+
+/* Content with a period (10 zero pages in every 100, like an allocator's
+ * headers): a sample with a stride would alias with it; the estimate must
+ * stay within its bound for every N. */
+static void test_sampling_no_aliasing(void **state)
+{
+	static int a[20000];
+	struct census_report full, s;
+	struct census c;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++)
+		a[i] = i % 100 < 10 ? -1 : 100 + i;
+	census_init(&c, 1, PS);
+	add_proc(&c, 1, a, 20000);
+	census_report(&c, &full);
+	census_free(&c);
+	assert_int_equal(full.saved, 1999);
+	for (unsigned n = 2; n <= 16; n++) {
+		census_init(&c, n, PS);
+		add_proc(&c, 1, a, 20000);
+		census_report(&c, &s);
+		census_free(&c);
+		assert_in_range(s.saved, full.saved - s.error, full.saved + s.error);
+	}
+}
+
+static void test_top_ranges(void **state)
+{
+	/* 2 MiB = 512 pages: range 0 has 10 zero pages, range 1 has 30 */
+	static int a[1024];
+	struct census c;
+	struct census_report r;
+
+	(void)state;
+	for (int i = 0; i < 1024; i++)
+		a[i] = (i < 10 || (i >= 512 && i < 542)) ? -1 : i;
+	census_init(&c, 1, PS);
+	add_proc(&c, 9, a, 1024);
+	census_report(&c, &r);
+	assert_int_equal(r.n_top_ranges, 2);
+	assert_int_equal(r.top_ranges[0].start, BASE + 512 * PS);
+	assert_int_equal(r.top_ranges[0].dup_pages, 30);
+	assert_int_equal(r.top_ranges[1].start, BASE);
+	assert_int_equal(r.top_ranges[1].dup_pages, 10);
+	assert_int_equal(r.top_ranges[0].pid, 9);
+	assert_int_equal(r.n_top_maps, 1);
+	assert_int_equal(r.top_maps[0].dup_pages, 40);
+	assert_int_equal(r.top_maps[0].pages, 1024);
+	census_free(&c);
+}
+
+static void test_add_before_vma_refused(void **state)
+{
+	unsigned char p[PS] = { 0 };
+	struct census c;
+
+	(void)state;
+	census_init(&c, 1, PS);
+	assert_int_equal(census_add_page(&c, BASE, p), -EINVAL);
+	census_free(&c);
+}
+
+/* procmem on this very process: a mapping of 64 identical pages, 16 zero
+ * pages and 16 GiB PROT_NONE reserved that must cost nothing (valgrind
+ * refuses more; the integration test reserves 1 TiB). */
+static void test_procmem_self(void **state)
+{
+	size_t len = 80 * PS;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *huge = mmap(NULL, 1ULL << 34, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* and a writable one, one page touched: pagemap walks it unless
+	 * PAGEMAP_SCAN skips its empty page tables */
+	char *sparse = mmap(NULL, 1ULL << 34, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct procmem pm;
+	struct procmem_stats st = { 0 };
+	struct census c;
+	struct census_report r;
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	assert_true(huge != MAP_FAILED);
+	assert_true(sparse != MAP_FAILED);
+	sparse[(1ULL << 33) + 5] = 1;
+	for (int i = 0; i < 64; i++)
+		page_of(m + (size_t)i * PS, 77);
+	memset(m + 64 * PS, 0, 16 * PS);
+	assert_int_equal(procmem_open(&pm, getpid()), 0);
+	census_init(&c, 1, PS);
+	assert_int_equal(procmem_census(&pm, &c, &st), 0);
+	procmem_close(&pm);
+	census_report(&c, &r);
+	assert_true(r.zero >= 16);
+	assert_true(r.saved >= 63 + 15);
+	assert_true(st.read_bytes == r.sampled * PS);
+	/* the reservations are not walked: far fewer than their 2^22 pages */
+	assert_true(st.visited < (1u << 20));
+	census_free(&c);
+	munmap(m, len);
+	munmap(huge, 1ULL << 34);
+	munmap(sparse, 1ULL << 34);
+}
+
+static void test_procmem_no_such_process(void **state)
+{
+	struct procmem pm;
+
+	(void)state;
+	assert_int_equal(procmem_open(&pm, 0x3ffffff0), -ESRCH);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_groups_within_and_across),
+		cmocka_unit_test(test_no_duplicates_costs_only),
+		cmocka_unit_test(test_sampling_estimate),
+		cmocka_unit_test(test_sampling_bound_holds),
+		cmocka_unit_test(test_sampling_no_aliasing),
+		cmocka_unit_test(test_top_ranges),
+		cmocka_unit_test(test_add_before_vma_refused),
+		cmocka_unit_test(test_procmem_self),
+		cmocka_unit_test(test_procmem_no_such_process),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
