@@ -476,8 +476,19 @@ static void test_undo_signal_storm(void **state)
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(enroll_retrying(&e, &a.ref, NULL, ENROLL_WHOLE, true, &res), 0);
 		assert_int_equal(ksm_stat_yes(a.pid, "ksm_merge_any"), 1);
+		/* What signals must not do is break the undo; a "later" because
+		 * the deadline passed while a loaded machine did not run the
+		 * target is retried, as the daemon does. */
 		double t0 = now_us();
-		int rc = enroll_undo(&e, &a.ref, ENROLL_WHOLE, NULL, &res);
+		int rc;
+		for (int tries = 0;; tries++) {
+			rc = enroll_undo(&e, &a.ref, ENROLL_WHOLE, NULL, &res);
+			if (rc == 0 || res.err != -EAGAIN || strstr(res.reason, "signal") ||
+			    tries + 1 == LATER_TRIES)
+				break;
+			fprintf(stderr, "  undo %d: %s; again\n", i, res.reason);
+			usleep(10000);
+		}
 		double dt = now_us() - t0;
 		max = dt > max ? dt : max;
 		if (rc) {
@@ -876,7 +887,7 @@ static void test_no_spurious_eintr(void **state)
 				if (rc == 0 || res.err != -EAGAIN || tries >= 200)
 					break;
 				later++;
-				usleep(1000);
+				usleep(10000);
 			}
 			if (rc)
 				fprintf(stderr, "cycle %d: %s: %s (%d)\n", i, undo ? "undo" : "enroll",
