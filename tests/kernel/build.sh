@@ -3,15 +3,41 @@
 # cached under $CACHE/images by a hash of its inputs. Sourced by
 # tests/kernel/run.sh (make check-kernel) and tests/systemd/run.sh
 # (make check-systemd), which set, before sourcing:
-#   CACHE TARBALL JOBS PATCHDIR FRAGMENT RECIPE, and log() / die()
-# and may set, before calling build_kernel:
+#   REPO, and log() / die();
+# it checks the tools, sets BUSYBOX and starts the phase timings (T0).
+# and may set, before sourcing:
 #   EXTRA_FRAGMENTS  more Kconfig fragments merged after $FRAGMENT (a guest
 #                    that needs more than the tinyconfig one); part of the key
-#   KERNEL_WORK      the work tree (default $CACHE/work). A flavor with its own
-#                    config keeps its own tree: sharing one would rebuild
-#                    everything at each switch of config.
+#   KERNEL_WORK_NAME the work tree, under $CACHE (default work). A flavor with
+#                    its own config keeps its own tree: sharing one would
+#                    rebuild everything at each switch of config.
+# The runners' common settings (see tests/kernel/run.sh's Environment):
+CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
+TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+JOBS=${KSMPLUS_KERNEL_JOBS:-2}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+PATCHDIR=$REPO/kernel-patch
+FRAGMENT=$PATCHDIR/config.fragment
+# Bump when the way a kernel is built changes, so cached bzImages are rebuilt.
+RECIPE=1
 declare -p EXTRA_FRAGMENTS >/dev/null 2>&1 || EXTRA_FRAGMENTS=()
-KERNEL_WORK=${KERNEL_WORK:-$CACHE/work}
+KERNEL_WORK=$CACHE/${KERNEL_WORK_NAME:-work}
+
+# Phase timings, printed at the end of a run.
+T0=$(date +%s)
+declare -a TIMINGS=()
+phase_start() { PHASE_T=$(date +%s); }
+phase_end() { TIMINGS+=("$(printf '%-28s %4ds' "$1" $(($(date +%s) - PHASE_T)))"); }
+
+# What building a kernel and booting it with a busybox initramfs takes.
+for tool in qemu-system-x86_64 gcc make patch cpio flock timeout sha256sum; do
+	command -v "$tool" >/dev/null || die "$tool not found (make deps?)"
+done
+BUSYBOX=$(command -v busybox || true)
+if [ -z "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
+	die "a static busybox is needed (apt-get install busybox-static)"
+fi
 
 # --- patches ----------------------------------------------------------------
 

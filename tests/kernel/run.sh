@@ -42,18 +42,8 @@ set -euo pipefail
 SELF=$(readlink -f "$0")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 cd "$REPO"
-CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
-TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-JOBS=${KSMPLUS_KERNEL_JOBS:-2}
 TIMEOUT=${KSMPLUS_KERNEL_TIMEOUT:-1500}
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
-OUT=$BUILD/kernel
-PATCHDIR=$REPO/kernel-patch
 TESTDIR=$REPO/tests/kernel
-FRAGMENT=$PATCHDIR/config.fragment
-# Bump when the way a kernel is built changes, so cached bzImages are rebuilt.
-RECIPE=1
 
 flavors=(patched unpatched)
 build_only=0
@@ -77,18 +67,9 @@ done
 log() { printf 'check-kernel: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-T0=$(date +%s)
-declare -a TIMINGS=()
-phase_start() { PHASE_T=$(date +%s); }
-phase_end() { TIMINGS+=("$(printf '%-28s %4ds' "$1" $(($(date +%s) - PHASE_T)))"); }
-
-for tool in qemu-system-x86_64 gcc make patch cpio flock timeout sha256sum; do
-	command -v "$tool" >/dev/null || die "$tool not found (make deps?)"
-done
-BUSYBOX=$(command -v busybox || true)
-if [ -z "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
-	die "a static busybox is needed (apt-get install busybox-static)"
-fi
+# shellcheck source=tests/kernel/build.sh
+. "$REPO/tests/kernel/build.sh"
+OUT=$BUILD/kernel
 [ -r "$TARBALL" ] || die "$TARBALL missing (apt-get install linux-source-6.12)"
 [ -r "$FRAGMENT" ] || die "$FRAGMENT missing"
 
@@ -96,9 +77,6 @@ mkdir -p "$CACHE" "$OUT"
 PASSED=0    # results as expected (checkpatch, tests on each kernel)
 FAILED=0    # anything else: unexpected results, missing lines, splats, timeouts
 SKIPPED=0
-
-# shellcheck source=tests/kernel/build.sh
-. "$TESTDIR/build.sh"
 
 # --- guest userland ---------------------------------------------------------
 

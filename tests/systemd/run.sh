@@ -28,19 +28,10 @@ set -euo pipefail
 SELF=$(readlink -f "$0")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 cd "$REPO"
-CACHE=${KSMPLUS_KERNEL_CACHE:-/var/tmp/ksmplus-kernel}
-TARBALL=${KSMPLUS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-JOBS=${KSMPLUS_KERNEL_JOBS:-2}
 TIMEOUT=${KSMPLUS_SYSTEMD_TIMEOUT:-1200}
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
-OUT=$BUILD/systemd
-PATCHDIR=$REPO/kernel-patch
 TESTDIR=$REPO/tests/systemd
-FRAGMENT=$PATCHDIR/config.fragment
 EXTRA_FRAGMENTS=("$TESTDIR/config.fragment")
-KERNEL_WORK=$CACHE/work-systemd
-RECIPE=1    # as tests/kernel/run.sh's: the same recipe builds both
+KERNEL_WORK_NAME=work-systemd
 
 build_only=0
 case ${1:-} in
@@ -52,24 +43,13 @@ esac
 log() { printf 'check-systemd: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-T0=$(date +%s)
-declare -a TIMINGS=()
-phase_start() { PHASE_T=$(date +%s); }
-phase_end() { TIMINGS+=("$(printf '%-28s %4ds' "$1" $(($(date +%s) - PHASE_T)))"); }
-
-for tool in qemu-system-x86_64 gcc make patch cpio flock timeout sha256sum; do
-	command -v "$tool" >/dev/null || die "$tool not found (make deps?)"
-done
-BUSYBOX=$(command -v busybox || true)
-if [ -z "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
-	die "a static busybox is needed (apt-get install busybox-static)"
-fi
+# shellcheck source=tests/kernel/build.sh
+. "$REPO/tests/kernel/build.sh"
+OUT=$BUILD/systemd
 [ -x /lib/systemd/systemd ] || die "/lib/systemd/systemd missing: the guest boots the host's systemd (apt-get install systemd)"
 [ -r "$TARBALL" ] || die "$TARBALL missing (apt-get install linux-source-6.12)"
 mkdir -p "$CACHE" "$OUT"
 
-# shellcheck source=tests/kernel/build.sh
-. "$REPO/tests/kernel/build.sh"
 
 # --- guest --------------------------------------------------------------------
 
