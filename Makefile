@@ -5,6 +5,7 @@
 #   make check-reliability  hostile targets and clients vs an ASan+UBSan daemon
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
+#   make check-systemd  the unit under a real systemd (PID 1) in a QEMU guest
 #   make fuzz        libFuzzer harnesses (tests/fuzz) replaying their corpus
 #   make fuzz-explore  the same with random seeds, FUZZ_SECONDS each (default 300)
 #   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
@@ -202,4 +203,4 @@ clean:
 	rm -rf build build-asan build-fuzz build-cov
 
 -include kernel-patch/kernel.mk
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

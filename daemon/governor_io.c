@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "cgroups.h"
 #include "governor.h"
 #include "ksmd.h"
 #include "ksmstat.h"
@@ -452,17 +453,18 @@ static void find_roots(struct governor *g)
 {
 	FILE *f = setmntent("/proc/self/mounts", "re");
 	struct mntent *e;
-	char p[PATH_MAX + 32], buf[256] = "";
+	char p[PATH_MAX + 32], buf[256] = "", named[PATH_MAX];
 
 	if (!f)
 		return;
-	while ((e = getmntent(f))) {
-		if (strcmp(e->mnt_type, "cgroup") == 0 && hasmntopt(e, "memory"))
+	/* The first mount of each: later ones are bind mounts of subtrees, e.g.
+	 * the unit's ReadWritePaths=/sys/fs/cgroup/system.slice, not roots. */
+	while ((e = getmntent(f)))
+		if (strcmp(e->mnt_type, "cgroup") == 0 && hasmntopt(e, "memory") && !g->v1_root[0])
 			snprintf(g->v1_root, sizeof(g->v1_root), "%s", e->mnt_dir);
-		if (strcmp(e->mnt_type, "cgroup2") == 0)
-			snprintf(g->v2_root, sizeof(g->v2_root), "%s", e->mnt_dir);
-	}
 	endmntent(f);
+	/* v2: where the hierarchy's root is mounted (mountinfo says which) */
+	cgroup_mounts(g->v2_root, sizeof(g->v2_root), named, sizeof(named));
 	/* v2 memory.pressure only where cgroup2 has the memory controller */
 	snprintf(p, sizeof(p), "%s/cgroup.controllers", g->v2_root);
 	f = g->v2_root[0] ? fopen(p, "re") : NULL;

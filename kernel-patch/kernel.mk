@@ -5,13 +5,16 @@
 #   make check-kernel-unpatched  only the unpatched kernel (features must be absent)
 #   make kernel-images           build kernels, guest tests and initramfs; boot nothing
 #   make kernel-checkpatch       scripts/checkpatch.pl --strict on every patch of the series
+#   make check-systemd           boot a guest whose PID 1 is systemd (the host's own
+#                                root over 9p, a tmpfs overlay) and drive ksmplusd
+#                                through systemctl/ksmplusctl (tests/systemd/run.sh)
 # Cache: $(KSMPLUS_KERNEL_CACHE) (default /var/tmp/ksmplus-kernel); see
 # tests/kernel/run.sh for the other knobs.
 
 KERNEL_RUN := tests/kernel/run.sh
 
 .PHONY: check-kernel check-kernel-patched check-kernel-unpatched kernel-images \
-        kernel-checkpatch
+        kernel-checkpatch check-systemd
 
 check-kernel: all
 	BUILD=$(BUILD) $(KERNEL_RUN)
@@ -33,3 +36,6 @@ kernel-checkpatch:
 .PHONY: bench-kernel
 bench-kernel:
 	BUILD=$(BUILD) tests/kernel/sampling-bench.sh
+
+check-systemd: all $(BUILD)/tests/twin
+	BUILD=$(BUILD) tests/systemd/run.sh
