@@ -11,24 +11,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_FILE_OR_SHARED (1ULL << 61)  /* page cache or shared anon: not KSM's */
+#include "pagemap.h"
 
-/* PAGEMAP_SCAN (include/uapi/linux/fs.h, Linux 6.7): Debian 12's headers
- * predate it; the ABI is fixed, sized by its first field. */
-#ifndef PAGEMAP_SCAN
-struct page_region {
-	uint64_t start, end, categories;
-};
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_PFNZERO (1 << 5)
-#endif
 #define SCAN_REGIONS 256
 
 int procmem_open(struct procmem *pm, pid_t pid)
@@ -199,7 +183,7 @@ static int census_vma(struct procmem *pm, const struct vma_range *v, struct cens
 
 		st->visited += n;
 		for (size_t i = 0; i < n; i++, a += ps) {
-			if (!(ent[i] & PM_PRESENT) || (ent[i] & PM_FILE_OR_SHARED))
+			if (!(ent[i] & PM_PRESENT) || (ent[i] & PM_FILE))
 				continue;
 			if ((rc = resident_page(pm, a, c, st, b)) < 0)
 				return rc;

@@ -48,29 +48,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include <linux/fs.h>
 
-#ifndef PAGEMAP_SCAN
-/* Linux 6.7, include/uapi/linux/fs.h; Debian 12's headers predate it. */
-#define PAGE_IS_FILE    (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PAGE_IS_HUGE    (1 << 6)
-struct page_region {
-	uint64_t start, end, categories;
-};
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
+#include "pagemap.h"
 
-/* /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst) */
-#define PM_PRESENT      (1ULL << 63)
-#define PM_FILE         (1ULL << 61)    /* file page or shared anonymous */
-#define PM_EXCLUSIVE    (1ULL << 56)
-#define PM_PFN_MASK     ((1ULL << 55) - 1)
 #define KPF_KSM         (1ULL << 21)    /* /proc/kpageflags */
 
 #define RMAP_ITEM_BYTES 64      /* sizeof(struct ksm_rmap_item), 64-bit */
