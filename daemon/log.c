@@ -167,7 +167,8 @@ static void emit(int priority, const struct log_fields *f, const char *line, uns
 }
 
 /* The rate limit's verdict; line gets the formatted message if it passes. */
-static bool limited_line(const char *site, long id, int priority, unsigned *suppressed,
+static bool __attribute__((format(printf, 7, 0)))
+limited_line(const char *site, long id, int priority, unsigned *suppressed,
 			 char *line, size_t len, const char *fmt, va_list ap)
 {
 	struct timespec ts;
