@@ -333,27 +333,23 @@ void analysis_free(struct daemon *d)
 	d->ana = NULL;
 }
 
-static void reply_error(struct proto_msg *reply, const char *msg)
+/* "ok=1", then r started as the census record of j in state (not appended:
+ * a finished census adds its figures to it). */
+static void census_record(struct proto_msg *reply, struct proto_record *r,
+			  const struct analysis_job *j, const char *state)
 {
-	struct proto_record r;
-
-	proto_record_init(&r);
-	proto_set(&r, "ok", "0");
-	proto_set(&r, "error", "%s", msg);
-	proto_msg_append(reply, &r);
+	proto_reply_ok(reply);
+	proto_record_init(r);
+	proto_set(r, "type", "census");
+	proto_set(r, "id", "%u", j->id);
+	proto_set(r, "state", "%s", state);
 }
 
 static void reply_state(struct proto_msg *reply, const struct analysis_job *j, const char *state)
 {
 	struct proto_record r;
 
-	proto_record_init(&r);
-	proto_set(&r, "ok", "1");
-	proto_msg_append(reply, &r);
-	proto_record_init(&r);
-	proto_set(&r, "type", "census");
-	proto_set(&r, "id", "%u", j->id);
-	proto_set(&r, "state", "%s", state);
+	census_record(reply, &r, j, state);
 	proto_msg_append(reply, &r);
 }
 
@@ -379,16 +375,10 @@ static void reply_done(struct proto_msg *reply, const struct analysis_job *j)
 #define U(x) (unsigned long long)(x)
 
 	if (j->rc < 0) {
-		reply_error(reply, j->err);
+		proto_reply_error(reply, "%s", j->err);
 		return;
 	}
-	proto_record_init(&r);
-	proto_set(&r, "ok", "1");
-	proto_msg_append(reply, &r);
-	proto_record_init(&r);
-	proto_set(&r, "type", "census");
-	proto_set(&r, "id", "%u", j->id);
-	proto_set(&r, "state", "done");
+	census_record(reply, &r, j, "done");
 	proto_set(&r, "what", "%s", j->pid ? "pid" : "app");
 	if (j->pid)
 		proto_set(&r, "pid", "%d", (int)j->pid);
@@ -433,7 +423,7 @@ static void poll_census(struct analysis *a, const char *id_s, struct proto_msg *
 	char msg[128];
 
 	if (*end || !*id_s) {
-		reply_error(reply, "analyze: id must be a number");
+		proto_reply_error(reply, "analyze: id must be a number");
 		return;
 	}
 	if (a->running && a->running->id == id)
@@ -442,7 +432,7 @@ static void poll_census(struct analysis *a, const char *id_s, struct proto_msg *
 		reply_done(reply, a->done);
 	else {
 		snprintf(msg, sizeof(msg), "analyze: no census %lu (only the latest is kept)", id);
-		reply_error(reply, msg);
+		proto_reply_error(reply, "%s", msg);
 	}
 }
 
@@ -458,32 +448,32 @@ static void start_census(struct daemon *d, const struct proto_record *req, struc
 	char *end, msg[PROTO_VALUE_MAX];
 
 	if (!name == !pid_s) {
-		reply_error(reply, "analyze: give an app name or a pid");
+		proto_reply_error(reply, "analyze: give an app name or a pid");
 		return;
 	}
 	if (pid_s && ((pid = strtol(pid_s, &end, 10)) <= 0 || *end || pid > 0x3fffffff)) {
-		reply_error(reply, "analyze: pid must be a positive number");
+		proto_reply_error(reply, "analyze: pid must be a positive number");
 		return;
 	}
 	if (sample_s && ((sample = strtoul(sample_s, &end, 10)) < 1 || *end ||
 			 sample > ANALYSIS_MAX_SAMPLE)) {
 		snprintf(msg, sizeof(msg), "analyze: --sample must be 1..%d", ANALYSIS_MAX_SAMPLE);
-		reply_error(reply, msg);
+		proto_reply_error(reply, "%s", msg);
 		return;
 	}
 	if (pid && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
 		snprintf(msg, sizeof(msg), "analyze: no process %ld", pid);
-		reply_error(reply, msg);
+		proto_reply_error(reply, "%s", msg);
 		return;
 	}
 	if (a->running) {
 		snprintf(msg, sizeof(msg), "analyze: census %u is still running; try again when it "
 			 "is done", a->running->id);
-		reply_error(reply, msg);
+		proto_reply_error(reply, "%s", msg);
 		return;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
-		reply_error(reply, "analyze: out of memory");
+		proto_reply_error(reply, "analyze: out of memory");
 		return;
 	}
 	j->id = a->next_id++;
@@ -496,7 +486,7 @@ static void start_census(struct daemon *d, const struct proto_record *req, struc
 	for (size_t i = 0; name && i < d->tr.n; i++)
 		if (strcmp(d->tr.v[i].app, name) == 0 && add_pid(j, d->tr.v[i].ref.pid) < 0) {
 			job_free(j);
-			reply_error(reply, "analyze: out of memory");
+			proto_reply_error(reply, "analyze: out of memory");
 			return;
 		}
 	j->started_usec = clock_usec(CLOCK_MONOTONIC);
@@ -504,7 +494,7 @@ static void start_census(struct daemon *d, const struct proto_record *req, struc
 	if (pthread_create(&a->thread, NULL, job_run, a) != 0) {
 		a->running = NULL;
 		job_free(j);
-		reply_error(reply, "analyze: cannot start the census thread");
+		proto_reply_error(reply, "analyze: cannot start the census thread");
 		return;
 	}
 	reply_state(reply, j, "running");

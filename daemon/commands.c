@@ -14,33 +14,6 @@
 #include "ksmd.h"
 #include "log.h"
 
-static void reply_error(struct proto_msg *reply, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void reply_error(struct proto_msg *reply, const char *fmt, ...)
-{
-	struct proto_record r;
-	char msg[PROTO_VALUE_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	proto_record_init(&r);
-	proto_set(&r, "ok", "0");
-	proto_set(&r, "error", "%s", msg);
-	proto_msg_append(reply, &r);
-}
-
-static void reply_ok(struct proto_msg *reply)
-{
-	struct proto_record r;
-
-	proto_record_init(&r);
-	proto_set(&r, "ok", "1");
-	proto_msg_append(reply, &r);
-}
-
 /* f: the app's figures, or NULL for the plain list. */
 static void append_app(const struct daemon *d, struct proto_msg *reply, const char *name,
 		       const struct app_figures *f)
@@ -124,7 +97,7 @@ static void do_status(struct daemon *d, struct proto_msg *reply, bool figures, b
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
 
-	reply_ok(reply);
+	proto_reply_ok(reply);
 	if (figures) {
 		ksmd_read_global(&g);
 		proto_record_init(&r);
@@ -168,19 +141,19 @@ static void do_add(struct daemon *d, const struct proto_record *req, struct prot
 	struct proto_record r;
 
 	if (!name) {
-		reply_error(reply, "add: missing app name");
+		proto_reply_error(reply, "add: missing app name");
 		return;
 	}
 	if (applist_add(&d->apps, name, runtime && strcmp(runtime, "1") == 0, err, sizeof(err)) < 0) {
 		char shown[1024];       /* a refused name may hold control bytes */
 
-		reply_error(reply, "add %s: %s", log_escape(name, shown, sizeof(shown)), err);
+		proto_reply_error(reply, "add %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	log_info("app %s added%s", name, runtime && strcmp(runtime, "1") == 0 ? " (runtime)" : "");
 	/* Running processes are enrolled at once: a sweep matches them now. */
 	procwatch_sweep(d->pw);
-	reply_ok(reply);
+	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "app");
 	proto_set(&r, "name", "%s", name);
@@ -199,20 +172,20 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 	struct proto_record r;
 
 	if (!name) {
-		reply_error(reply, "remove: missing app name");
+		proto_reply_error(reply, "remove: missing app name");
 		return;
 	}
 	if (applist_remove(&d->apps, name, runtime && strcmp(runtime, "1") == 0, d->config_path,
 			   err, sizeof(err)) < 0) {
 		char shown[1024];
 
-		reply_error(reply, "remove %s: %s", log_escape(name, shown, sizeof(shown)), err);
+		proto_reply_error(reply, "remove %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
 	n = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0);
 	log_info("app %s removed%s", name, unmerge && strcmp(unmerge, "1") == 0 ? ", unmerged" : "");
 	daemon_update_status(d);
-	reply_ok(reply);
+	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "app");
 	proto_set(&r, "name", "%s", name);
@@ -234,7 +207,7 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 	int rc;
 
 	if (!all || strcmp(all, "1") != 0) {
-		reply_error(reply, "unmerge: only --all is supported (one app: remove NAME --unmerge)");
+		proto_reply_error(reply, "unmerge: only --all is supported (one app: remove NAME --unmerge)");
 		return;
 	}
 	d->paused = true;
@@ -248,11 +221,11 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 		 n, rc < 0 ? " (run = 2 refused)" : "");
 	daemon_update_status(d);
 	if (rc < 0) {
-		reply_error(reply, "unmerged %zu processes, but the kernel refused run = 2: %s", n,
+		proto_reply_error(reply, "unmerged %zu processes, but the kernel refused run = 2: %s", n,
 			    strerror(-rc));
 		return;
 	}
-	reply_ok(reply);
+	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "unmerge");
 	proto_set(&r, "unmerged", "%zu", n);
@@ -265,18 +238,18 @@ static void do_resume(struct daemon *d, struct proto_msg *reply)
 	char err[512];
 
 	if (!d->paused) {
-		reply_ok(reply);
+		proto_reply_ok(reply);
 		return;
 	}
 	if (ksmd_apply(d->cfg.knobs, d->cfg.n_knobs, err, sizeof(err)) < 0) {
-		reply_error(reply, "resume: %s", err);
+		proto_reply_error(reply, "resume: %s", err);
 		return;
 	}
 	d->paused = false;
 	log_info("resumed: enrolling apps again");
 	procwatch_sweep(d->pw);
 	daemon_update_status(d);
-	reply_ok(reply);
+	proto_reply_ok(reply);
 }
 
 /* The Prometheus text, one record per line; a line longer than a field
@@ -287,10 +260,10 @@ static void do_metrics(struct daemon *d, struct proto_msg *reply)
 	const size_t chunk = PROTO_VALUE_MAX - 1;
 
 	if (!text) {
-		reply_error(reply, "metrics: out of memory");
+		proto_reply_error(reply, "metrics: out of memory");
 		return;
 	}
-	reply_ok(reply);
+	proto_reply_ok(reply);
 	for (char *line = text, *nl; *line; line = nl + 1) {
 		struct proto_record r;
 		size_t len;
@@ -321,7 +294,7 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 
 	/* control.c refuses changing ops from non-root; status filters by uid */
 	if (!op)
-		reply_error(reply, "request without op");
+		proto_reply_error(reply, "request without op");
 	else if (strcmp(op, "status") == 0)
 		/* procs=0 (top): the totals only, not a record per process */
 		do_status(d, reply, true, !proto_get(req, "procs") || strcmp(proto_get(req, "procs"), "0") != 0,
@@ -342,11 +315,11 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 		analysis_command(d, req, reply);
 	else if (strcmp(op, "reload") == 0) {
 		if (daemon_reload(d, err, sizeof(err)) < 0)
-			reply_error(reply, "reload failed, keeping the running config: %s", err);
+			proto_reply_error(reply, "reload failed, keeping the running config: %s", err);
 		else
-			reply_ok(reply);
+			proto_reply_ok(reply);
 	} else
-		reply_error(reply, "unknown op '%s'", op);
+		proto_reply_error(reply, "unknown op '%s'", op);
 	proto_msg_end(reply);
 }
 

@@ -239,3 +239,27 @@ void proto_msg_free(struct proto_msg *m)
 	m->buf = NULL;
 	m->len = m->cap = 0;
 }
+
+void proto_reply_ok(struct proto_msg *m)
+{
+	struct proto_record r;
+
+	proto_record_init(&r);
+	proto_set(&r, "ok", "1");
+	proto_msg_append(m, &r);
+}
+
+void proto_reply_error(struct proto_msg *m, const char *fmt, ...)
+{
+	struct proto_record r;
+	char msg[PROTO_VALUE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	proto_record_init(&r);
+	proto_set(&r, "ok", "0");
+	proto_set(&r, "error", "%s", msg);
+	proto_msg_append(m, &r);
+}

@@ -99,6 +99,9 @@ const char *proto_strerror(int err);
 
 /* 0, or an error of proto_encode(), or -ENOMEM. */
 int proto_msg_append(struct proto_msg *m, const struct proto_record *r);
+/* A reply's first record: "ok=1", or "ok=0 error=MESSAGE" (cut to a value). */
+void proto_reply_ok(struct proto_msg *m);
+void proto_reply_error(struct proto_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int proto_msg_end(struct proto_msg *m);    /* the terminating empty line */
 void proto_msg_free(struct proto_msg *m);
 #endif
