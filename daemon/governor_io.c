@@ -801,7 +801,9 @@ static bool steers(const struct governor *g, size_t i)
 	return g->advisor ? i >= K_ADV_MODE : i < K_ADV_MODE;
 }
 
-int governor_start(struct daemon *d)
+/* admin: the knobs an admin took before a reload (NULL: none), known
+ * before the first write so that advisor_mode taken stays taken. */
+static int start(struct daemon *d, const bool *admin)
 {
 	struct governor *g;
 	struct gov_input in;
@@ -814,8 +816,10 @@ int governor_start(struct daemon *d)
 		return -ENOMEM;
 	g->d = d;
 	g->psi_fd = -1;
-	for (size_t i = 0; i < N_KNOBS; i++)
+	for (size_t i = 0; i < N_KNOBS; i++) {
 		g->k[i].knob = knob_names[i];
+		g->k[i].admin = admin && admin[i];      /* what an admin took stays theirs */
+	}
 	g->advisor = d->cfg.governor == GOVERNOR_ADVISOR && advisor_usable(g);
 	g->p = (struct gov_params){ d->cfg.max_cpu_percent, GOV_MIN_CHANGE_USEC,
 				    GOV_PRESSURE_HOLD_USEC, g->advisor };
@@ -849,6 +853,11 @@ int governor_start(struct daemon *d)
 	return 0;
 }
 
+int governor_start(struct daemon *d)
+{
+	return start(d, NULL);
+}
+
 void governor_stop(struct daemon *d)
 {
 	struct governor *g = d->gov;
@@ -875,12 +884,10 @@ void governor_reload(struct daemon *d)
 		for (size_t i = 0; i < N_KNOBS; i++)
 			admin[i] = d->gov->k[i].admin;
 	governor_stop(d);
-	if (governor_start(d) < 0)
+	if (start(d, admin) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
 	if (!d->gov)
 		return;
-	for (size_t i = 0; i < N_KNOBS; i++)
-		d->gov->k[i].admin = admin[i];  /* what an admin took stays theirs */
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
 			watch_process(d->gov, d->tr.v[i].ref.pid);
