@@ -79,6 +79,7 @@ struct watch {
 struct app_mem {
 	char app[256];
 	long long kib, mark;
+	bool fresh;             /* first seen in this pass: its sum is the mark */
 };
 
 struct cpu_sample {
@@ -305,7 +306,7 @@ static long long anon_kib(pid_t pid)
 	return n == 3 && resident > shared ? (resident - shared) * (sysconf(_SC_PAGESIZE) / 1024) : 0;
 }
 
-static struct app_mem *app_mem(struct governor *g, const char *app, long long kib)
+static struct app_mem *app_mem(struct governor *g, const char *app)
 {
 	struct app_mem *a;
 
@@ -317,8 +318,8 @@ static struct app_mem *app_mem(struct governor *g, const char *app, long long ki
 	g->am = a;
 	a = &g->am[g->n_am++];
 	snprintf(a->app, sizeof(a->app), "%s", app);
-	a->mark = kib;          /* first seen: it was just enrolled, and bursts for that */
-	a->kib = 0;
+	a->mark = a->kib = 0;
+	a->fresh = true;
 	return a;
 }
 
@@ -346,13 +347,18 @@ static long long read_apps(struct governor *g)
 		if (!limit)
 			continue;
 		kib = anon_kib(t->ref.pid);
-		if ((a = app_mem(g, t->app, kib)))
+		if ((a = app_mem(g, t->app)))
 			a->kib += kib;
 	}
 	for (size_t i = 0; i < g->n_am; i++) {
 		struct app_mem *a = &g->am[i];
 		long long mark = a->mark;
 
+		if (a->fresh) {         /* just enrolled (it bursts for that), or a restart */
+			a->mark = a->kib;
+			a->fresh = false;
+			continue;
+		}
 		if (gov_grew(&a->mark, a->kib, limit, g->m.state == GOV_BURST)) {
 			gov_note_grew(&g->m, a->app, a->kib - mark);
 			log_info("governor: app %s grew by %lld MiB since the latest burst",

@@ -3,7 +3,8 @@
  * controller and no memory.events): the v2 memory.events watch (inotify,
  * as the kernel raises a modify event when a counter changes), the advisor
  * on and off with pages_to_scan put back, an advisor knob taken by the
- * admin, and the fallback to pressure on a kernel without the advisor. */
+ * admin, the fallback to pressure on a kernel without the advisor, and an
+ * app's growth read from /proc. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,6 +71,7 @@ static int teardown(void **state)
 
 	(void)state;
 	governor_stop(&d);
+	free(d.tr.v);
 	ksmd_restore();         /* a failed test must not leak saved knobs */
 	governor_set_cgroup_roots(NULL, NULL);
 	config_free(&d.cfg);
@@ -78,12 +80,36 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Dispatches what is pending now (an inotify event, a kicked tick). */
+/* Dispatches what is pending now (an inotify event: its handler counts). */
 static void drain(void)
 {
 	for (int i = 0; i < 100 && sd_event_run(d.ev, 0) > 0; i++)
 		;
 }
+
+static bool knob_is(const char *knob, const char *want)
+{
+	char v[64];
+
+	return ksmd_read_knob(knob, v, sizeof(v)) == 0 && strcmp(v, want) == 0;
+}
+
+static bool state_is(const char *want)
+{
+	const char *st;
+	unsigned writes;
+
+	return governor_state(&d, &st, &writes) == 0 && strcmp(st, want) == 0;
+}
+
+/* Runs the loop until cond holds (a tick is due at once or within 2 s, and
+ * sd-event may fire a timer up to 250 ms late): at most 10 s. */
+#define RUN_UNTIL(cond)                                                              \
+	do {                                                                         \
+		for (int i_ = 0; i_ < 40 && !(cond); i_++)                           \
+			assert_true(sd_event_run(d.ev, 250000) >= 0);                \
+		assert_true(cond);                                                   \
+	} while (0)
 
 static void status(struct proto_record *r)
 {
@@ -114,8 +140,6 @@ static void test_memevents_pressure(void **state)
 {
 	struct proto_record r;
 	char p[2 * PATH_MAX];
-	const char *st;
-	unsigned writes;
 
 	(void)state;
 	snprintf(p, sizeof(p), "%s/app.scope", cg2);
@@ -123,13 +147,12 @@ static void test_memevents_pressure(void **state)
 	events("low 0\nhigh 4\nmax 0\noom 0\noom_kill 0\n");
 	d.cfg.governor = GOVERNOR_PRESSURE;
 	assert_int_equal(governor_start(&d), 0);
-	drain();
+	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* the first tick: settle */
 	governor_watch_cgroup(&d, NULL, "/app.scope");
 	governor_watch_cgroup(&d, NULL, "/app.scope");          /* once per group */
 	governor_watch_cgroup(&d, NULL, "/gone.scope");         /* no file: not watched */
 	assert_string_equal(field(&r, "gov_memory_events"), "0");
-	assert_int_equal(governor_state(&d, &st, &writes), 0);
-	assert_string_not_equal(st, "pressure");
+	assert_false(state_is("pressure"));
 
 	events("low 7\nhigh 4\nmax 0\noom 1\noom_kill 0\n");
 	drain();
@@ -138,8 +161,7 @@ static void test_memevents_pressure(void **state)
 	events("low 7\nhigh 5\nmax 0\noom 1\noom_kill 0\n");
 	drain();
 	assert_string_equal(field(&r, "gov_memory_events"), "1");
-	assert_int_equal(governor_state(&d, &st, &writes), 0);
-	assert_string_equal(st, "pressure");
+	RUN_UNTIL(state_is("pressure"));
 
 	events("low 7\nhigh 5\nmax 2\noom 1\noom_kill 0\n");
 	drain();
@@ -161,7 +183,7 @@ static void test_advisor_on_and_restored(void **state)
 	d.cfg.governor = GOVERNOR_ADVISOR;
 	d.cfg.max_cpu_percent = 30;
 	assert_int_equal(governor_start(&d), 0);
-	drain();
+	RUN_UNTIL(knob_is("advisor_max_cpu", "30"));    /* the first tick */
 	put(sysfs, "pages_to_scan", "500\n");   /* the kernel: advisor_min_pages_to_scan */
 	get("advisor_mode", v, sizeof(v));
 	assert_string_equal(v, "scan-time");
@@ -194,13 +216,11 @@ static void test_advisor_taken_by_admin(void **state)
 	put(sysfs, "advisor_max_cpu", "70\n");
 	d.cfg.governor = GOVERNOR_ADVISOR;
 	assert_int_equal(governor_start(&d), 0);
-	drain();
+	RUN_UNTIL(knob_is("advisor_max_cpu", "25"));    /* the first tick */
 	put(sysfs, "advisor_mode", "none\n");
 	put(sysfs, "pages_to_scan", "1234\n");
 	/* the governor's next tick (2 s) reads the knob back */
-	for (int i = 0; i < 3 && !strstr(field(&r, "gov_admin_knobs"), "advisor_mode"); i++)
-		assert_true(sd_event_run(d.ev, 5000000) >= 0);
-	assert_non_null(strstr(field(&r, "gov_admin_knobs"), "advisor_mode"));
+	RUN_UNTIL(strstr(field(&r, "gov_admin_knobs"), "advisor_mode") != NULL);
 	governor_stop(&d);
 	ksmd_restore();
 	get("advisor_mode", v, sizeof(v));
@@ -213,17 +233,47 @@ static void test_advisor_taken_by_admin(void **state)
 static void test_advisor_fallback(void **state)
 {
 	struct proto_record r;
-	char v[64];
 
 	(void)state;
 	d.cfg.governor = GOVERNOR_ADVISOR;
 	assert_int_equal(governor_start(&d), 0);
-	drain();
+	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* steered as pressure: settle */
 	assert_string_equal(field(&r, "governor"), "pressure");
 	assert_non_null(strstr(field(&r, "gov_note"), "advisor unavailable"));
 	assert_null(proto_get(&r, "advisor_max_cpu"));
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "100");          /* steered as pressure: settle */
+}
+
+/* App growth, read for real: this test process, enrolled twice (an app of
+ * two processes). Its first sum is the mark (not the first process's
+ * share: that read a restart as growth); 8 MiB more (limit 2) bursts. */
+static void test_growth_bursts(void **state)
+{
+	char *more;
+
+	(void)state;
+	char *mem = malloc(4 << 20);
+	assert_non_null(mem);
+	memset(mem, 1, 4 << 20);
+	d.tr.v = calloc(2, sizeof(*d.tr.v));
+	assert_non_null(d.tr.v);
+	for (size_t i = 0; i < 2; i++) {
+		d.tr.v[i].ref.pid = getpid();
+		d.tr.v[i].ref.pidfd = -1;
+		d.tr.v[i].state = TRACKED_ENROLLED;
+		snprintf(d.tr.v[i].app, sizeof(d.tr.v[i].app), "self");
+	}
+	d.tr.n = 2;
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	d.cfg.burst_growth_mib = 2;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(!knob_is("pages_to_scan", "333"));   /* the first tick wrote */
+	assert_true(state_is("settle"));                /* a restart is not growth */
+	more = malloc(8 << 20);
+	assert_non_null(more);
+	memset(more, 2, 8 << 20);
+	RUN_UNTIL(state_is("burst"));
+	free(more);
+	free(mem);
 }
 
 int main(void)
@@ -233,6 +283,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_advisor_on_and_restored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_advisor_taken_by_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_advisor_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth_bursts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
