@@ -38,8 +38,9 @@
  *   merge_across_nodes = 1         ; boolean
  *   max_page_sharing = 256         ; 2..2147483647
  *   advisor_mode = none            ; none | scan-time
- *   governor = fixed               ; fixed (the knobs above) | pressure (governor.h)
- *   max_cpu_percent = 25           ; 1..100, pressure governor's cap on ksmd's CPU
+ *   governor = fixed               ; fixed (the knobs above) | pressure | advisor (governor.h)
+ *   max_cpu_percent = 25           ; 1..100, the governor's cap on ksmd's CPU
+ *   burst_growth_mib = 64          ; 0..1048576, an app grown by more bursts again (0: never)
  *
  * Names (app, exclude): 1..255 bytes, no '/', ',', whitespace or control
  * characters, not starting with '#'.  A [ksmd] knob set twice keeps the last
@@ -419,8 +420,16 @@ static int set_governor(struct parse_state *st, const char *key, const char *v)
 			st->c->governor = GOVERNOR_FIXED;
 		else if (strcmp(v, "pressure") == 0)
 			st->c->governor = GOVERNOR_PRESSURE;
+		else if (strcmp(v, "advisor") == 0)
+			st->c->governor = GOVERNOR_ADVISOR;
 		else
-			return fail(st, "invalid value '%s' for governor (expected fixed or pressure)", v);
+			return fail(st, "invalid value '%s' for governor (expected fixed, pressure or advisor)", v);
+		return 0;
+	}
+	if (strcmp(key, "burst_growth_mib") == 0) {
+		if (!parse_uint(v, 0, 1048576, &n))
+			return fail(st, "invalid value '%s' for burst_growth_mib (expected 0..1048576)", v);
+		st->c->burst_growth_mib = (unsigned)n;
 		return 0;
 	}
 	if (!parse_uint(v, 1, 100, &n))
@@ -439,7 +448,8 @@ static int set_knob(struct parse_state *st, const char *key, const char *v)
 	/* Not a sysfs knob, but about what ksmd may merge: accepted here too. */
 	if (strcmp(key, "cross_user") == 0)
 		return set_cross_user(st, v);
-	if (strcmp(key, "governor") == 0 || strcmp(key, "max_cpu_percent") == 0)
+	if (strcmp(key, "governor") == 0 || strcmp(key, "max_cpu_percent") == 0 ||
+	    strcmp(key, "burst_growth_mib") == 0)
 		return set_governor(st, key, v);
 
 	for (size_t i = 0; i < sizeof(knob_defs) / sizeof(knob_defs[0]); i++)
@@ -758,6 +768,7 @@ void config_init(struct config *c)
 	c->cross_user = false;
 	c->governor = GOVERNOR_FIXED;
 	c->max_cpu_percent = 25;
+	c->burst_growth_mib = 64;
 	/* node_exporter's default scrape interval. */
 	c->metrics_interval_sec = 15;
 	/* Databases manage their own memory and their buffer pools are

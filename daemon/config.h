@@ -13,7 +13,7 @@
 #define CONFIG_MAX_KNOBS 16
 
 enum backend_pref { BACKEND_AUTO, BACKEND_PMADV, BACKEND_PTRACE };
-enum governor_kind { GOVERNOR_FIXED, GOVERNOR_PRESSURE };      /* governor.h */
+enum governor_kind { GOVERNOR_FIXED, GOVERNOR_PRESSURE, GOVERNOR_ADVISOR };      /* governor.h */
 
 struct ksmd_setting {
 	char knob[40];          /* e.g. "pages_to_scan" */
@@ -38,8 +38,9 @@ struct config {
 	unsigned profit_backoff_sec;    /* before a dropped app is tried again (doubling) */
 	size_t max_processes;           /* tracked at most (tracker.h); default 8192 */
 	bool cross_user;                /* cross_user = allow: enroll several uids at once */
-	enum governor_kind governor;    /* [ksmd] governor = fixed | pressure */
-	unsigned max_cpu_percent;       /* [ksmd] the pressure governor's ksmd CPU cap */
+	enum governor_kind governor;    /* [ksmd] governor = fixed | pressure | advisor */
+	unsigned max_cpu_percent;       /* [ksmd] the governor's ksmd CPU cap */
+	unsigned burst_growth_mib;      /* [ksmd] an app grown by more bursts again; 0: never */
 	char metrics_textfile[PATH_MAX];        /* [metrics] textfile; "" = none */
 	unsigned metrics_interval_sec;  /* [metrics] how often it is rewritten */
 	bool excludes_set;              /* an `exclude` line replaced the default */

@@ -62,7 +62,7 @@ static const char *get(const struct proto_record *r, const char *key)
 /* The governor's lines of status (governor.h). */
 static void print_governor(FILE *f, const struct proto_record *g)
 {
-	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX];
+	char a[PROTO_VALUE_MAX], b[PROTO_VALUE_MAX], c[32], d[32];
 
 	fprintf(f, "governor:        %s", clean(a, sizeof(a), get(g, "governor")));
 	if (proto_get(g, "gov_state"))
@@ -73,6 +73,12 @@ static void print_governor(FILE *f, const struct proto_record *g)
 	if (proto_get(g, "ksmd_cpu_pct"))
 		fprintf(f, ", ksmd CPU %s %% (last minute)", clean(a, sizeof(a), get(g, "ksmd_cpu_pct")));
 	fprintf(f, "\n");
+	if (proto_get(g, "advisor_target_scan_time"))
+		fprintf(f, "advisor:         full scan in %s s, CPU cap %s %%, run %s\n",
+			clean(b, sizeof(b), get(g, "advisor_target_scan_time")),
+			clean(c, sizeof(c), get(g, "advisor_max_cpu")), clean(d, sizeof(d), get(g, "run")));
+	if (proto_get(g, "gov_note"))
+		fprintf(f, "note:            %s\n", clean(a, sizeof(a), get(g, "gov_note")));
 	if (proto_get(g, "gov_admin_knobs") && strcmp(get(g, "gov_admin_knobs"), "-") != 0)
 		fprintf(f, "not steered:     %s (set by the admin)\n",
 			clean(a, sizeof(a), get(g, "gov_admin_knobs")));

@@ -5,6 +5,7 @@
 #include "governor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Paces. Idle is 50 x slower than the kernel default (100 pages / 20 ms):
@@ -22,6 +23,14 @@
 /* A full scan that merged fewer pages than this gained nothing worth a
  * faster pace (64 pages: 256 KiB). */
 #define GAIN_MIN_PAGES 64
+/* The advisor's targets for a full scan, seconds: burst and the start of
+ * the pressure ramp are short, settle is the kernel's default. Under
+ * pressure the target halves down to ADV_MIN_SCAN_SEC, bounded by the CPU
+ * cap (advisor_max_cpu = max_cpu_percent) the kernel enforces itself. */
+#define ADV_BURST_SCAN_SEC 5
+#define ADV_RAMP_START_SEC 20
+#define ADV_MIN_SCAN_SEC 2
+#define ADV_SETTLE_SCAN_SEC 200
 
 const char *gov_state_name(enum gov_state s)
 {
@@ -41,18 +50,47 @@ bool gov_mem_low(bool was_low, long long avail_kib, long long total_kib)
 	return avail_kib * 100 < total_kib * (was_low ? 15 : 10);
 }
 
-static void set_knobs(struct gov_machine *m, long long pages, long long sleep_ms)
+bool gov_grew(long long *mark, long long now_kib, long long limit_kib, bool bursting)
+{
+	if (bursting || now_kib < *mark) {
+		*mark = now_kib;
+		return false;
+	}
+	if (limit_kib <= 0 || now_kib - *mark <= limit_kib)
+		return false;
+	*mark = now_kib;
+	return true;
+}
+
+void gov_memevents_parse(const char *text, long long *high, long long *max)
+{
+	*high = *max = -1;
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, "high ", 5) == 0)
+			*high = strtoll(l + 5, NULL, 10);
+		else if (strncmp(l, "max ", 4) == 0)
+			*max = strtoll(l + 4, NULL, 10);
+	}
+}
+
+/* Both sets of knobs for a state: the daemon writes the ones of its
+ * policy (pressure: pages and sleep; advisor: scan time, CPU cap, run). */
+static void set_knobs(struct gov_machine *m, const struct gov_params *p, long long pages,
+		      long long sleep_ms, long long scan_sec, int run)
 {
 	m->knobs.pages_to_scan = pages;
 	m->knobs.sleep_ms = sleep_ms;
+	m->knobs.scan_time_sec = scan_sec;
+	m->knobs.max_cpu = p->max_cpu_percent;
+	m->knobs.run = run;
 }
 
-void gov_init(struct gov_machine *m, const struct gov_input *in)
+void gov_init(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in)
 {
 	memset(m, 0, sizeof(*m));
 	m->state = GOV_SETTLE;          /* unknown ground: one scan at the default pace */
 	snprintf(m->why, sizeof(m->why), "started: one full scan at the default pace");
-	set_knobs(m, SETTLE_PAGES, SETTLE_SLEEP_MS);
+	set_knobs(m, p, SETTLE_PAGES, SETTLE_SLEEP_MS, ADV_SETTLE_SCAN_SEC, 1);
 	m->merging_mark = in->merging;
 	m->scans_mark = m->settle_scans = in->full_scans;
 	m->last_change = in->now;
@@ -61,7 +99,14 @@ void gov_init(struct gov_machine *m, const struct gov_input *in)
 void gov_note_enrolled(struct gov_machine *m, const char *what)
 {
 	m->enroll_pending = true;
-	snprintf(m->enroll_why, sizeof(m->enroll_why), "%s", what);
+	snprintf(m->enroll_why, sizeof(m->enroll_why), "enrolled %s", what);
+}
+
+void gov_note_grew(struct gov_machine *m, const char *app, long long grown_kib)
+{
+	m->enroll_pending = true;
+	snprintf(m->enroll_why, sizeof(m->enroll_why), "%.32s grew by %lld MiB", app,
+		 grown_kib / 1024);
 }
 
 void gov_note_pressure(struct gov_machine *m, const char *source)
@@ -142,23 +187,24 @@ static void enter(struct gov_machine *m, const struct gov_params *p, enum gov_st
 	switch (s) {
 	case GOV_PRESSURE:
 		snprintf(m->why, sizeof(m->why), "memory pressure (%s)", m->pressure_why);
-		set_knobs(m, RAMP_START_PAGES, FAST_SLEEP_MS);
+		set_knobs(m, p, RAMP_START_PAGES, FAST_SLEEP_MS, ADV_RAMP_START_SEC, 1);
 		break;
 	case GOV_BURST:
-		snprintf(m->why, sizeof(m->why), "enrolled %s: until 2 full scans and no growth",
+		snprintf(m->why, sizeof(m->why), "%s: until 2 full scans and no growth",
 			 m->enroll_why);
-		set_knobs(m, BURST_PAGES, FAST_SLEEP_MS);
+		set_knobs(m, p, BURST_PAGES, FAST_SLEEP_MS, ADV_BURST_SCAN_SEC, 1);
 		break;
 	case GOV_SETTLE:
 		snprintf(m->why, sizeof(m->why), "%s", m->gaining ?
 			 "merging still gains: default pace until a full scan gains nothing" :
 			 "pressure or burst over: default pace for one full scan");
-		set_knobs(m, SETTLE_PAGES, SETTLE_SLEEP_MS);
+		set_knobs(m, p, SETTLE_PAGES, SETTLE_SLEEP_MS, ADV_SETTLE_SCAN_SEC, 1);
 		m->settle_scans = in->full_scans;
 		break;
 	case GOV_IDLE:
-		snprintf(m->why, sizeof(m->why), "nothing left to gain, no pressure: trickle");
-		set_knobs(m, IDLE_PAGES, IDLE_SLEEP_MS);
+		snprintf(m->why, sizeof(m->why), "nothing left to gain, no pressure: %s",
+			 p->advisor ? "ksmd stopped" : "trickle");
+		set_knobs(m, p, IDLE_PAGES, IDLE_SLEEP_MS, ADV_SETTLE_SCAN_SEC, 0);
 		break;
 	}
 }
@@ -167,19 +213,28 @@ static void enter(struct gov_machine *m, const struct gov_params *p, enum gov_st
  * ramp up while there is room. */
 static void pace(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in)
 {
-	long long pages = m->knobs.pages_to_scan;
+	long long pages = m->knobs.pages_to_scan, scan = m->knobs.scan_time_sec;
 
 	if (m->state != GOV_BURST && m->state != GOV_PRESSURE)
 		return;
-	if (in->cpu_percent > p->max_cpu_percent)
+	if (in->cpu_percent > p->max_cpu_percent) {
 		pages = pages / 2 > MIN_PAGES ? pages / 2 : MIN_PAGES;
-	else if (m->state == GOV_PRESSURE && m->last_pressure != m->ramped &&
+		scan = scan * 2 < ADV_SETTLE_SCAN_SEC ? scan * 2 : ADV_SETTLE_SCAN_SEC;
+	} else if (m->state == GOV_PRESSURE && m->last_pressure != m->ramped &&
 		 in->cpu_percent >= 0 && in->cpu_percent * 2 < p->max_cpu_percent) {
 		/* only while pressure is still signalled, not on its echo */
 		pages = pages * 2 < RAMP_MAX_PAGES ? pages * 2 : RAMP_MAX_PAGES;
+		scan = scan / 2 > ADV_MIN_SCAN_SEC ? scan / 2 : ADV_MIN_SCAN_SEC;
 		m->ramped = m->last_pressure;
 	}
 	m->knobs.pages_to_scan = pages;
+	m->knobs.scan_time_sec = scan;
+}
+
+static bool same_knobs(const struct gov_knobs *a, const struct gov_knobs *b)
+{
+	return a->pages_to_scan == b->pages_to_scan && a->sleep_ms == b->sleep_ms &&
+	       a->scan_time_sec == b->scan_time_sec && a->max_cpu == b->max_cpu && a->run == b->run;
 }
 
 bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in)
@@ -194,7 +249,7 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 		m->scans_target = in->full_scans + 2;
 		m->enroll_pending = false;
 		if (m->state == GOV_BURST)
-			snprintf(m->why, sizeof(m->why), "enrolled %s: until 2 full scans and no growth",
+			snprintf(m->why, sizeof(m->why), "%s: until 2 full scans and no growth",
 				 m->enroll_why);
 	}
 	enum gov_state to = wanted_state(m, pressure, in);
@@ -203,7 +258,7 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 		enter(m, p, to, in);
 	else if (to == m->state && may_change)
 		pace(m, p, in);
-	if (before.pages_to_scan == m->knobs.pages_to_scan && before.sleep_ms == m->knobs.sleep_ms)
+	if (same_knobs(&before, &m->knobs))
 		return false;
 	m->last_change = in->now;
 	m->changes++;

@@ -1,13 +1,20 @@
 /* governor.h — ksmd's pace, chosen from memory pressure and merge progress
- * (`[ksmd] governor = pressure`). Two halves:
+ * (`[ksmd] governor = pressure | advisor`). Two halves:
  *
  * * the state machine (gov_*): a pure function from inputs (time, ksmd's
  *   counters and CPU, pressure and enrollment events) to a state and the
  *   knobs it wants; unit-tested with injected time;
  * * the daemon side (governor_*): its inputs as sd-event sources (PSI
- *   triggers, v1 memory.pressure_level eventfds, a timer for MemAvailable,
- *   ksmd's counters and CPU) and the knob writes, which read each knob back
- *   first and stop steering one that someone else changed.
+ *   triggers, v1 memory.pressure_level eventfds, v2 memory.events inotify
+ *   watches, a timer for MemAvailable, ksmd's counters and CPU, the apps'
+ *   resident memory) and the knob writes, which read each knob back first
+ *   and stop steering one that someone else changed.
+ *
+ * Two sets of outputs for the same states: `pressure` writes pages_to_scan
+ * and sleep_millisecs; `advisor` turns the kernel's scan-time advisor on
+ * and writes its target scan time and CPU cap, and run (0 when idle: the
+ * advisor keeps ksmd at 10 % of a core at least, KSM_ADVISOR_MIN_CPU, so a
+ * slow advisor pace does not exist).
  *
  * States: burst after enrollment (until the new memory had two full scans
  * and their merged pages stopped growing), then settle (kernel-default pace)
@@ -21,13 +28,16 @@
 enum gov_state { GOV_IDLE, GOV_BURST, GOV_SETTLE, GOV_PRESSURE };
 
 struct gov_knobs {
-	long long pages_to_scan, sleep_ms;
+	long long pages_to_scan, sleep_ms;      /* governor = pressure */
+	long long scan_time_sec, max_cpu;       /* governor = advisor: advisor_target_scan_time, */
+	int run;                                /* advisor_max_cpu, run */
 };
 
 struct gov_params {
 	unsigned max_cpu_percent;       /* ksmd's CPU cap while bursting or ramping */
 	uint64_t min_change_usec;       /* between knob changes, but for leaving idle/settle upward */
 	uint64_t pressure_hold_usec;    /* quiet time before pressure counts as over */
+	bool advisor;                   /* governor = advisor (for why texts) */
 };
 #define GOV_MAX_CPU_PERCENT 25
 #define GOV_MIN_CHANGE_USEC (10 * 1000000ULL)
@@ -42,7 +52,7 @@ struct gov_input {
 
 struct gov_machine {
 	enum gov_state state;
-	char why[96];
+	char why[128];
 	struct gov_knobs knobs;         /* wanted */
 	uint64_t last_change;           /* when knobs last changed */
 	uint64_t last_pressure;         /* 0: never */
@@ -54,13 +64,16 @@ struct gov_machine {
 	long long settle_scans;         /* full_scans when settle began */
 	bool gaining;                   /* the latest full scan merged more of our pages */
 	bool enroll_pending, pressure_pending;
-	char enroll_why[48], pressure_why[48];
+	char enroll_why[64], pressure_why[48];
 	unsigned changes;               /* knob changes so far */
 };
 
-void gov_init(struct gov_machine *m, const struct gov_input *in);
+void gov_init(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
 /* Events, taken into account at the next gov_step. */
 void gov_note_enrolled(struct gov_machine *m, const char *what);
+/* An app's resident anonymous memory grew (burst_growth_mib): burst again,
+ * as after an enrollment. */
+void gov_note_grew(struct gov_machine *m, const char *app, long long grown_kib);
 void gov_note_pressure(struct gov_machine *m, const char *source);
 /* Moves the machine on; true when the wanted knobs changed. */
 bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
@@ -68,13 +81,23 @@ const char *gov_state_name(enum gov_state s);
 /* MemAvailable with hysteresis: low under 10 % of MemTotal, and stays low
  * until above 15 %. */
 bool gov_mem_low(bool was_low, long long avail_kib, long long total_kib);
+/* App growth: *mark is the app's resident anonymous KiB when the latest
+ * burst ended (or its low point since). True when now_kib is more than
+ * limit_kib above it (limit_kib 0: never); the mark then moves to now_kib.
+ * While bursting the mark follows now_kib: that memory is being merged. */
+bool gov_grew(long long *mark, long long now_kib, long long limit_kib, bool bursting);
+/* cgroup v2 memory.events ("high N\nmax N\n..."): its high and max
+ * counters; -1 when the text has no such line. */
+void gov_memevents_parse(const char *text, long long *high, long long *max);
 
 /* ---- daemon side ---------------------------------------------------------- */
 struct daemon;
 struct tracked;
 struct proto_record;
-/* Starts the governor when d->cfg says governor = pressure (no-op for
- * fixed). Inputs that this machine lacks are logged and left out. */
+/* Starts the governor when d->cfg says governor = pressure or advisor
+ * (no-op for fixed). Inputs that this machine lacks are logged and left
+ * out; advisor on a kernel without it runs as pressure (logged, and in
+ * status). */
 int governor_start(struct daemon *d);
 void governor_stop(struct daemon *d);
 /* After a reload re-applied [ksmd]: start again from the knobs as they are
@@ -83,6 +106,13 @@ void governor_stop(struct daemon *d);
 void governor_reload(struct daemon *d);
 /* lifecycle.c: a process's memory was enrolled. */
 void governor_on_enrolled(struct daemon *d, const struct tracked *t);
+/* The memory cgroup rel (a path below the cgroup roots, as in
+ * /proc/PID/cgroup) of an enrolled process: watched for pressure (v1
+ * memory.pressure_level, v2 memory.pressure) and v2 memory.events. */
+void governor_watch_cgroup(struct daemon *d, const char *rel_v1, const char *rel_v2);
+/* Tests: cgroup roots to use instead of the mounted ones ("" = none);
+ * NULL puts back discovery from /proc/self/mounts. */
+void governor_set_cgroup_roots(const char *v1_root, const char *v2_root);
 /* commands.c: the governor's fields of the status record. */
 void governor_status(struct daemon *d, struct proto_record *r);
 /* metrics.c: its state's name and knob writes so far; -1 with governor = fixed. */

@@ -4,15 +4,21 @@
  * Inputs: a system PSI trigger on /proc/pressure/memory (EPOLLPRI); per
  * memory cgroup of an enrolled process, v1 memory.pressure_level through
  * cgroup.event_control and an eventfd (hybrid layouts like Debian's) or a
- * v2 memory.pressure trigger (where cgroup2 has the memory controller);
- * enrollment (lifecycle.c calls in); and on a timer, only for what has no
- * event: MemAvailable, ksmd's counters and ksmd's own CPU time.
+ * v2 memory.pressure trigger (where cgroup2 has the memory controller), and
+ * v2 memory.events wherever the file exists (an inotify watch: the kernel
+ * raises a modify event when a counter changes; high or max going up is
+ * pressure); enrollment (lifecycle.c calls in); and on a timer, only for
+ * what has no event: MemAvailable, ksmd's counters and own CPU time, and
+ * the apps' resident anonymous memory (growth bursts again).
  *
- * Outputs: pages_to_scan and sleep_millisecs, through ksmd.c (so they are
- * restored at stop). Each is read back before every write: a value other
- * than the one last written means someone else set it; from then on that
- * knob is theirs: not steered, not restored. Knobs set in [ksmd] are the
- * admin's from the start. */
+ * Outputs, through ksmd.c (so they are restored at stop): governor =
+ * pressure writes pages_to_scan and sleep_millisecs; governor = advisor sets
+ * advisor_mode = scan-time once (remembering pages_to_scan, which the kernel
+ * resets when the mode changes) and writes advisor_target_scan_time,
+ * advisor_max_cpu and run. Each knob is read back before every write: a
+ * value other than the one last written means someone else set it; from
+ * then on that knob is theirs: not steered, not restored. Knobs set in
+ * [ksmd] are the admin's from the start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -36,7 +43,7 @@
 #define CPU_SAMPLES 64
 #define CPU_CONTROL_USEC (10 * 1000000ULL)
 #define CPU_STATUS_USEC (60 * 1000000ULL)
-#define MAX_WATCHES 64
+#define MAX_WATCHES 128
 /* PSI: some task stalled on memory 150 ms within 1 s. Without
  * CAP_SYS_RESOURCE the kernel wants a window that is a multiple of 2 s. */
 #define PSI_TRIGGER "some 150000 1000000"
@@ -49,11 +56,30 @@ struct steered {
 	char last[32];          /* what we last wrote (or found at start) */
 };
 
+/* The knobs a governor may steer; which ones depends on its policy. */
+enum { K_PAGES, K_SLEEP, K_ADV_MODE, K_ADV_SCAN, K_ADV_CPU, K_RUN, N_KNOBS };
+static const char *const knob_names[N_KNOBS] = {
+	"pages_to_scan", "sleep_millisecs", "advisor_mode", "advisor_target_scan_time",
+	"advisor_max_cpu", "run",
+};
+
+enum watch_kind { W_V1_LEVEL, W_V2_PRESSURE, W_V2_EVENTS };
+
 struct watch {
 	char path[PATH_MAX];    /* the cgroup directory */
+	enum watch_kind kind;
 	sd_event_source *src;
-	int fd;                 /* eventfd (v1) or the memory.pressure file (v2) */
+	int fd;                 /* eventfd (v1) or the memory.pressure file (v2); -1 */
 	int ctl_fd;             /* v1: memory.pressure_level, kept open while watched */
+	long long high, max;    /* memory.events: the counters last read */
+	struct governor *g;
+};
+
+/* Per app: resident anonymous memory now and at the latest burst. */
+struct app_mem {
+	char app[256];
+	long long kib, mark;
+	bool fresh;             /* first seen in this pass: its sum is the mark */
 };
 
 struct cpu_sample {
@@ -70,7 +96,9 @@ struct governor {
 	int psi_fd;
 	struct watch w[MAX_WATCHES];
 	size_t n_w;
-	struct steered k[2];
+	struct steered k[N_KNOBS];
+	bool advisor;           /* governor = advisor, and this kernel has it */
+	char note[96];          /* why the policy is not the one configured; "" */
 	pid_t ksmd_pid;
 	struct cpu_sample cpu[CPU_SAMPLES];
 	size_t n_cpu, cpu_next;
@@ -78,7 +106,15 @@ struct governor {
 	bool mem_low, meminfo_ok;
 	unsigned writes;
 	char v1_root[PATH_MAX], v2_root[PATH_MAX];     /* "" when absent */
+	bool v2_memory;         /* cgroup2 has the memory controller */
+	struct app_mem *am;
+	size_t n_am;
+	unsigned memevents;     /* memory.events high/max rises seen */
 };
+
+/* governor_set_cgroup_roots: tests' fake cgroup trees */
+static bool roots_set;
+static char roots_v1[PATH_MAX], roots_v2[PATH_MAX];
 
 /* ---- ksmd's CPU time ---------------------------------------------------- */
 
@@ -137,36 +173,74 @@ static bool read_meminfo(long long *avail, long long *total)
 
 /* ---- knobs ----------------------------------------------------------------- */
 
-static void steer(struct governor *g, struct steered *k, long long want)
+/* Writes val into k unless it is someone else's; false when k is (now)
+ * the admin's. */
+static bool steer_str(struct governor *g, struct steered *k, const char *val)
 {
-	char now[64], val[32];
+	char now[64];
 	int rc;
 
 	if (k->config || k->admin || ksmd_read_knob(k->knob, now, sizeof(now)) < 0)
-		return;
+		return !k->admin && !k->config;
 	if (strcmp(now, k->last) != 0) {
 		k->admin = true;
 		ksmd_forget(k->knob);
 		log_warn("governor: %s was set to %s behind ksmplusd's back (it wrote %s): "
 			 "no longer steered, and left as set at stop", k->knob, now, k->last);
-		return;
+		return false;
 	}
-	snprintf(val, sizeof(val), "%lld", want);
 	if (strcmp(now, val) == 0)
-		return;
+		return true;
 	rc = ksmd_steer(k->knob, val);
 	if (rc < 0) {
 		log_warn("governor: cannot set %s = %s: %s", k->knob, val, strerror(-rc));
-		return;
+		return true;
 	}
 	snprintf(k->last, sizeof(k->last), "%s", val);
 	g->writes++;
+	return true;
+}
+
+static void steer(struct governor *g, struct steered *k, long long want)
+{
+	char val[32];
+
+	snprintf(val, sizeof(val), "%lld", want);
+	steer_str(g, k, val);
+}
+
+/* The advisor on: pages_to_scan is remembered first, as the mode change
+ * resets it (to advisor_min_pages_to_scan, and to 100 when the mode goes
+ * back to none at stop): restored after advisor_mode, it comes back as the
+ * admin had it. */
+static void advisor_on(struct governor *g)
+{
+	struct steered *k = &g->k[K_ADV_MODE];
+
+	if (k->config || k->admin || strcmp(k->last, "scan-time") == 0)
+		return;
+	if (ksmd_remember("pages_to_scan") < 0 || !steer_str(g, k, "scan-time"))
+		log_warn("governor: cannot turn the KSM advisor on: its knobs are steered in vain");
+}
+
+/* advisor_mode changed behind our back: the advisor is the admin's now.
+ * Its pages_to_scan is theirs too (not restored); ksmd runs again if we
+ * had stopped it. */
+static void advisor_taken(struct governor *g)
+{
+	ksmd_forget("pages_to_scan");
+	if (!g->k[K_RUN].config && !g->k[K_RUN].admin && strcmp(g->k[K_RUN].last, "0") == 0)
+		steer_str(g, &g->k[K_RUN], "1");
+	for (size_t i = K_ADV_SCAN; i < N_KNOBS; i++)
+		g->k[i].admin = true;
+	log_warn("governor: the KSM advisor was changed behind ksmplusd's back: "
+		 "its knobs and run are no longer steered");
 }
 
 static void rebase(struct governor *g)
 {
 	g->restores = ksmd_restores();
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < N_KNOBS; i++) {
 		struct steered *k = &g->k[i];
 
 		k->config = false;
@@ -176,6 +250,32 @@ static void rebase(struct governor *g)
 		if (ksmd_read_knob(k->knob, k->last, sizeof(k->last)) < 0)
 			k->last[0] = '\0';
 	}
+	if (g->advisor)
+		advisor_on(g);
+}
+
+static void steer_all(struct governor *g)
+{
+	const struct gov_knobs *w = &g->m.knobs;
+
+	if (!g->advisor) {
+		steer(g, &g->k[K_PAGES], w->pages_to_scan);
+		steer(g, &g->k[K_SLEEP], w->sleep_ms);
+		return;
+	}
+	if (g->k[K_ADV_MODE].admin)
+		return;
+	if (!steer_str(g, &g->k[K_ADV_MODE], "scan-time") && g->k[K_ADV_MODE].admin) {
+		advisor_taken(g);
+		return;
+	}
+	/* run first when starting ksmd, last when stopping it */
+	if (w->run)
+		steer(g, &g->k[K_RUN], 1);
+	steer(g, &g->k[K_ADV_SCAN], w->scan_time_sec);
+	steer(g, &g->k[K_ADV_CPU], w->max_cpu);
+	if (!w->run)
+		steer(g, &g->k[K_RUN], 0);
 }
 
 /* ---- the tick ------------------------------------------------------------ */
@@ -189,17 +289,81 @@ static void schedule(struct governor *g, uint64_t delay)
 	sd_event_source_set_enabled(g->tick, SD_EVENT_ONESHOT);
 }
 
-/* Progress is our processes' merged pages, not the global pages_sharing:
- * other users of KSM (a VM) may go on merging when ours are done. */
-static long long our_merging_pages(const struct daemon *d)
+/* Resident anonymous KiB of pid (statm: resident - shared, in pages);
+ * merged pages still count, so merging is not growth. */
+static long long anon_kib(pid_t pid)
 {
-	long long sum = 0;
+	char p[64];
+	long long size, resident, shared;
+	FILE *f;
+	int n;
 
+	snprintf(p, sizeof(p), "/proc/%d/statm", (int)pid);
+	if (!(f = fopen(p, "re")))
+		return 0;
+	n = fscanf(f, "%lld %lld %lld", &size, &resident, &shared);
+	fclose(f);
+	return n == 3 && resident > shared ? (resident - shared) * (sysconf(_SC_PAGESIZE) / 1024) : 0;
+}
+
+static struct app_mem *app_mem(struct governor *g, const char *app)
+{
+	struct app_mem *a;
+
+	for (size_t i = 0; i < g->n_am; i++)
+		if (strcmp(g->am[i].app, app) == 0)
+			return &g->am[i];
+	if (!(a = realloc(g->am, (g->n_am + 1) * sizeof(*a))))
+		return NULL;
+	g->am = a;
+	a = &g->am[g->n_am++];
+	snprintf(a->app, sizeof(a->app), "%s", app);
+	a->mark = a->kib = 0;
+	a->fresh = true;
+	return a;
+}
+
+/* Progress is our processes' merged pages, not the global pages_sharing:
+ * other users of KSM (a VM) may go on merging when ours are done. In the
+ * same pass, each app's resident anonymous memory: grown by more than
+ * burst_growth_mib since the latest burst, it bursts again. */
+static long long read_apps(struct governor *g)
+{
+	const struct daemon *d = g->d;
+	long long sum = 0, limit = (long long)d->cfg.burst_growth_mib * 1024;
+
+	for (size_t i = 0; i < g->n_am; i++)
+		g->am[i].kib = 0;
 	for (size_t i = 0; i < d->tr.n; i++) {
+		const struct tracked *t = &d->tr.v[i];
 		struct ksm_stat st;
+		struct app_mem *a;
+		long long kib;
 
-		if (d->tr.v[i].state == TRACKED_ENROLLED && ksmstat_read(d->tr.v[i].ref.pid, &st) == 0)
+		if (t->state != TRACKED_ENROLLED)
+			continue;
+		if (ksmstat_read(t->ref.pid, &st) == 0)
 			sum += st.merging_pages + st.zero_pages;
+		if (!limit)
+			continue;
+		kib = anon_kib(t->ref.pid);
+		if ((a = app_mem(g, t->app)))
+			a->kib += kib;
+	}
+	for (size_t i = 0; i < g->n_am; i++) {
+		struct app_mem *a = &g->am[i];
+		long long mark = a->mark;
+
+		if (a->fresh) {         /* just enrolled (it bursts for that), or a restart */
+			a->mark = a->kib;
+			a->fresh = false;
+			continue;
+		}
+		if (gov_grew(&a->mark, a->kib, limit, g->m.state == GOV_BURST)) {
+			gov_note_grew(&g->m, a->app, a->kib - mark);
+			log_info("governor: app %s grew by %lld MiB since the latest burst",
+				 a->app, (a->kib - mark) / 1024);
+		}
 	}
 	return sum;
 }
@@ -211,7 +375,7 @@ static void read_inputs(struct governor *g, uint64_t now, struct gov_input *in)
 
 	ksmd_read_global(&kg);
 	in->now = now;
-	in->merging = our_merging_pages(g->d);
+	in->merging = read_apps(g);
 	in->full_scans = kg.full_scans;
 	g->meminfo_ok = read_meminfo(&avail, &total);
 	if (g->meminfo_ok)
@@ -238,8 +402,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	if (!g->d->paused) {
 		if (g->restores != ksmd_restores())
 			rebase(g);      /* unmerge --all, resume or reload put knobs back */
-		steer(g, &g->k[0], g->m.knobs.pages_to_scan);
-		steer(g, &g->k[1], g->m.knobs.sleep_ms);
+		steer_all(g);
 	}
 	schedule(g, g->m.state == GOV_IDLE ? IDLE_TICK_USEC : TICK_USEC);
 	return 0;
@@ -395,6 +558,71 @@ static int watch_v2(struct governor *g, struct watch *w)
 	return 0;
 }
 
+static int read_memevents(struct watch *w, long long *high, long long *max)
+{
+	char p[PATH_MAX + 32], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/memory.events", w->path);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	gov_memevents_parse(buf, high, max);
+	return 0;
+}
+
+/* memory.events changed: high (throttled over memory.high) or max (at
+ * memory.max, reclaiming or OOM) going up is the group's memory pressure. */
+static int on_memevents(sd_event_source *s, const struct inotify_event *ev, void *ud)
+{
+	struct watch *w = ud;
+	long long high, max;
+	char why[48];
+
+	if (ev->mask & (IN_IGNORED | IN_DELETE_SELF)) {   /* the cgroup went away */
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		return 0;
+	}
+	if (read_memevents(w, &high, &max) < 0)
+		return 0;
+	/* a counter missing from this read (a fake being rewritten) keeps its old value */
+	bool max_rose = max >= 0 && w->max >= 0 && max > w->max;
+	bool rose = max_rose || (high >= 0 && w->high >= 0 && high > w->high);
+
+	if (high >= 0)
+		w->high = high;
+	if (max >= 0)
+		w->max = max;
+	if (!rose)
+		return 0;
+	w->g->memevents++;
+	snprintf(why, sizeof(why), "memory.events %s of %.24s", max_rose ? "max" : "high",
+		 strrchr(w->path, '/') + 1);
+	gov_note_pressure(&w->g->m, why);
+	kick(w->g, GOV_PRESSURE);
+	return 0;
+}
+
+static int watch_events(struct governor *g, struct watch *w)
+{
+	char p[PATH_MAX + 32];
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/memory.events", w->path);
+	if ((rc = read_memevents(w, &w->high, &w->max)) < 0)
+		return rc;
+	rc = sd_event_add_inotify(g->d->ev, &w->src, p, IN_MODIFY, on_memevents, w);
+	if (rc < 0)
+		return rc;
+	w->fd = w->ctl_fd = -1;
+	return 0;
+}
+
 /* pid's group in the v2 hierarchy ("0::PATH") or the v1 memory one
  * ("N:...memory...:PATH"); false for the root, which the system-wide PSI
  * trigger covers. */
@@ -424,7 +652,12 @@ static bool proc_cgroup(pid_t pid, bool v2, char *out, size_t len)
 	return found && strcmp(out, "/") != 0;
 }
 
-static void watch_group(struct governor *g, const char *root, const char *rel, bool v2)
+static const char *const watch_what[] = {
+	"v1 memory.pressure_level ", "memory.pressure trigger", "high, max: inotify",
+};
+
+static void watch_group(struct governor *g, const char *root, const char *rel,
+			enum watch_kind kind)
 {
 	struct watch *w;
 	int rc;
@@ -432,40 +665,49 @@ static void watch_group(struct governor *g, const char *root, const char *rel, b
 	if (!root[0] || g->n_w == MAX_WATCHES)
 		return;
 	w = &g->w[g->n_w];
+	memset(w, 0, sizeof(*w));
+	w->kind = kind;
+	w->g = g;
 	if (snprintf(w->path, sizeof(w->path), "%s%s", root, rel) >= (int)sizeof(w->path))
 		return;
 	for (size_t i = 0; i < g->n_w; i++)
-		if (strcmp(g->w[i].path, w->path) == 0 &&
+		if (g->w[i].kind == kind && strcmp(g->w[i].path, w->path) == 0 &&
 		    sd_event_source_get_enabled(g->w[i].src, NULL) > 0)
 			return;
-	rc = v2 ? watch_v2(g, w) : watch_v1(g, w);
+	rc = kind == W_V2_EVENTS ? watch_events(g, w) : kind == W_V2_PRESSURE ? watch_v2(g, w) :
+	     watch_v1(g, w);
 	if (rc < 0) {
-		log_warn("governor: cannot watch memory pressure of %s: %s", w->path, strerror(-rc));
+		log_warn("governor: cannot watch %s of %s: %s", kind == W_V2_EVENTS ?
+			 "memory.events" : "memory pressure", w->path, strerror(-rc));
 		return;
 	}
-	log_info("governor: watching memory pressure of %s (%s%s)", w->path,
-		 v2 ? "memory.pressure trigger" : "v1 memory.pressure_level ",
-		 v2 ? "" : v1_level(w->path));
+	log_info("governor: watching %s of %s (%s%s)", kind == W_V2_EVENTS ? "memory.events" :
+		 "memory pressure", w->path, watch_what[kind], kind == W_V1_LEVEL ? v1_level(w->path) : "");
 	g->n_w++;
 }
 
 static void find_roots(struct governor *g)
 {
-	FILE *f = setmntent("/proc/self/mounts", "re");
+	FILE *f;
 	struct mntent *e;
 	char p[PATH_MAX + 32], buf[256] = "", named[PATH_MAX];
 
-	if (!f)
-		return;
-	/* The first mount of each: later ones are bind mounts of subtrees, e.g.
-	 * the unit's ReadWritePaths=/sys/fs/cgroup/system.slice, not roots. */
-	while ((e = getmntent(f)))
-		if (strcmp(e->mnt_type, "cgroup") == 0 && hasmntopt(e, "memory") && !g->v1_root[0])
-			snprintf(g->v1_root, sizeof(g->v1_root), "%s", e->mnt_dir);
-	endmntent(f);
-	/* v2: where the hierarchy's root is mounted (mountinfo says which) */
-	cgroup_mounts(g->v2_root, sizeof(g->v2_root), named, sizeof(named));
-	/* v2 memory.pressure only where cgroup2 has the memory controller */
+	if (roots_set) {
+		snprintf(g->v1_root, sizeof(g->v1_root), "%s", roots_v1);
+		snprintf(g->v2_root, sizeof(g->v2_root), "%s", roots_v2);
+	} else if ((f = setmntent("/proc/self/mounts", "re"))) {
+		/* The first mount of each: later ones are bind mounts of subtrees,
+		 * e.g. the unit's ReadWritePaths=/sys/fs/cgroup/system.slice. */
+		while ((e = getmntent(f)))
+			if (strcmp(e->mnt_type, "cgroup") == 0 && hasmntopt(e, "memory") &&
+			    !g->v1_root[0])
+				snprintf(g->v1_root, sizeof(g->v1_root), "%s", e->mnt_dir);
+		endmntent(f);
+		/* v2: where the hierarchy's root is mounted (mountinfo says which) */
+		cgroup_mounts(g->v2_root, sizeof(g->v2_root), named, sizeof(named));
+	}
+	/* v2 memory.pressure triggers only where cgroup2 has the memory
+	 * controller; memory.events wherever a group has the file. */
 	snprintf(p, sizeof(p), "%s/cgroup.controllers", g->v2_root);
 	f = g->v2_root[0] ? fopen(p, "re") : NULL;
 	if (f) {
@@ -473,19 +715,45 @@ static void find_roots(struct governor *g)
 			buf[0] = '\0';
 		fclose(f);
 	}
-	if (!strstr(buf, "memory"))
-		g->v2_root[0] = '\0';
+	g->v2_memory = strstr(buf, "memory") != NULL;
+}
+
+static void watch_cgroup(struct governor *g, const char *rel_v1, const char *rel_v2)
+{
+	char p[PATH_MAX + 32];
+
+	if (rel_v1)
+		watch_group(g, g->v1_root, rel_v1, W_V1_LEVEL);
+	if (!rel_v2 || !g->v2_root[0])
+		return;
+	if (g->v2_memory)
+		watch_group(g, g->v2_root, rel_v2, W_V2_PRESSURE);
+	snprintf(p, sizeof(p), "%s%s/memory.events", g->v2_root, rel_v2);
+	if (access(p, R_OK) == 0)
+		watch_group(g, g->v2_root, rel_v2, W_V2_EVENTS);
 }
 
 /* The memory cgroups pid lives in, v1 and v2. */
 static void watch_process(struct governor *g, pid_t pid)
 {
-	char rel[PATH_MAX];
+	char rel1[PATH_MAX], rel2[PATH_MAX];
+	bool v1 = proc_cgroup(pid, false, rel1, sizeof(rel1));
+	bool v2 = proc_cgroup(pid, true, rel2, sizeof(rel2));
 
-	if (proc_cgroup(pid, false, rel, sizeof(rel)))
-		watch_group(g, g->v1_root, rel, false);
-	if (proc_cgroup(pid, true, rel, sizeof(rel)))
-		watch_group(g, g->v2_root, rel, true);
+	watch_cgroup(g, v1 ? rel1 : NULL, v2 ? rel2 : NULL);
+}
+
+void governor_watch_cgroup(struct daemon *d, const char *rel_v1, const char *rel_v2)
+{
+	if (d->gov)
+		watch_cgroup(d->gov, rel_v1, rel_v2);
+}
+
+void governor_set_cgroup_roots(const char *v1_root, const char *v2_root)
+{
+	roots_set = v1_root || v2_root;
+	snprintf(roots_v1, sizeof(roots_v1), "%s", v1_root ? v1_root : "");
+	snprintf(roots_v2, sizeof(roots_v2), "%s", v2_root ? v2_root : "");
 }
 
 /* ---- daemon interface ------------------------------------------------------ */
@@ -507,22 +775,60 @@ void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 	kick(g, GOV_BURST);
 }
 
-int governor_start(struct daemon *d)
+/* governor = advisor on a kernel without the advisor, or with advisor_mode
+ * = none in [ksmd]: pressure instead, said once in the log and in status. */
+static bool advisor_usable(struct governor *g)
+{
+	char mode[32];
+
+	if (ksmd_read_knob("advisor_mode", mode, sizeof(mode)) < 0) {
+		snprintf(g->note, sizeof(g->note), "advisor unavailable (kernel has no advisor_mode): "
+			 "pressure instead");
+		log_warn("governor: advisor: this kernel has no KSM advisor (no advisor_mode knob): "
+			 "governor pressure instead");
+		return false;
+	}
+	for (size_t i = 0; i < g->d->cfg.n_knobs; i++) {
+		const struct ksmd_setting *k = &g->d->cfg.knobs[i];
+
+		if (strcmp(k->knob, "advisor_mode") == 0 && strcmp(k->value, "none") == 0) {
+			snprintf(g->note, sizeof(g->note), "advisor_mode = none in [ksmd]: pressure instead");
+			log_warn("%s:%d: advisor_mode = none: governor advisor runs as pressure",
+				 k->file, k->line);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The knobs the policy steers (the others are left alone). */
+static bool steers(const struct governor *g, size_t i)
+{
+	return g->advisor ? i >= K_ADV_MODE : i < K_ADV_MODE;
+}
+
+/* admin: the knobs an admin took before a reload (NULL: none), known
+ * before the first write so that advisor_mode taken stays taken. */
+static int start(struct daemon *d, const bool *admin)
 {
 	struct governor *g;
 	struct gov_input in;
 	uint64_t now;
 	int rc;
 
-	if (d->cfg.governor != GOVERNOR_PRESSURE)
+	if (d->cfg.governor == GOVERNOR_FIXED)
 		return 0;
 	if (!(g = calloc(1, sizeof(*g))))
 		return -ENOMEM;
 	g->d = d;
 	g->psi_fd = -1;
-	g->p = (struct gov_params){ d->cfg.max_cpu_percent, GOV_MIN_CHANGE_USEC, GOV_PRESSURE_HOLD_USEC };
-	g->k[0].knob = "pages_to_scan";
-	g->k[1].knob = "sleep_millisecs";
+	for (size_t i = 0; i < N_KNOBS; i++) {
+		g->k[i].knob = knob_names[i];
+		g->k[i].admin = admin && admin[i];      /* what an admin took stays theirs */
+	}
+	g->advisor = d->cfg.governor == GOVERNOR_ADVISOR && advisor_usable(g);
+	g->p = (struct gov_params){ d->cfg.max_cpu_percent, GOV_MIN_CHANGE_USEC,
+				    GOV_PRESSURE_HOLD_USEC, g->advisor };
 	rebase(g);
 	find_roots(g);
 	if (!(g->ksmd_pid = ksmd_thread_pid()))
@@ -530,9 +836,10 @@ int governor_start(struct daemon *d)
 	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
 	cpu_sample(g, now);
 	read_inputs(g, now, &in);
-	gov_init(&g->m, &in);
+	gov_init(&g->m, &g->p, &in);
 	rc = sd_event_add_time(d->ev, &g->tick, CLOCK_MONOTONIC, now, 0, on_tick, g);
 	if (rc < 0) {
+		free(g->am);
 		free(g);
 		return rc;
 	}
@@ -543,10 +850,18 @@ int governor_start(struct daemon *d)
 	if (!g->meminfo_ok)
 		log_warn("governor: cannot read /proc/meminfo: MemAvailable not watched");
 	d->gov = g;
-	log_info("governor: pressure (cap %u %% CPU; v1 memory cgroups: %s; v2 memory.pressure: %s)",
+	log_info("governor: %s (cap %u %% CPU; v1 memory cgroups: %s; v2 memory.pressure: %s; "
+		 "v2 memory.events: %s; burst on %u MiB growth)",
+		 g->advisor ? "advisor (advisor_mode = scan-time)" : "pressure",
 		 g->p.max_cpu_percent, g->v1_root[0] ? g->v1_root : "none",
-		 g->v2_root[0] ? g->v2_root : "no memory controller");
+		 g->v2_memory ? g->v2_root : "no memory controller",
+		 g->v2_root[0] ? "where a group has the file" : "no cgroup2", d->cfg.burst_growth_mib);
 	return 0;
+}
+
+int governor_start(struct daemon *d)
+{
+	return start(d, NULL);
 }
 
 void governor_stop(struct daemon *d)
@@ -562,25 +877,23 @@ void governor_stop(struct daemon *d)
 	}
 	sd_event_source_disable_unref(g->psi);
 	sd_event_source_disable_unref(g->tick);
+	free(g->am);
 	free(g);
 	d->gov = NULL;
 }
 
 void governor_reload(struct daemon *d)
 {
-	bool admin[2] = { false, false };
+	bool admin[N_KNOBS] = { false };
 
-	if (d->gov) {
-		admin[0] = d->gov->k[0].admin;
-		admin[1] = d->gov->k[1].admin;
-	}
+	if (d->gov)
+		for (size_t i = 0; i < N_KNOBS; i++)
+			admin[i] = d->gov->k[i].admin;
 	governor_stop(d);
-	if (governor_start(d) < 0)
+	if (start(d, admin) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
 	if (!d->gov)
 		return;
-	d->gov->k[0].admin = admin[0];  /* what an admin took stays theirs */
-	d->gov->k[1].admin = admin[1];
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
 			watch_process(d->gov, d->tr.v[i].ref.pid);
@@ -591,8 +904,8 @@ static void admin_knobs(const struct governor *g, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < 2; i++)
-		if (g->k[i].admin || g->k[i].config)
+	for (size_t i = 0; i < N_KNOBS; i++)
+		if (steers(g, i) && (g->k[i].admin || g->k[i].config) && off < len)
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "",
 						g->k[i].knob);
 	if (!off)
@@ -611,9 +924,9 @@ int governor_state(const struct daemon *d, const char **state, unsigned *knob_wr
 void governor_status(struct daemon *d, struct proto_record *r)
 {
 	struct governor *g = d->gov;
-	char buf[64];
+	char buf[160];
 
-	proto_set(r, "governor", "%s", g ? "pressure" : "fixed");
+	proto_set(r, "governor", "%s", !g ? "fixed" : g->advisor ? "advisor" : "pressure");
 	if (ksmd_read_knob("pages_to_scan", buf, sizeof(buf)) == 0)
 		proto_set(r, "pages_to_scan", "%s", buf);
 	if (ksmd_read_knob("sleep_millisecs", buf, sizeof(buf)) == 0)
@@ -630,4 +943,13 @@ void governor_status(struct daemon *d, struct proto_record *r)
 	proto_set(r, "gov_admin_knobs", "%s", buf);
 	proto_set(r, "gov_knob_writes", "%u", g->writes);
 	proto_set(r, "gov_watches", "%zu", g->n_w + (g->psi ? 1 : 0));
+	if (g->v2_root[0])
+		proto_set(r, "gov_memory_events", "%u", g->memevents);
+	if (g->note[0])
+		proto_set(r, "gov_note", "%s", g->note);
+	if (!g->advisor)
+		return;
+	for (size_t i = K_ADV_SCAN; i < N_KNOBS; i++)
+		if (ksmd_read_knob(knob_names[i], buf, sizeof(buf)) == 0)
+			proto_set(r, knob_names[i], "%s", buf);
 }

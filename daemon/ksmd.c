@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,20 @@ int ksmd_unmerge_all(void)
 	return set_knob("run", "2");
 }
 
+/* The first value of a knob is the one to restore; false if already saved. */
+static bool save_old(const char *knob, const char *old)
+{
+	for (size_t i = 0; i < n_saved; i++)
+		if (strcmp(saved[i].knob, knob) == 0)
+			return false;
+	if (n_saved < sizeof(saved) / sizeof(saved[0])) {
+		snprintf(saved[n_saved].knob, sizeof(saved[n_saved].knob), "%s", knob);
+		snprintf(saved[n_saved].old, sizeof(saved[n_saved].old), "%s", old);
+		n_saved++;
+	}
+	return true;
+}
+
 static int set_knob(const char *knob, const char *value)
 {
 	char old[64];
@@ -107,15 +122,19 @@ static int set_knob(const char *knob, const char *value)
 	rc = write_knob(knob, value);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n_saved; i++)
-		if (strcmp(saved[i].knob, knob) == 0)
-			return 0;
-	if (n_saved < sizeof(saved) / sizeof(saved[0])) {
-		snprintf(saved[n_saved].knob, sizeof(saved[n_saved].knob), "%s", knob);
-		snprintf(saved[n_saved].old, sizeof(saved[n_saved].old), "%s", old);
-		n_saved++;
-	}
-	log_info("ksmd: %s = %s (was %s)", knob, value, old);
+	if (save_old(knob, old))
+		log_info("ksmd: %s = %s (was %s)", knob, value, old);
+	return 0;
+}
+
+int ksmd_remember(const char *knob)
+{
+	char old[64];
+	int rc = ksmd_read_knob(knob, old, sizeof(old));
+
+	if (rc < 0)
+		return rc;
+	save_old(knob, old);
 	return 0;
 }
 

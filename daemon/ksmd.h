@@ -24,6 +24,10 @@ int ksmd_apply(const struct ksmd_setting *s, size_t n, char *err, size_t errlen)
 void ksmd_restore(void);                           /* put back every knob changed */
 /* The governor's writes: like [ksmd] settings, restored at stop. */
 int ksmd_steer(const char *knob, const char *value);
+/* Remembers knob's current value to restore at stop, without writing it:
+ * for a knob the kernel itself changes as a side effect of another write
+ * (advisor_mode resets pages_to_scan). */
+int ksmd_remember(const char *knob);
 /* Someone else set knob: it is theirs now, not restored at stop. */
 void ksmd_forget(const char *knob);
 /* Counts ksmd_restore() calls: after one, the knobs are back to what they

@@ -31,6 +31,7 @@ ksm_save() {
 	[ -n "$KNOBS_SAVED" ] && return
 	: > "$TMP/knobs"
 	for k in run pages_to_scan sleep_millisecs smart_scan advisor_mode use_zero_pages \
+		 advisor_max_cpu advisor_target_scan_time \
 		 max_page_sharing merge_across_nodes; do
 		[ -r "$KSM/$k" ] || continue
 		v=$(sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$k")

@@ -181,6 +181,34 @@ if wait_until 120 gov_started && twin sdtwin 4 && wait_until 120 gov_watching; t
 else
 	fail governor "not started: $(journal_now | grep governor | tr '\n' '|')"
 fi
+
+# --- governor: cgroup v2 memory.events (high): an enrolled twin in its own
+# scope, watched; memory.high set under its usage, then it grows: the high
+# counter rises (reclaim_high), which is pressure ---
+HSCOPE=ksmplus-check-high.scope
+cp "$HERE/twin" "$TMPD/sdhigh"
+: >"$TMPD/st.high"
+ksmplusctl add sdhigh --runtime >/dev/null 2>&1
+systemd-run --quiet --scope --unit=$HSCOPE "$TMPD/sdhigh" --mib 4 --status "$TMPD/st.high" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+gov_events() { ksmplusctl status --json | sed -n 's/.*"gov_memory_events": *"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1; }
+ev_watched() { journal_now | grep -q "watching memory.events of .*$HSCOPE"; }
+ev_seen() { [ "$(gov_events)" -ge 1 ] 2>/dev/null; }
+if wait_until 120 grep -q ready "$TMPD/st.high" && H=$(pgrep -x sdhigh) && wait_until 120 ev_watched; then
+	HCG=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/"$H"/cgroup)
+	e0=$(gov_events)
+	echo $((2 * 1024 * 1024)) >"$HCG/memory.high"
+	kill -USR2 "$H"
+	if [ "$e0" = 0 ] && wait_until 120 ev_seen; then
+		pass memevents "$(journal_now | grep -m1 "watching memory.events of .*$HSCOPE"); high $(sed -n 's/^high //p' "$HCG/memory.events"), gov_memory_events $(gov_events), $(ksmplusctl status | grep '^governor:')"
+	else
+		fail memevents "gov_memory_events $e0 -> $(gov_events), $HCG/memory.events: $(tr '\n' ' ' <"$HCG/memory.events")"
+	fi
+	kill -9 "$H" 2>/dev/null
+else
+	fail memevents "sdhigh not watched: $(journal_now | grep -E 'sdhigh|memory.events' | tr '\n' '|')"
+fi
+ksmplusctl remove sdhigh --runtime >/dev/null 2>&1
 rm -f /etc/ksmplusd.conf.d/60-governor.conf
 systemctl reload $U
 

@@ -133,7 +133,7 @@ boot() {
 }
 
 # Each check of check.sh, by boot; a missing line is a failure.
-CHECKS1=(start status add savings-exact rlimit cgroup reload-bad governor journal security stop watchdog)
+CHECKS1=(start status add savings-exact rlimit cgroup reload-bad governor memevents journal security stop watchdog)
 CHECKS2=(boot-enabled)
 evaluate() {
 	local n=$1 c line; shift

@@ -1,7 +1,8 @@
 /* test_governor.c — the governor's state machine, with injected time:
  * burst after enrollment, settle, idle; pressure now, and bounded knob
  * changes under pressure that comes and goes; the CPU cap; MemAvailable's
- * hysteresis. */
+ * hysteresis; the advisor's knobs for the same states; app growth;
+ * memory.events parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,22 +19,30 @@
 
 #define SEC 1000000ULL
 
-static const struct gov_params P = { 25, GOV_MIN_CHANGE_USEC, GOV_PRESSURE_HOLD_USEC };
+static const struct gov_params P = { 25, GOV_MIN_CHANGE_USEC, GOV_PRESSURE_HOLD_USEC, false };
+static const struct gov_params PA = { 30, GOV_MIN_CHANGE_USEC, GOV_PRESSURE_HOLD_USEC, true };
 
 /* A world: time, KSM's full scans and our merged pages, ksmd's CPU. */
 struct world {
 	struct gov_machine m;
 	struct gov_input in;
 	unsigned changes;
+	const struct gov_params *p;
 };
 
-static void start(struct world *w)
+static void start_with(struct world *w, const struct gov_params *p)
 {
 	memset(w, 0, sizeof(*w));
+	w->p = p;
 	w->in.now = 1000 * SEC;
 	w->in.full_scans = 10;
 	w->in.cpu_percent = 1;
-	gov_init(&w->m, &w->in);
+	gov_init(&w->m, p, &w->in);
+}
+
+static void start(struct world *w)
+{
+	start_with(w, &P);
 }
 
 /* sec seconds pass in 1 s steps; every scan_every seconds a full scan
@@ -46,7 +55,7 @@ static void run(struct world *w, unsigned sec, unsigned scan_every, long long ga
 			w->in.full_scans++;
 			w->in.merging += gain;
 		}
-		if (gov_step(&w->m, &P, &w->in))
+		if (gov_step(&w->m, w->p, &w->in))
 			w->changes++;
 	}
 }
@@ -239,6 +248,101 @@ static void test_idle_gaining_settles(void **state)
 	assert_int_equal(w.m.state, GOV_SETTLE);
 }
 
+/* governor = advisor: the same states, the advisor's knobs. Burst: a short
+ * target scan time under the CPU cap; settle: the kernel's 200 s; idle:
+ * ksmd stopped (the advisor has a 10 % CPU floor, no slow pace); pressure:
+ * the target halves while pressure is signalled; ksmd over the cap slows. */
+static void test_advisor_knobs(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start_with(&w, &PA);
+	assert_int_equal(w.m.knobs.scan_time_sec, 200);
+	assert_int_equal(w.m.knobs.max_cpu, 30);
+	assert_int_equal(w.m.knobs.run, 1);
+	go_idle(&w);
+	assert_int_equal(w.m.knobs.run, 0);
+	assert_non_null(strstr(w.m.why, "ksmd stopped"));
+	gov_note_enrolled(&w.m, "app[1], whole");
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.state, GOV_BURST);
+	assert_int_equal(w.m.knobs.run, 1);
+	assert_int_equal(w.m.knobs.scan_time_sec, 5);
+	assert_int_equal(w.m.knobs.max_cpu, 30);
+	w.in.cpu_percent = 50;          /* over the cap: a longer scan */
+	run(&w, 11, 0, 0);
+	assert_true(w.m.knobs.scan_time_sec > 5);
+	w.in.cpu_percent = 2;
+	for (int i = 0; i < 60 && w.m.state == GOV_BURST; i++)
+		run(&w, 1, 1, 0);
+	assert_int_equal(w.m.state, GOV_SETTLE);
+	assert_int_equal(w.m.knobs.scan_time_sec, 200);
+	assert_int_equal(w.m.knobs.run, 1);
+	for (int i = 0; i < 10; i++) {
+		gov_note_pressure(&w.m, "psi");
+		run(&w, 10, 0, 0);
+	}
+	assert_int_equal(w.m.state, GOV_PRESSURE);
+	assert_int_equal(w.m.knobs.scan_time_sec, 2);
+	assert_int_equal(w.m.knobs.run, 1);
+	run(&w, 200, 2, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+	assert_int_equal(w.m.knobs.run, 0);
+}
+
+/* App growth: more than the limit above the mark (the latest burst, or the
+ * low point since) bursts again; while bursting the mark follows. */
+static void test_growth_rule(void **state)
+{
+	long long mark = 1000;
+
+	(void)state;
+	assert_false(gov_grew(&mark, 1000 + 64 * 1024, 64 * 1024, false));     /* not more than */
+	assert_true(gov_grew(&mark, 1001 + 64 * 1024, 64 * 1024, false));
+	assert_int_equal(mark, 1001 + 64 * 1024);
+	assert_false(gov_grew(&mark, 500, 64 * 1024, false));                  /* shrank: low point */
+	assert_int_equal(mark, 500);
+	assert_true(gov_grew(&mark, 500 + 70 * 1024, 64 * 1024, false));
+	assert_false(gov_grew(&mark, 900 * 1024, 64 * 1024, true));            /* bursting */
+	assert_int_equal(mark, 900 * 1024);
+	assert_false(gov_grew(&mark, 9000 * 1024, 0, false));                  /* 0: off */
+}
+
+static void test_growth_bursts(void **state)
+{
+	struct world w;
+
+	(void)state;
+	start(&w);
+	go_idle(&w);
+	gov_note_grew(&w.m, "gimp", 80 * 1024);
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.state, GOV_BURST);
+	assert_non_null(strstr(w.m.why, "gimp grew by 80 MiB"));
+	run(&w, 60, 5, 0);
+	assert_int_equal(w.m.state, GOV_IDLE);
+}
+
+static void test_memevents_parse(void **state)
+{
+	long long high, max;
+
+	(void)state;
+	gov_memevents_parse("low 0\nhigh 12\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n", &high, &max);
+	assert_int_equal(high, 12);
+	assert_int_equal(max, 3);
+	gov_memevents_parse("low 5\nmax 7", &high, &max);
+	assert_int_equal(high, -1);
+	assert_int_equal(max, 7);
+	gov_memevents_parse("", &high, &max);
+	assert_int_equal(high, -1);
+	assert_int_equal(max, -1);
+	gov_memevents_parse("highest 4\nmaxi 9\n", &high, &max);       /* whole keys only */
+	assert_int_equal(high, -1);
+	assert_int_equal(max, -1);
+}
+
 /* [ksmd] governor and max_cpu_percent: parsed, defaults, errors with
  * file:line. */
 static int parse(const char *text, struct config *c, char *err, size_t errlen)
@@ -277,6 +381,18 @@ static void test_config(void **state)
 	assert_int_equal(parse("[ksmd]\nmax_cpu_percent = 0\n", &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":2: invalid value '0' for max_cpu_percent"));
 	config_free(&c);
+	assert_int_equal(parse("[ksmd]\ngovernor = advisor\nburst_growth_mib = 0\n", &c, err,
+			       sizeof(err)), 0);
+	assert_int_equal(c.governor, GOVERNOR_ADVISOR);
+	assert_int_equal(c.burst_growth_mib, 0);
+	assert_int_equal(c.n_knobs, 0);
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.burst_growth_mib, 64);
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\nburst_growth_mib = lots\n", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: invalid value 'lots' for burst_growth_mib (expected 0..1048576)"));
+	config_free(&c);
 }
 
 int main(void)
@@ -292,6 +408,10 @@ int main(void)
 		cmocka_unit_test(test_mem_low_hysteresis),
 		cmocka_unit_test(test_mem_low_is_pressure),
 		cmocka_unit_test(test_idle_gaining_settles),
+		cmocka_unit_test(test_advisor_knobs),
+		cmocka_unit_test(test_growth_rule),
+		cmocka_unit_test(test_growth_bursts),
+		cmocka_unit_test(test_memevents_parse),
 		cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,289 @@
+/* test_governor_io.c — the governor in a daemon, against a fake sysfs and a
+ * fake cgroup2 tree (this machine's unified hierarchy has no memory
+ * controller and no memory.events): the v2 memory.events watch (inotify,
+ * as the kernel raises a modify event when a counter changes), the advisor
+ * on and off with pages_to_scan put back, an advisor knob taken by the
+ * admin, the fallback to pressure on a kernel without the advisor, and an
+ * app's growth read from /proc. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "governor.h"
+#include "ksmd.h"
+#include "protocol.h"
+
+static char dir[PATH_MAX], sysfs[PATH_MAX + 8], cg2[PATH_MAX + 8];
+static struct daemon d;
+
+static void put(const char *base, const char *file, const char *value)
+{
+	char p[2 * PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", base, file);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(value, f);
+	fclose(f);
+}
+
+static void get(const char *knob, char *buf, size_t len)
+{
+	assert_int_equal(ksmd_read_knob(knob, buf, len), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ksmplus-govio.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(sysfs, sizeof(sysfs), "%s/ksm", dir);
+	snprintf(cg2, sizeof(cg2), "%s/cg2", dir);
+	if (mkdir(sysfs, 0755) < 0 || mkdir(cg2, 0755) < 0)
+		return -1;
+	put(sysfs, "run", "1\n");
+	put(sysfs, "pages_to_scan", "333\n");
+	put(sysfs, "sleep_millisecs", "20\n");
+	put(sysfs, "full_scans", "5\n");
+	put(cg2, "cgroup.controllers", "cpu io pids\n");   /* as here: no memory */
+	ksmd_set_root(sysfs);
+	governor_set_cgroup_roots("", cg2);
+	memset(&d, 0, sizeof(d));
+	config_init(&d.cfg);
+	return sd_event_new(&d.ev) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	governor_stop(&d);
+	free(d.tr.v);
+	ksmd_restore();         /* a failed test must not leak saved knobs */
+	governor_set_cgroup_roots(NULL, NULL);
+	config_free(&d.cfg);
+	d.ev = sd_event_unref(d.ev);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Dispatches what is pending now (an inotify event: its handler counts). */
+static void drain(void)
+{
+	for (int i = 0; i < 100 && sd_event_run(d.ev, 0) > 0; i++)
+		;
+}
+
+static bool knob_is(const char *knob, const char *want)
+{
+	char v[64];
+
+	return ksmd_read_knob(knob, v, sizeof(v)) == 0 && strcmp(v, want) == 0;
+}
+
+static bool state_is(const char *want)
+{
+	const char *st;
+	unsigned writes;
+
+	return governor_state(&d, &st, &writes) == 0 && strcmp(st, want) == 0;
+}
+
+/* Runs the loop until cond holds (a tick is due at once or within 2 s, and
+ * sd-event may fire a timer up to 250 ms late): at most 10 s. */
+#define RUN_UNTIL(cond)                                                              \
+	do {                                                                         \
+		for (int i_ = 0; i_ < 40 && !(cond); i_++)                           \
+			assert_true(sd_event_run(d.ev, 250000) >= 0);                \
+		assert_true(cond);                                                   \
+	} while (0)
+
+static void status(struct proto_record *r)
+{
+	proto_record_init(r);
+	governor_status(&d, r);
+}
+
+static const char *field(struct proto_record *r, const char *key)
+{
+	const char *v;
+
+	status(r);
+	v = proto_get(r, key);
+	return v ? v : "";
+}
+
+static void events(const char *text)
+{
+	char p[2 * PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/app.scope", cg2);
+	put(p, "memory.events", text);
+}
+
+/* memory.events of an enrolled process's cgroup: a rise of high or max is
+ * pressure at once; other counters (low, oom) are not. */
+static void test_memevents_pressure(void **state)
+{
+	struct proto_record r;
+	char p[2 * PATH_MAX];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/app.scope", cg2);
+	assert_int_equal(mkdir(p, 0755), 0);
+	events("low 0\nhigh 4\nmax 0\noom 0\noom_kill 0\n");
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* the first tick: settle */
+	governor_watch_cgroup(&d, NULL, "/app.scope");
+	governor_watch_cgroup(&d, NULL, "/app.scope");          /* once per group */
+	governor_watch_cgroup(&d, NULL, "/gone.scope");         /* no file: not watched */
+	assert_string_equal(field(&r, "gov_memory_events"), "0");
+	assert_false(state_is("pressure"));
+
+	events("low 7\nhigh 4\nmax 0\noom 1\noom_kill 0\n");
+	drain();
+	assert_string_equal(field(&r, "gov_memory_events"), "0");
+
+	events("low 7\nhigh 5\nmax 0\noom 1\noom_kill 0\n");
+	drain();
+	assert_string_equal(field(&r, "gov_memory_events"), "1");
+	RUN_UNTIL(state_is("pressure"));
+
+	events("low 7\nhigh 5\nmax 2\noom 1\noom_kill 0\n");
+	drain();
+	assert_string_equal(field(&r, "gov_memory_events"), "2");
+}
+
+/* governor = advisor: advisor_mode = scan-time and its knobs steered; at
+ * stop every knob comes back, pages_to_scan too, which the kernel resets
+ * when advisor_mode changes (played here by hand). */
+static void test_advisor_on_and_restored(void **state)
+{
+	struct proto_record r;
+	char v[64];
+
+	(void)state;
+	put(sysfs, "advisor_mode", "[none] scan-time\n");
+	put(sysfs, "advisor_target_scan_time", "200\n");
+	put(sysfs, "advisor_max_cpu", "70\n");
+	d.cfg.governor = GOVERNOR_ADVISOR;
+	d.cfg.max_cpu_percent = 30;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(knob_is("advisor_max_cpu", "30"));    /* the first tick */
+	put(sysfs, "pages_to_scan", "500\n");   /* the kernel: advisor_min_pages_to_scan */
+	get("advisor_mode", v, sizeof(v));
+	assert_string_equal(v, "scan-time");
+	get("advisor_max_cpu", v, sizeof(v));
+	assert_string_equal(v, "30");
+	assert_string_equal(field(&r, "governor"), "advisor");
+	assert_string_equal(field(&r, "advisor_max_cpu"), "30");
+	assert_string_equal(field(&r, "gov_admin_knobs"), "-");
+	assert_null(proto_get(&r, "gov_note"));
+	governor_stop(&d);
+	ksmd_restore();
+	get("advisor_mode", v, sizeof(v));
+	assert_string_equal(v, "none");
+	get("advisor_max_cpu", v, sizeof(v));
+	assert_string_equal(v, "70");
+	get("pages_to_scan", v, sizeof(v));
+	assert_string_equal(v, "333");
+}
+
+/* The admin turns the advisor off behind our back: no longer steered, and
+ * neither it nor pages_to_scan is "restored" at stop. */
+static void test_advisor_taken_by_admin(void **state)
+{
+	struct proto_record r;
+	char v[64];
+
+	(void)state;
+	put(sysfs, "advisor_mode", "[none] scan-time\n");
+	put(sysfs, "advisor_target_scan_time", "200\n");
+	put(sysfs, "advisor_max_cpu", "70\n");
+	d.cfg.governor = GOVERNOR_ADVISOR;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(knob_is("advisor_max_cpu", "25"));    /* the first tick */
+	put(sysfs, "advisor_mode", "none\n");
+	put(sysfs, "pages_to_scan", "1234\n");
+	/* the governor's next tick (2 s) reads the knob back */
+	RUN_UNTIL(strstr(field(&r, "gov_admin_knobs"), "advisor_mode") != NULL);
+	governor_stop(&d);
+	ksmd_restore();
+	get("advisor_mode", v, sizeof(v));
+	assert_string_equal(v, "none");
+	get("pages_to_scan", v, sizeof(v));
+	assert_string_equal(v, "1234");
+}
+
+/* A kernel without the advisor: pressure instead, said in status. */
+static void test_advisor_fallback(void **state)
+{
+	struct proto_record r;
+
+	(void)state;
+	d.cfg.governor = GOVERNOR_ADVISOR;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* steered as pressure: settle */
+	assert_string_equal(field(&r, "governor"), "pressure");
+	assert_non_null(strstr(field(&r, "gov_note"), "advisor unavailable"));
+	assert_null(proto_get(&r, "advisor_max_cpu"));
+}
+
+/* App growth, read for real: this test process, enrolled twice (an app of
+ * two processes). Its first sum is the mark (not the first process's
+ * share: that read a restart as growth); 8 MiB more (limit 2) bursts. */
+static void test_growth_bursts(void **state)
+{
+	char *more;
+
+	(void)state;
+	char *mem = malloc(4 << 20);
+	assert_non_null(mem);
+	memset(mem, 1, 4 << 20);
+	d.tr.v = calloc(2, sizeof(*d.tr.v));
+	assert_non_null(d.tr.v);
+	for (size_t i = 0; i < 2; i++) {
+		d.tr.v[i].ref.pid = getpid();
+		d.tr.v[i].ref.pidfd = -1;
+		d.tr.v[i].state = TRACKED_ENROLLED;
+		snprintf(d.tr.v[i].app, sizeof(d.tr.v[i].app), "self");
+	}
+	d.tr.n = 2;
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	d.cfg.burst_growth_mib = 2;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(!knob_is("pages_to_scan", "333"));   /* the first tick wrote */
+	assert_true(state_is("settle"));                /* a restart is not growth */
+	more = malloc(8 << 20);
+	assert_non_null(more);
+	memset(more, 2, 8 << 20);
+	RUN_UNTIL(state_is("burst"));
+	free(more);
+	free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_memevents_pressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_advisor_on_and_restored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_advisor_taken_by_admin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_advisor_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth_bursts, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
