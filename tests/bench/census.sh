@@ -71,7 +71,10 @@ row() {
 			sleep 0.5
 		done
 	else
-		until grep -q "census: ksmpbcen.*advised" "$T/d.log"; do sleep 0.1; done
+		end=$(( $(date +%s) + 120 ))
+		until grep -q "census: ksmpbcen.*advised" "$T/d.log" || [ "$(date +%s)" -ge $end ]; do
+			sleep 0.1
+		done
 	fi
 	settle $a $b
 	merged=$(sum_field ksm_merging_pages $a $b)
