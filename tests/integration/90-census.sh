@@ -53,7 +53,6 @@ for p in $a $b; do verify_twin "$p"; done
 [ "$merged" -ge 510 ] || fail "$POLICY: $merged of 512 duplicate pages merged (want >= 510)"
 [ "$rmap" -le 600 ] || fail "$POLICY: $rmap rmap_items (want <= 600)"
 [ "$profit" -gt 0 ] || fail "$POLICY: profit $profit B (want > 0)"
-ctl status | grep -q "by range" || note "status: $(ctl status)"
 
 # growth: 100 MiB more each, equal page for page to the first region (but
 # the 0xff MiB): censused again on growth, advised, merged
