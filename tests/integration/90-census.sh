@@ -78,7 +78,8 @@ wait_until 60 sh -c "[ \$(awk '\$1 == \"ksm_merging_pages\" { print \$2 }' /proc
 kill "$d"
 wait_until 60 grep -q "census: ksmpcpol\[$c\] (app ksmpcpol): [0-9]* KiB no longer pay, unmerged" "$DLOG" ||
 	fail "c's range not unmerged after d left: $(grep census "$DLOG" | tail -5)"
-[ "$(merging "$c")" -eq 0 ] || fail "c still merging $(merging "$c") pages"
+# (a few pages of its stack may still pay: zeros held by the others too)
+[ "$(merging "$c")" -lt 64 ] || fail "c still merging $(merging "$c") pages"
 verify_twin "$c"
 [ "$(merging "$a")" -ge 20000 ] || fail "a's ranges lost: $(merging "$a") merging"
 
