@@ -84,7 +84,7 @@ row() {
 	kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=""
 	kill $a $b; wait $a $b 2>/dev/null
 	note=""
-	[ "$pol" = whole ] && [ "$worst" -lt 0 ] && note=" (before the drop: $worst)"
+	[ "$pol" = whole ] && [ "$worst" -lt 0 ] && note=" (worst seen before: $worst B)"
 	printf '| %s | %s | %s | %s | %s B%s | %s |\n' "$label" "$pol" "$merged" "$rmap" "$profit" "$note" "${cpu:-—}"
 }
 
