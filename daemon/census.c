@@ -24,6 +24,9 @@ void census_free(struct census *c)
 	free(c->e);
 	free(c->ranges);
 	free(c->maps);
+	free(c->addr);
+	c->addr = NULL;
+	c->cap_addr = 0;
 	c->e = NULL;
 	c->ranges = c->maps = NULL;
 	c->n = c->cap = c->n_ranges = c->cap_ranges = c->n_maps = c->cap_maps = 0;
@@ -107,6 +110,14 @@ int census_add_page(struct census *c, uintptr_t addr, const void *page)
 	if (!e)
 		return -ENOMEM;
 	c->e = e;
+	if (c->keep_addr) {
+		uintptr_t *a = array_grow(c->addr, c->n, &c->cap_addr, sizeof(*a), 1024);
+
+		if (!a)
+			return -ENOMEM;
+		c->addr = a;
+		c->addr[c->n] = addr;
+	}
 	kind = census_classify(page, c->page_size);
 	c->zero_pages += kind == 1;
 	c->repeated_pages += kind == 2;
@@ -135,6 +146,46 @@ void census_rollback(struct census *c, const struct census_mark *m)
 	c->proc = m->proc;
 	c->pid = m->pid;
 	/* areas before the mark are another process's: untouched since */
+}
+
+void census_keep_addresses(struct census *c)
+{
+	c->keep_addr = true;
+}
+
+/* census_group_sizes' scratch: a hash and where its entry is. */
+struct hash_at {
+	uint64_t hash;
+	size_t i;
+};
+
+static int hash_at_cmp(const void *a, const void *b)
+{
+	const struct hash_at *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* Sorting a copy leaves the entries in page order, which range enrollment
+ * walks; the copy lives only as long as this call. */
+int census_group_sizes(const struct census *c, uint32_t *m)
+{
+	struct hash_at *h = c->n ? malloc(c->n * sizeof(*h)) : NULL;
+
+	if (c->n && !h)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		h[i] = (struct hash_at){ c->e[i].hash, i };
+	if (c->n > 1)
+		qsort(h, c->n, sizeof(*h), hash_at_cmp);
+	for (size_t i = 0, j; i < c->n; i = j) {
+		for (j = i + 1; j < c->n && h[j].hash == h[i].hash; j++)
+			;
+		for (size_t k = i; k < j; k++)
+			m[h[k].i] = (uint32_t)(j - i > UINT32_MAX ? UINT32_MAX : j - i);
+	}
+	free(h);
+	return 0;
 }
 
 static int entry_cmp(const void *a, const void *b)

@@ -49,6 +49,11 @@ struct census {
 	uint64_t zero_pages, repeated_pages;    /* sampled */
 	uint64_t resident;              /* every resident page seen, sampled or not */
 	size_t max_sampled;             /* census_add_page refuses more; 0: no limit */
+	/* census_keep_addresses: addr[i] is entry i's page (e[i] before the
+	 * report's sort), for policy = census (rangeplan.h); NULL: not kept. */
+	uintptr_t *addr;
+	size_t cap_addr;
+	bool keep_addr;
 };
 
 /* Where the census stood before a process: to leave out one that exited
@@ -95,6 +100,14 @@ void census_count_resident(struct census *c, uint64_t n);
 int census_add_page(struct census *c, uintptr_t addr, const void *page);
 void census_mark(const struct census *c, struct census_mark *m);
 void census_rollback(struct census *c, const struct census_mark *m);
+/* From now on, each hashed page's address is kept too (8 more bytes a page):
+ * range enrollment needs to know where the duplicates are, not only how many
+ * there are. */
+void census_keep_addresses(struct census *c);
+/* For each entry, in the order pages were added (so before census_report,
+ * which sorts them): how many hashed pages hold its content, itself
+ * included (1: unique). m must hold c->n values. 0, or -ENOMEM. */
+int census_group_sizes(const struct census *c, uint32_t *m);
 /* Computes the forecast (sorts the entries: call once, at the end). */
 void census_report(struct census *c, struct census_report *r);
 

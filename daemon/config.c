@@ -18,6 +18,9 @@
  *   max_processes = 8192           ; 1..1000000 processes tracked at most
  *   cross_user = deny              ; deny | allow (also in [ksmd]): enroll the
  *                                  ; processes of one uid at a time
+ *   policy = whole                 ; whole | census: enroll only the ranges whose
+ *                                  ; duplicates pay (rangeplan.h)
+ *   census_interval_sec = 300      ; 1..86400, census again (policy = census)
  *
  *   [apps]
  *   app = gimp                     ; repeatable; "app = a b,c" lists several
@@ -28,6 +31,7 @@
  *   [app gimp]                     ; per-app options (NAME: at most 44
  *                                  ; bytes, inih's section limit)
  *   children = no                  ; the app's processes only, not their trees
+ *   policy = census                ; whole | census, for this app
  *
  *   [ksmd]                         ; written to /sys/kernel/mm/ksm/<knob>
  *   run = 1                        ; 0..1 (2, "unmerge all", is an action)
@@ -225,6 +229,19 @@ static int set_cross_user(struct parse_state *st, const char *v)
 	return 0;
 }
 
+/* policy = whole (prctl or every anonymous range, then the profit check)
+ * or census (rangeplan.h: only the ranges whose duplicates pay). */
+static int parse_policy(struct parse_state *st, const char *v, bool *census)
+{
+	if (strcmp(v, "census") == 0)
+		*census = true;
+	else if (strcmp(v, "whole") == 0)
+		*census = false;
+	else
+		return fail(st, "invalid value '%s' for policy (expected whole or census)", v);
+	return 0;
+}
+
 static int set_daemon(struct parse_state *st, const char *key, const char *v)
 {
 	struct config *c = st->c;
@@ -281,6 +298,17 @@ static int set_daemon(struct parse_state *st, const char *key, const char *v)
 	}
 	if (strcmp(key, "cross_user") == 0)
 		return set_cross_user(st, v);
+	if (strcmp(key, "policy") == 0)
+		return parse_policy(st, v, &c->policy_census);
+	if (strcmp(key, "census_interval_sec") == 0) {
+		unsigned long long n;
+
+		if (!parse_uint(v, 1, 86400, &n))
+			return fail(st, "invalid value '%s' for census_interval_sec (expected seconds, "
+				    "1..86400)", v);
+		c->census_interval_sec = (unsigned)n;
+		return 0;
+	}
 	return fail(st, "unknown key '%s' in [ksmplusd]", key);
 }
 
@@ -493,8 +521,18 @@ static int set_app_option(struct parse_state *st, const char *name, const char *
 	if (!config_name_ok(name, &why))
 		return fail(st, "invalid app name '%s' in [app %s]: %s", log_escape(name, shown, sizeof(shown)),
 			    shown, why);
+	if (strcmp(key, "policy") == 0) {
+		bool census;
+
+		if (parse_policy(st, v, &census) < 0)
+			return -1;
+		strlist_remove(census ? &c->whole_apps : &c->census_apps, name);
+		if (strlist_add(census ? &c->census_apps : &c->whole_apps, name) < 0)
+			return fail(st, "out of memory");
+		return 0;
+	}
 	if (strcmp(key, "children") != 0)
-		return fail(st, "unknown key '%s' in [app %s] (expected children)", key, name);
+		return fail(st, "unknown key '%s' in [app %s] (expected children or policy)", key, name);
 	if (!parse_bool(v, &yes))
 		return fail(st, "invalid value '%s' for children (expected yes or no)", v);
 	if (yes)
@@ -764,6 +802,9 @@ void config_init(struct config *c)
 	c->profit_min_scans = 3;
 	c->profit_min_sec = 60;
 	c->profit_backoff_sec = 600;
+	/* policy = census: a census costs ~0.1 s of CPU per 100 MiB; growth
+	 * and new processes bring one sooner */
+	c->census_interval_sec = 300;
 	/* ~600 bytes and a pidfd each: 8192 is 5 MB, and more processes of
 	 * named apps than a desktop or a worker-pool server runs. */
 	c->max_processes = 8192;
@@ -785,6 +826,8 @@ void config_free(struct config *c)
 	strlist_clear(&c->apps);
 	strlist_clear(&c->excludes);
 	strlist_clear(&c->no_children);
+	strlist_clear(&c->census_apps);
+	strlist_clear(&c->whole_apps);
 	c->n_knobs = 0;
 }
 

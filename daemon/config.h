@@ -26,6 +26,11 @@ struct config {
 	struct strlist apps;
 	struct strlist excludes;        /* default: mysqld mariadbd */
 	struct strlist no_children;     /* [app NAME] children = no */
+	/* policy = census (rangeplan.h): [ksmplusd] policy, and [app NAME]
+	 * policy, which wins for that app */
+	bool policy_census;
+	struct strlist census_apps, whole_apps;
+	unsigned census_interval_sec;   /* [ksmplusd] census_interval_sec */
 	struct ksmd_setting knobs[CONFIG_MAX_KNOBS];
 	size_t n_knobs;
 	enum backend_pref backend;

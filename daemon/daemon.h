@@ -55,6 +55,7 @@ struct daemon {
 		unsigned long long enrolled, later, skipped, gone, dropped;
 	} count;
 	struct analysis *ana;   /* analysis.c: ksmplusctl analyze's census worker */
+	struct rangeplan *rp;   /* rangeplan.c: policy = census's worker and plans */
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */

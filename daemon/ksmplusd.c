@@ -21,6 +21,7 @@
 #include "rlimits.h"
 #include "log.h"
 #include "procwatch.h"
+#include "rangeplan.h"
 #include "protocol.h"
 #include "tracker.h"
 
@@ -143,6 +144,10 @@ static int setup_loop(struct daemon *d, const struct options *o)
 		log_err("cannot set up the census worker: %s", strerror(-rc));
 		return -1;
 	}
+	if ((rc = rangeplan_init(d)) < 0) {
+		log_err("cannot set up the census policy's worker: %s", strerror(-rc));
+		return -1;
+	}
 	if (control_open(d->ev, o->socket, commands_on_control, d, &d->ctl, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -1;
@@ -176,6 +181,7 @@ static void shutdown_daemon(struct daemon *d)
 		procwatch_stop(d->pw);
 	figures_free(d);
 	analysis_free(d);
+	rangeplan_free(d);
 	sd_event_source_unref(d->rescan);
 	sd_event_source_unref(d->reaper);
 	sd_event_source_unref(d->retry);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pidref.h"
 #include "policy.h"
+#include "rangeplan.h"
 #include "vmas.h"
 
 /* KSM merges pages across every enrolled process, and whether a page was
@@ -61,6 +62,11 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		vmas_free(&t->advised);
 		return;
 	}
+	if (rangeplan_app_census(&d->cfg, t->app)) {
+		rangeplan_enroll(d, t);         /* its ranges once censused */
+		return;
+	}
+	t->census = false;
 	rc = vmas_read(t->ref.pid, &ranges);
 	lifecycle_arm_reaper(d);          /* covers the previous attempt's leftovers too */
 	if (rc < 0) {
@@ -490,14 +496,17 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 			tracker_remove(&d->tr, t->ref.pid);
 			continue;
 		}
-		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)
-			rescan_one(d, t);
+		if (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES && !t->census)
+			rescan_one(d, t);       /* census: new memory waits for the census */
 		else if (t->state == TRACKED_SKIPPED && t->cross_user && !d->paused)
 			lifecycle_enroll(d, t);     /* the other uid may be gone */
 	}
+	rangeplan_tick(d);
+	/* A census app's plan is its profit check, range by range. */
 	if (d->cfg.drop_unprofitable)
 		for (size_t i = 0; i < d->apps.effective.n; i++)
-			judge_app(d, d->apps.effective.v[i], g.full_scans, now_usec());
+			if (!rangeplan_app_census(&d->cfg, d->apps.effective.v[i]))
+				judge_app(d, d->apps.effective.v[i], g.full_scans, now_usec());
 	/* The next judgement uses exact figures computed meanwhile, off the loop. */
 	if (d->cfg.drop_unprofitable)
 		figures_refresh(d, 0);

@@ -301,6 +301,7 @@ static void on_fork(struct daemon *d, const struct procwatch_info *info)
 	t->inherited = true;
 	t->state = TRACKED_ENROLLED;
 	t->mode = parent->mode;
+	t->census = parent->census;     /* censused with its app, as a new process */
 	/* Enrolled by range: the child's advised ranges are its parent's (a
 	 * copy: cur minus nothing). Whole-process: none to keep. */
 	if (parent->mode == ENROLL_RANGES)

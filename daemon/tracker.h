@@ -39,6 +39,10 @@ struct tracked {
 	bool by_cgroup;                 /* a cgroup app's member (cgroups.h) */
 	bool inherited;
 	char reason[160];               /* why skipped or failed */
+	/* policy = census (rangeplan.h): advised holds the planned ranges;
+	 * census_anon_kib its RssAnon when last censused (0: never). */
+	bool census;
+	uint64_t census_anon_kib;
 	bool cross_user;                /* skipped for another uid's enrolled processes */
 	/* A "later" skip (stopped, in D state, interrupted...) is retried with
 	 * exponential back-off: when (CLOCK_MONOTONIC usec, 0 = not due) and

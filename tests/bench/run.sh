@@ -5,8 +5,9 @@
 #   BENCH_IDLE       idle non-matching processes (2000)
 #   BENCH_RATE       short-lived processes per second (200)
 #   BENCH_FALLBACK=1 also measure ksmplusd without the proc connector
-#   BENCH_ONLY       space-separated subset of: overhead enroll governor
-#                    (governor: ksmd pace policies, ~20 min; tests/bench/governor.sh)
+#   BENCH_ONLY       space-separated subset of: overhead enroll governor census
+#                    (governor: ksmd pace policies, ~20 min; tests/bench/governor.sh;
+#                    census: policy = whole vs census, ~5 min; tests/bench/census.sh)
 # Every process started here is killed on exit; KSM sysfs knobs are put back
 # as found.
 set -u
@@ -15,7 +16,7 @@ BUILD=${BUILD:-build}
 SECONDS_=${BENCH_SECONDS:-60}
 IDLE=${BENCH_IDLE:-2000}
 RATE=${BENCH_RATE:-200}
-ONLY=${BENCH_ONLY:-overhead enroll governor}
+ONLY=${BENCH_ONLY:-overhead enroll governor census}
 KSM=/sys/kernel/mm/ksm
 HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/ksmplus-bench-run.XXXXXX)
@@ -196,6 +197,10 @@ bench_enroll() {        # the lead's exec->enrolled latency and twins benchmarks
 
 bench_governor() {      # ksmd pace policies side by side
 	BUILD=$BUILD sh "$here/governor.sh"
+}
+
+bench_census() {        # policy = whole vs census (issue 11)
+	BUILD=$BUILD sh "$here/census.sh"
 }
 
 # ---- main ----

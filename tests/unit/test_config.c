@@ -333,7 +333,7 @@ static void test_bad_files(void **state)
 		  "invalid app name '/usr/bin/gimp': contains '/' (give the program name, not a path; for a cgroup: cgroup:GLOB)" },
 		{ "[apps]\napp = gimp # the editor\n", 2,
 		  "invalid app name '#': starts with '#' (inline comments start with ' ;')" },
-		{ "[app gimp]\nkids = no\n", 2, "unknown key 'kids' in [app gimp] (expected children)" },
+		{ "[app gimp]\nkids = no\n", 2, "unknown key 'kids' in [app gimp] (expected children or policy)" },
 		{ "[app gimp]\nchildren = some\n", 2,
 		  "invalid value 'some' for children (expected yes or no)" },
 		/* inih cuts section names at 49 bytes: without a check, the option
