@@ -37,6 +37,8 @@
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
 #   V=1                     print the whole serial log, not just KTEST lines
 #   KSMPLUS_GUEST_APPEND    more guest kernel arguments, e.g. ksmplus.stress_s=30
+#   KSMPLUS_KERNEL_TESTS    run only the tests whose NAME matches this ERE
+#                           (whole name), e.g. 'sampling_(budget|spread)'
 set -euo pipefail
 
 SELF=$(readlink -f "$0")
@@ -109,7 +111,15 @@ build_guest_programs() {
 		cp "$f" "$OUT/tests/"
 	done
 	mapfile -t TESTS < <(cd "$OUT/tests" && find . -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort)
-	[ ${#TESTS[@]} -gt 0 ] || die "no tests in $TESTDIR"
+	if [ -n "${KSMPLUS_KERNEL_TESTS:-}" ]; then
+		local only=()
+		for f in "${TESTS[@]}"; do
+			if test_name "$f" | grep -qxE -- "$KSMPLUS_KERNEL_TESTS"; then only+=("$f"); fi
+		done
+		TESTS=("${only[@]}")
+		log "KSMPLUS_KERNEL_TESTS=$KSMPLUS_KERNEL_TESTS: running ${#TESTS[@]} test(s) only"
+	fi
+	[ ${#TESTS[@]} -gt 0 ] || die "no tests in $TESTDIR${KSMPLUS_KERNEL_TESTS:+ matching $KSMPLUS_KERNEL_TESTS}"
 }
 
 # Copies a dynamically linked program and everything ldd says it loads.
@@ -193,7 +203,7 @@ run_guest() {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -machine mem-merge=off -m 1G -smp 2 \
 		-nographic -no-reboot -kernel "$image" -initrd "$INITRAMFS" \
 		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400 ${KSMPLUS_GUEST_APPEND:-}" \
-		</dev/null 2>&1 | tr -d '\r' | tee "$serial" |
+		</dev/null 2>&1 | stdbuf -o0 tr -d '\r' | tee "$serial" |
 		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
 	rc=${PIPESTATUS[0]}
 	set -e

@@ -3,12 +3,17 @@
 # benchmark table: boots the patched kernel with tests/kernel/run.sh
 # (--flavor patched, cached kernel if nothing changed) and prints what the
 # sampling tests measured in the guest, sampling=0 against sampling=1 in the
-# same boot. Environment as for run.sh (BUILD, KSMPLUS_KERNEL_*).
+# same boot. Environment as for run.sh (BUILD, KSMPLUS_KERNEL_*), and
+#   KSMPLUS_BENCH_MIB  the region of test_27 sampling_cost, MiB (default 512:
+#                      the guest has 1 GiB; 2 GiB would not fit)
+#   KSMPLUS_BENCH_S    its measuring window per setting, seconds (default 30)
+# KSMPLUS_KERNEL_TESTS=sampling_cost runs that benchmark alone (~5 min).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
-"$REPO/tests/kernel/run.sh" --flavor patched
+KSMPLUS_GUEST_APPEND="${KSMPLUS_GUEST_APPEND:-} ksmplus.bench_mib=${KSMPLUS_BENCH_MIB:-512} ksmplus.bench_s=${KSMPLUS_BENCH_S:-30}" \
+	"$REPO/tests/kernel/run.sh" --flavor patched
 rc=$?
 serial=$BUILD/kernel/patched/serial.log
 [ -r "$serial" ] || { echo "sampling-bench: no serial log $serial" >&2; exit 1; }
@@ -25,4 +30,11 @@ sed -n 's/^KTEST sampling_later [A-Z]* //p' "$serial"
 echo
 echo "Stress (write/fork/munmap/mremap/exit, sampling=1):"
 sed -n 's/^KTEST sampling_stress [A-Z]* //p' "$serial"
+echo
+echo "ksmd's cost on distinct pages at pages_to_scan=100, sleep_millisecs=20 (stock"
+echo "after 3 full scans, sampling=1 once retired), and the target's worst mmap/munmap:"
+sed -n 's/^# sampling_cost: TABLE //p' "$serial"
+echo
+echo "Budget (wake-ups per full scan, retired memory, pages_to_scan=100):"
+sed -n 's/^KTEST sampling_budget [A-Z]* //p' "$serial"
 exit $rc

@@ -6,13 +6,18 @@
  * boot it reports, after convergence: pages merged (sum of ksm_stat
  * ksm_merging_pages), rmap_items (sum of ksm_rmap_items), general_profit
  * and the change of MemAvailable since before enrollment.
- * sampling=1 must merge >= 510 pages, keep <= 600 rmap_items and have a
- * positive general_profit. */
+ * sampling=1 must merge >= 510 pages, keep <= RMAP_MAX rmap_items and have
+ * a positive general_profit. */
 #include "sampling.h"
 
 #define LEN (100 * KT_MIB)
 #define NW 2
 #define SETTLE_SCANS 20		/* full scans after the merge target is met */
+/* The 512 merged pages, and in the probe round of retired memory (one scan
+ * in 32, all ranges at once since the skip walk was budgeted, issue 9) 1
+ * page in 256 probed plus 1 content in 256 sampled: 512 + 200 + 200, kept
+ * until the scan after next; and slack. Below the thesis's 1,027. */
+#define RMAP_MAX 1000
 
 struct row {
 	long merged, rmap, rmap_max, profit, avail_kib;
@@ -95,10 +100,10 @@ int main(void)
 	       r0.profit, r0.avail_kib);
 	printf("# sampling_density: TABLE %-10d %8ld %12ld %15ld %+18ld\n", 1, r1.merged, r1.rmap,
 	       r1.profit, r1.avail_kib);
-	if (r1.merged < 510 || r1.rmap_max > 600 || r1.profit <= 0)
-		kt_fail("sampling=1: merged %ld (want >= 510), rmap_items %ld max %ld (want <= 600), "
+	if (r1.merged < 510 || r1.rmap_max > RMAP_MAX || r1.profit <= 0)
+		kt_fail("sampling=1: merged %ld (want >= 510), rmap_items %ld max %ld (want <= %d), "
 			"general_profit %ld (want > 0); sampling=0: merged %ld rmap_items %ld",
-			r1.merged, r1.rmap, r1.rmap_max, r1.profit, r0.merged, r0.rmap);
+			r1.merged, r1.rmap, r1.rmap_max, RMAP_MAX, r1.profit, r0.merged, r0.rmap);
 	kt_pass("sampling=0: merged %ld rmap_items %ld general_profit %ld MemAvailable %+ld KiB | "
 		"sampling=1: merged %ld rmap_items %ld (max %ld) general_profit %ld MemAvailable %+ld KiB",
 		r0.merged, r0.rmap, r0.profit, r0.avail_kib,
