@@ -31,15 +31,14 @@ test_cleanup() {
 		rmdir "$cg" 2>/dev/null || echo "note: could not remove $cg" >&2
 	done
 }
-# in_cgroup DIR NAME — a 10 MiB twin started inside cgroup DIR; its pid.
+# in_cgroup DIR NAME — a 10 MiB twin started inside cgroup DIR: CGPID.
 in_cgroup() {
-	cp "$BUILD/tests/twin" "$TMP/$2"
+	cp "$BUILD/tests/twin" "$TMP/$2" || fail "no $BUILD/tests/twin"
 	st=$(mktemp "$TMP/st.XXXXXX")
 	sh -c "echo \$\$ > $1/cgroup.procs && exec $TMP/$2 --mib 10 --distinct --seed 3 --status $st" > /dev/null 2>&1 &
-	pid=$!
-	track "$pid"
+	CGPID=$!
+	track "$CGPID"
 	wait_until 20 grep -qs ready "$st" || fail "twin in $1 did not start"
-	echo "$pid"
 }
 
 # --- --cgroup ---------------------------------------------------------------
@@ -52,7 +51,8 @@ hierarchies=0
 for dir in "$CG2" "$MEM1"; do
 	[ -n "$dir" ] || continue
 	mkdir "$dir/$NAME" || fail "cannot create $dir/$NAME"
-	p=$(in_cgroup "$dir/$NAME" ksmpcgana)
+	in_cgroup "$dir/$NAME" ksmpcgana
+	p=$CGPID
 	grep -q "$NAME" "/proc/$p/cgroup" || fail "$p is not in $dir/$NAME: $(cat "/proc/$p/cgroup")"
 	# a scope-like name (any component) and a whole path
 	for glob in "ksmplus-ana-$$*" "/$NAME"; do
