@@ -38,6 +38,7 @@ in_cgroup() {
 	sh -c "echo \$\$ > $1/cgroup.procs && exec $TMP/$2 --mib 10 --distinct --seed 3 --status $st" > /dev/null 2>&1 &
 	CGPID=$!
 	track "$CGPID"
+	ln -s "$st" "$TMP/twin.$CGPID.st"       # for verify_twin
 	wait_until 20 grep -qs ready "$st" || fail "twin in $1 did not start"
 }
 
