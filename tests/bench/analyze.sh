@@ -29,8 +29,12 @@ trap 'exit 1' INT TERM
 
 ctl() { "$BUILD/ksmplusctl" --socket "$T/sock" "$@"; }
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["census"][sys.argv[1]])' "$1"; }
-ksm_field() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/ksm_stat" 2>/dev/null; }
-sum_field() { k=$1; shift; n=0; for p in "$@"; do n=$(( n + $(ksm_field "$p" "$k" || echo 0) )); done; echo $n; }
+ksm_field() { awk -v k="$2" '$1 == k || $1 == k":" { print $2 }' "/proc/$1/ksm_stat" 2>/dev/null; }
+sum_field() {
+	k=$1; shift; n=0
+	for p in "$@"; do v=$(ksm_field "$p" "$k"); n=$(( n + ${v:-0} )); done
+	echo $n
+}
 
 # twin NAME ARGS... — a workload process, ready; its pid
 twin() {
