@@ -68,7 +68,11 @@ _ksmplusctl() {
 	status) COMPREPLY=($(compgen -W $'--json\n--fresh' -- "$cur")) ;;
 	analyze)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W $'--pid\n--sample\n--json' -- "$cur"))
+			COMPREPLY=($(compgen -W $'--pid\n--cgroup\n--sample\n--json' -- "$cur"))
+		elif [[ $prev == --cgroup ]]; then
+			COMPREPLY=($(compgen -W "$(find /sys/fs/cgroup -maxdepth 6 -type d \
+				\( -name '*.scope' -o -name '*.service' \) -printf '%f\n' 2>/dev/null |
+				sort -u)" -- "$cur"))
 		elif [[ $prev != --pid && $prev != --sample ]]; then
 			COMPREPLY=($(compgen -W "$(ps -eo comm= 2>/dev/null | sort -u)" -- "$cur"))
 		fi

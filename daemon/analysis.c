@@ -8,6 +8,14 @@
  * at a time; the latest result is kept (a few hundred bytes: the page
  * hashes are freed by the thread as soon as the forecast is made).
  *
+ * Against other enrolled apps: the daemon's tracked, enrolled processes of
+ * other apps are hashed too, with the same sampling, into a second census,
+ * and the report says which of the app's pages they hold too and which part
+ * of the saving depends on them (census_report_against).
+ *
+ * The last forecast of each app (by name, or cgroup:GLOB) is kept, so
+ * status can show it next to the measured saving (analysis_forecast).
+ *
  * The thread runs at nice 19, uses at most half a core (pace), reads each
  * target in bounded batches (procmem.h) and never stops it. Shutdown cancels it between two pagemap
  * chunks.
@@ -30,6 +38,7 @@
 
 #include "array.h"
 #include "census.h"
+#include "cgroups.h"
 #include "daemon.h"
 #include "log.h"
 #include "match.h"
@@ -42,16 +51,31 @@
 /* The census may use this share of one core (percent): at most, the thread
  * sleeps as long as it has worked. */
 #define ANALYSIS_CPU_PCT 50
+/* Forecasts kept for status, one per app: the oldest goes beyond this. */
+#define ANALYSIS_FORECASTS 64
+
+/* A process of another enrolled app, hashed to find what both hold. */
+struct other_proc {
+	pid_t pid;
+	uint32_t app;                   /* index into analysis_job.other_apps */
+};
 
 struct analysis_job {
 	unsigned id;
 	char name[256];                 /* the app; "" with pid */
 	pid_t pid;                      /* --pid; 0 with name */
+	char glob[256];                 /* --cgroup: "" otherwise */
 	pid_t *pids;                    /* the app's tracked processes, then all */
 	size_t npids, cap_pids;
 	unsigned sample;
 	const atomic_bool *cancel;
+	/* other enrolled apps: names, and their processes (copied by the loop) */
+	char (*other_apps)[256];
+	size_t n_other_apps, cap_other_apps;
+	struct other_proc *others;
+	size_t n_others, cap_others;
 	/* results, written by the thread */
+	size_t others_read;             /* other apps' processes hashed */
 	int rc;
 	char err[PROTO_VALUE_MAX];
 	struct census_report rep;
@@ -63,6 +87,8 @@ struct analysis_job {
 };
 
 struct analysis {
+	struct analysis_forecast fc[ANALYSIS_FORECASTS];
+	size_t n_fc;
 	int efd;
 	sd_event_source *src;
 	pthread_t thread;
@@ -85,6 +111,8 @@ static void job_free(struct analysis_job *j)
 	if (!j)
 		return;
 	free(j->pids);
+	free(j->other_apps);
+	free(j->others);
 	free(j);
 }
 
@@ -124,6 +152,31 @@ static int find_app_pids(struct analysis_job *j)
 			continue;       /* gone meanwhile, or a kernel thread */
 		if (match_name(j->name, info.comm, info.exe_base))
 			rc = add_pid(j, (pid_t)pid);
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* --cgroup: every process whose v2 or v1 memory cgroup path matches. */
+static int find_cgroup_pids(struct analysis_job *j)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+	int rc = 0;
+
+	if (!dir)
+		return -errno;
+	while (rc == 0 && (de = readdir(dir))) {
+		struct procwatch_info info;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self || cgroup_mem_match(j->glob, (pid_t)pid) != 1)
+			continue;
+		if (procwatch_identify((pid_t)pid, &info) < 0 || !info.exe_base[0])
+			continue;       /* gone meanwhile, or a kernel thread: no memory */
+		rc = add_pid(j, (pid_t)pid);
 	}
 	closedir(dir);
 	return rc;
@@ -209,26 +262,65 @@ static int census_one(struct analysis_job *j, struct census *c, pid_t pid)
 	return rc;
 }
 
+/* The other enrolled apps' processes into o, each tagged with its app. One
+ * that exits or cannot be read is left out: they are the background of the
+ * forecast, not its subject. 0, or -ECANCELED, -ENOMEM. */
+static int census_others(struct analysis_job *j, struct census *o)
+{
+	for (size_t i = 0; i < j->n_others; i++) {
+		struct other_proc *x = &j->others[i];
+		struct procmem pm;
+		struct census_mark mark;
+		bool ours = false;
+		int rc;
+
+		for (size_t k = 0; k < j->npids && !ours; k++)
+			ours = j->pids[k] == x->pid;
+		if (ours || procmem_open(&pm, x->pid) < 0)
+			continue;
+		pm.cancel = j->cancel;
+		pm.pace = pace;
+		pm.pace_ud = j;
+		census_set_tag(o, x->app);
+		census_mark(o, &mark);
+		rc = procmem_census(&pm, o, &j->st);
+		procmem_close(&pm);
+		if (rc == -ECANCELED || rc == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			census_rollback(o, &mark);
+		else
+			j->others_read++;
+	}
+	census_sort(o);
+	return 0;
+}
+
 static void job_census(struct analysis_job *j)
 {
-	struct census c;
+	struct census c, o;
 
 	if (j->pid) {
 		if (add_pid(j, j->pid) < 0) {
 			j->rc = -ENOMEM;
 			return;
 		}
-	} else if ((j->rc = find_app_pids(j)) < 0) {
+	} else if ((j->rc = j->glob[0] ? find_cgroup_pids(j) : find_app_pids(j)) < 0) {
 		snprintf(j->err, sizeof(j->err), "listing processes: %s", strerror(-j->rc));
 		return;
 	}
 	if (!j->npids) {
 		j->rc = -ESRCH;
-		snprintf(j->err, sizeof(j->err), "no running process is named %.200s", j->name);
+		if (j->glob[0])
+			snprintf(j->err, sizeof(j->err), "no process is in a cgroup matching %.150s "
+				 "(v2 path or v1 memory cgroup)", j->glob);
+		else
+			snprintf(j->err, sizeof(j->err), "no running process is named %.200s", j->name);
 		return;
 	}
 	census_init(&c, j->sample, (size_t)sysconf(_SC_PAGESIZE));
-	c.max_sampled = ANALYSIS_MAX_SAMPLED;
+	census_init(&o, j->sample, (size_t)sysconf(_SC_PAGESIZE));
+	c.max_sampled = o.max_sampled = ANALYSIS_MAX_SAMPLED;
 	for (size_t i = 0; i < j->npids && j->rc == 0; i++)
 		j->rc = census_one(j, &c, j->pids[i]);
 	if (j->rc == 0 && !j->procs) {
@@ -241,8 +333,11 @@ static void job_census(struct analysis_job *j)
 				 "the census: nothing to report", j->name, j->exited_pids);
 	}
 	if (j->rc == 0)
-		census_report(&c, &j->rep);
+		j->rc = census_others(j, &o);
+	if (j->rc == 0)
+		census_report_against(&c, &o, &j->rep);
 	census_free(&c);        /* the hashes go now, not with the report */
+	census_free(&o);
 }
 
 static void *job_run(void *arg)
@@ -268,6 +363,44 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
+/* The job's forecast, as status shows it (kept under the app's name). */
+static void keep_forecast(struct analysis *a, const struct analysis_job *j)
+{
+	const struct census_report *p = &j->rep;
+	long long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+	size_t at = 0;
+
+	while (at < a->n_fc && strcmp(a->fc[at].app, j->name) != 0)
+		at++;
+	if (at == ANALYSIS_FORECASTS) {         /* full: the oldest goes */
+		at = 0;
+		for (size_t i = 1; i < a->n_fc; i++)
+			if (a->fc[i].when < a->fc[at].when)
+				at = i;
+	} else if (at == a->n_fc) {
+		a->n_fc++;
+	}
+	a->fc[at] = (struct analysis_forecast){ .when = (int64_t)time(NULL), .sample = p->sample,
+		.saved_kib = (long long)p->saved * page_kib,
+		.shared_kib = (long long)p->saved_shared * page_kib,
+		.depends_kib = (long long)p->depends * page_kib,
+		.net_kib = ((long long)p->saved_shared * page_kib * 1024 -
+			    (long long)p->rmap_bytes) / 1024 };
+	snprintf(a->fc[at].app, sizeof(a->fc[at].app), "%s", j->name);
+}
+
+bool analysis_forecast(const struct daemon *d, const char *app, struct analysis_forecast *out)
+{
+	const struct analysis *a = d->ana;
+
+	for (size_t i = 0; a && i < a->n_fc; i++)
+		if (strcmp(a->fc[i].app, app) == 0) {
+			*out = a->fc[i];
+			return true;
+		}
+	return false;
+}
+
 static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
 {
 	struct analysis *a = ud;
@@ -286,6 +419,8 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		log_info("census %u of %s: %zu processes, %llu resident pages, forecast %llu pages "
 			 "saved, %.2f s CPU", j->id, j->pid ? "a pid" : j->name, j->procs, (unsigned long long)j->rep.resident,
 			 (unsigned long long)j->rep.saved, j->cpu_usec / 1e6);
+	if (j->rc == 0 && !j->pid)
+		keep_forecast(a, j);
 	job_free(a->done);
 	a->done = j;
 	return 0;
@@ -379,11 +514,13 @@ static void reply_done(struct proto_msg *reply, const struct analysis_job *j)
 		return;
 	}
 	census_record(reply, &r, j, "done");
-	proto_set(&r, "what", "%s", j->pid ? "pid" : "app");
+	proto_set(&r, "what", "%s", j->pid ? "pid" : j->glob[0] ? "cgroup" : "app");
 	if (j->pid)
 		proto_set(&r, "pid", "%d", (int)j->pid);
 	else
 		proto_set(&r, "name", "%s", j->name);
+	if (j->glob[0])
+		proto_set(&r, "cgroup", "%s", j->glob);
 	proto_set(&r, "procs", "%zu", j->procs);
 	proto_set(&r, "exited", "%zu", j->exited);
 	if (j->exited)
@@ -400,6 +537,13 @@ static void reply_done(struct proto_msg *reply, const struct analysis_job *j)
 	proto_set(&r, "page_size", "%ld", sysconf(_SC_PAGESIZE));
 	proto_set(&r, "rmap_bytes", "%llu", U(p->rmap_bytes));
 	proto_set(&r, "net_bytes", "%lld", (long long)p->net_bytes);
+	proto_set(&r, "other_apps", "%zu", j->n_other_apps);
+	proto_set(&r, "other_procs", "%zu", j->others_read);
+	proto_set(&r, "dup_other", "%llu", U(p->dup_other));
+	proto_set(&r, "saved_shared", "%llu", U(p->saved_shared));
+	proto_set(&r, "depends", "%llu", U(p->depends));
+	proto_set(&r, "net_shared_bytes", "%lld", (long long)(p->saved_shared *
+		  (uint64_t)sysconf(_SC_PAGESIZE)) - (long long)p->rmap_bytes);
 	proto_set(&r, "visited", "%llu", U(j->st.visited));
 	proto_set(&r, "read_bytes", "%llu", U(j->st.read_bytes));
 	proto_set(&r, "cpu_ms", "%llu", U(j->cpu_usec / 1000));
@@ -408,6 +552,15 @@ static void reply_done(struct proto_msg *reply, const struct analysis_job *j)
 	proto_set(&r, "mib_s", "%.0f", j->wall_usec ?
 		  j->st.read_bytes / 1048576.0 / (j->wall_usec / 1e6) : 0.0);
 	proto_msg_append(reply, &r);
+	for (size_t i = 0; i < p->n_others; i++) {
+		proto_record_init(&r);
+		proto_set(&r, "type", "census_other");
+		proto_set(&r, "app", "%s", p->others[i].tag < j->n_other_apps ?
+			  j->other_apps[p->others[i].tag] : "?");
+		proto_set(&r, "pages", "%llu", U(p->others[i].pages));
+		proto_set(&r, "depends", "%llu", U(p->others[i].depends));
+		proto_msg_append(reply, &r);
+	}
 	for (size_t i = 0; i < p->n_top_maps; i++)
 		append_area(reply, "map", &p->top_maps[i]);
 	for (size_t i = 0; i < p->n_top_ranges; i++)
@@ -436,19 +589,68 @@ static void poll_census(struct analysis *a, const char *id_s, struct proto_msg *
 	}
 }
 
-/* op=analyze name=APP|pid=PID [sample=N]: starts a census. */
+/* The other app's index in j->other_apps, added if new; -ENOMEM. */
+static long other_app(struct analysis_job *j, const char *app)
+{
+	char (*v)[256];
+
+	for (size_t i = 0; i < j->n_other_apps; i++)
+		if (strcmp(j->other_apps[i], app) == 0)
+			return (long)i;
+	v = array_grow(j->other_apps, j->n_other_apps, &j->cap_other_apps, sizeof(*v), 4);
+	if (!v)
+		return -ENOMEM;
+	j->other_apps = v;
+	snprintf(v[j->n_other_apps], sizeof(*v), "%s", app);
+	return (long)j->n_other_apps++;
+}
+
+/* The tracker is the loop's: what the thread needs of it is copied now —
+ * the app's own processes (children included), and the enrolled processes
+ * of every other app, the background its duplicates are counted against. */
+static int copy_tracked(const struct daemon *d, struct analysis_job *j)
+{
+	for (size_t i = 0; i < d->tr.n; i++) {
+		const struct tracked *t = &d->tr.v[i];
+		struct other_proc *v;
+		long app;
+
+		if (!j->pid && strcmp(t->app, j->name) == 0) {
+			if (!j->glob[0] && add_pid(j, t->ref.pid) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (t->state != TRACKED_ENROLLED || t->ref.pid == j->pid)
+			continue;
+		if ((app = other_app(j, t->app)) < 0)
+			return -ENOMEM;
+		v = array_grow(j->others, j->n_others, &j->cap_others, sizeof(*v), 16);
+		if (!v)
+			return -ENOMEM;
+		j->others = v;
+		j->others[j->n_others++] = (struct other_proc){ .pid = t->ref.pid, .app = (uint32_t)app };
+	}
+	return 0;
+}
+
+/* op=analyze name=APP|pid=PID|cgroup=GLOB [sample=N]: starts a census. */
 static void start_census(struct daemon *d, const struct proto_record *req, struct proto_msg *reply)
 {
 	struct analysis *a = d->ana;
 	const char *name = proto_get(req, "name"), *pid_s = proto_get(req, "pid");
+	const char *glob = proto_get(req, "cgroup");
 	const char *sample_s = proto_get(req, "sample");
 	struct analysis_job *j;
 	unsigned long sample = 1;
 	long pid = 0;
 	char *end, msg[PROTO_VALUE_MAX];
 
-	if (!name == !pid_s) {
-		proto_reply_error(reply, "analyze: give an app name or a pid");
+	if ((name != NULL) + (pid_s != NULL) + (glob != NULL) != 1) {
+		proto_reply_error(reply, "analyze: give one of an app name, a pid or a cgroup");
+		return;
+	}
+	if (glob && (!*glob || strlen(glob) > 200)) {
+		proto_reply_error(reply, "analyze: the cgroup glob must be 1..200 characters");
 		return;
 	}
 	if (pid_s && ((pid = strtol(pid_s, &end, 10)) <= 0 || *end || pid > 0x3fffffff)) {
@@ -482,13 +684,16 @@ static void start_census(struct daemon *d, const struct proto_record *req, struc
 	j->cancel = &a->cancel;
 	if (name)
 		snprintf(j->name, sizeof(j->name), "%s", name);
-	/* the tracker is the loop's: its processes of the app are copied now */
-	for (size_t i = 0; name && i < d->tr.n; i++)
-		if (strcmp(d->tr.v[i].app, name) == 0 && add_pid(j, d->tr.v[i].ref.pid) < 0) {
-			job_free(j);
-			proto_reply_error(reply, "analyze: out of memory");
-			return;
-		}
+	if (glob) {
+		snprintf(j->glob, sizeof(j->glob), "%s", glob);
+		/* the key status knows a cgroup app by (cgroups.h) */
+		snprintf(j->name, sizeof(j->name), "%s%s", CGROUP_APP_PREFIX, glob);
+	}
+	if (copy_tracked(d, j) < 0) {
+		job_free(j);
+		proto_reply_error(reply, "analyze: out of memory");
+		return;
+	}
 	j->started_usec = clock_usec(CLOCK_MONOTONIC);
 	a->running = j;
 	if (pthread_create(&a->thread, NULL, job_run, a) != 0) {

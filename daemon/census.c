@@ -27,6 +27,9 @@ void census_free(struct census *c)
 	free(c->addr);
 	c->addr = NULL;
 	c->cap_addr = 0;
+	free(c->tags);
+	c->tags = NULL;
+	c->cap_tags = 0;
 	c->e = NULL;
 	c->ranges = c->maps = NULL;
 	c->n = c->cap = c->n_ranges = c->cap_ranges = c->n_maps = c->cap_maps = 0;
@@ -61,11 +64,22 @@ int census_begin_vma(struct census *c, pid_t pid, uintptr_t start, uintptr_t end
 		return -ENOMEM;
 	c->maps = m;
 	if (pid != c->pid || c->proc == UINT32_MAX) {
+		uint32_t *t = array_grow(c->tags, (size_t)c->proc + 1, &c->cap_tags, sizeof(*t), 16);
+
+		if (!t)
+			return -ENOMEM;
+		c->tags = t;
 		c->proc++;
 		c->pid = pid;
+		c->tags[c->proc] = c->tag;
 	}
 	c->maps[c->n_maps++] = (struct census_area){ .pid = pid, .start = start, .end = end };
 	return 0;
+}
+
+void census_set_tag(struct census *c, uint32_t tag)
+{
+	c->tag = tag;
 }
 
 void census_count_resident(struct census *c, uint64_t n)
@@ -230,25 +244,144 @@ static size_t top_areas(const struct census_area *a, size_t n, struct census_are
 	return k;
 }
 
+void census_sort(struct census *c)
+{
+	if (c->n > 1)
+		qsort(c->e, c->n, sizeof(*c->e), entry_cmp);
+}
+
+/* The first entry of sorted o with hash h or above. */
+static size_t lower_bound(const struct census *o, uint64_t h)
+{
+	size_t lo = 0, hi = o->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->e[mid].hash < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Pages a group of m sampled pages stands for: as group_saved, a content
+ * seen once in the sample is one page. */
+static double group_pages(uint64_t m, unsigned n)
+{
+	return m < 2 ? (double)m : (double)(m * n);
+}
+
+/* Per other app (indexed by tag): pages of ours it holds too, and the part
+ * of our saving owed to it. */
+struct other_tally {
+	double *pages, *depends;
+	size_t n;
+};
+
+/* The group e[0..m) of c against o: what merging it with the other apps'
+ * equal pages adds to this app's saving (see census_report). */
+static double group_against(const struct census *o, const struct census_entry *e, uint64_t m,
+			    unsigned n, struct other_tally *t)
+{
+	size_t lo = lower_bound(o, e->hash), hi;
+	double mm, kk, dep;
+
+	for (hi = lo; hi < o->n && o->e[hi].hash == e->hash; hi++)
+		;
+	if (hi == lo)
+		return 0;
+	mm = group_pages(m, n);
+	kk = group_pages(hi - lo, n);
+	/* shared: (M + K - 1) * M / (M + K); alone: M - 1 (0 for a unique) */
+	dep = (mm + kk - 1) * mm / (mm + kk) - (m < 2 ? 0 : mm - 1);
+	for (size_t k = lo; k < hi; k++) {
+		uint32_t tag = o->tags[o->e[k].proc];
+		bool first = true;
+
+		if (tag >= t->n)
+			continue;
+		for (size_t x = lo; x < k && first; x++)
+			first = o->tags[o->e[x].proc] != tag;
+		if (first)
+			t->pages[tag] += mm;
+		t->depends[tag] += dep / (double)(hi - lo);
+	}
+	return dep;
+}
+
+/* Keeps the CENSUS_TOP other apps owed the most, best first. */
+static void top_others(const struct other_tally *t, struct census_report *r)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct census_other x = { .tag = (uint32_t)i, .pages = (uint64_t)llround(t->pages[i]),
+			.depends = (uint64_t)llround(t->depends[i]) };
+		size_t at;
+
+		if (!x.pages)
+			continue;
+		for (at = r->n_others; at > 0 && r->others[at - 1].depends < x.depends; at--)
+			;
+		if (at >= CENSUS_TOP)
+			continue;
+		if (r->n_others < CENSUS_TOP)
+			r->n_others++;
+		memmove(&r->others[at + 1], &r->others[at], (r->n_others - 1 - at) * sizeof(*r->others));
+		r->others[at] = x;
+	}
+}
+
+/* The number of tags o's processes use. */
+static size_t tag_count(const struct census *o)
+{
+	size_t n = 0;
+
+	if (!o->n || o->proc == UINT32_MAX)
+		return 0;
+	for (uint32_t p = 0; p <= o->proc; p++)
+		n = o->tags[p] + 1 > n ? o->tags[p] + 1 : n;
+	return n;
+}
+
 void census_report(struct census *c, struct census_report *r)
+{
+	census_report_against(c, NULL, r);
+}
+
+void census_report_against(struct census *c, const struct census *o, struct census_report *r)
 {
 	uint64_t dup_sampled = 0;
 	unsigned n = c->sample;
+	struct other_tally t = { 0 };
+	double depends = 0, dup_other = 0;
 
 	memset(r, 0, sizeof(*r));
+	if (o && o->n) {
+		t.n = tag_count(o);
+		t.pages = calloc(t.n ? t.n : 1, sizeof(double));
+		t.depends = calloc(t.n ? t.n : 1, sizeof(double));
+		if (!t.pages || !t.depends)
+			t.n = 0;        /* the figures, without the per-app split */
+	}
 	r->sample = n;
 	r->sampled = c->n;
 	r->resident = c->resident;
 	r->zero = c->zero_pages * n;
 	r->repeated = c->repeated_pages * n;
-	if (c->n > 1)
-		qsort(c->e, c->n, sizeof(*c->e), entry_cmp);
+	census_sort(c);
 	for (size_t i = 0, j; i < c->n; i = j) {
 		for (j = i + 1; j < c->n && c->e[j].hash == c->e[i].hash; j++)
 			;
 		uint64_t m = j - i;
 
 		r->saved += group_saved(m, n);
+		if (o && o->n) {
+			double dep = group_against(o, &c->e[i], m, n, &t);
+
+			depends += dep;
+			dup_other += dep > 0 ? group_pages(m, n) : 0;
+		}
 		if (m < 2)
 			continue;
 		dup_sampled += m;
@@ -278,4 +411,10 @@ void census_report(struct census *c, struct census_report *r)
 		r->top_maps[i].pages *= n;      /* estimated, like dup_pages */
 	for (size_t i = 0; i < r->n_top_ranges; i++)
 		r->top_ranges[i].pages *= n;
+	r->dup_other = (uint64_t)llround(dup_other);
+	r->depends = (uint64_t)llround(depends);
+	r->saved_shared = r->saved + r->depends;
+	top_others(&t, r);
+	free(t.pages);
+	free(t.depends);
 }

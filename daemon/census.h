@@ -54,6 +54,10 @@ struct census {
 	uintptr_t *addr;
 	size_t cap_addr;
 	bool keep_addr;
+	/* The caller's tag of each process (census_set_tag): which app it is
+	 * in a census of several apps' pages (census_report_against). */
+	uint32_t tag, *tags;
+	size_t cap_tags;
 };
 
 /* Where the census stood before a process: to leave out one that exited
@@ -79,6 +83,21 @@ struct census_report {
 	uint64_t rmap_bytes;            /* resident * CENSUS_RMAP_ITEM_BYTES */
 	struct census_area top_maps[CENSUS_TOP], top_ranges[CENSUS_TOP];
 	size_t n_top_maps, n_top_ranges;
+	/* Against other apps (census_report_against; 0 without): KSM merges
+	 * across every enrolled app, and shares out each KSM page's saving
+	 * among the apps mapping it in proportion (as status's exact saving
+	 * does). A group of m pages here and k elsewhere saves this app
+	 * (m + k - 1) * m / (m + k) pages, not m - 1: the difference, k / (m + k),
+	 * is owed to the other apps and goes if they go. */
+	uint64_t dup_other;             /* pages whose content another app holds too */
+	uint64_t saved_shared;          /* this app's saving, merged with the others */
+	uint64_t depends;               /* saved_shared - saved: owed to the others */
+	struct census_other {
+		uint32_t tag;           /* the other app (its census_set_tag) */
+		uint64_t pages;         /* pages of ours whose content it holds too */
+		uint64_t depends;       /* of depends, owed to it */
+	} others[CENSUS_TOP];           /* the most depended on first */
+	size_t n_others;
 };
 
 /* sample: 1 hashes every page, N > 1 one page in N (census_sampled). */
@@ -108,8 +127,17 @@ void census_keep_addresses(struct census *c);
  * which sorts them): how many hashed pages hold its content, itself
  * included (1: unique). m must hold c->n values. 0, or -ENOMEM. */
 int census_group_sizes(const struct census *c, uint32_t *m);
+/* Processes begun from now on (census_begin_vma) carry this tag. */
+void census_set_tag(struct census *c, uint32_t tag);
+/* Sorts the entries by hash: a census of other apps, made ready for
+ * census_report_against (which only reads it). */
+void census_sort(struct census *c);
 /* Computes the forecast (sorts the entries: call once, at the end). */
 void census_report(struct census *c, struct census_report *r);
+/* The same, plus duplicates against o: other apps' pages, hashed with the
+ * same sampling, each process tagged with its app, sorted (census_sort).
+ * o NULL: census_report. */
+void census_report_against(struct census *c, const struct census *o, struct census_report *r);
 
 /* Page classification, exposed for tests: 0 for a page of another kind,
  * 1 for all zeros, 2 for one non-zero byte value repeated. */

@@ -71,6 +71,47 @@ int cgroup_paths_of(pid_t pid, char *unified, size_t ulen, char *named, size_t n
 	return 0;
 }
 
+void cgroup_parse_mem_line(const char *line, char *unified, size_t ulen, char *memory,
+			   size_t mlen)
+{
+	const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	size_t plen;
+
+	if (!c2)
+		return;
+	plen = strcspn(c2 + 1, "\n");
+	if (strncmp(line, "0::", 3) == 0) {
+		snprintf(unified, ulen, "%.*s", (int)plen, c2 + 1);
+		return;
+	}
+	/* "4:memory:/x" or a co-mounted "7:cpu,memory:/x" */
+	for (const char *p = c1 + 1; p < c2;) {
+		size_t len = strcspn(p, ",:");
+
+		if (len == strlen("memory") && strncmp(p, "memory", len) == 0) {
+			snprintf(memory, mlen, "%.*s", (int)plen, c2 + 1);
+			return;
+		}
+		p += len + 1;
+	}
+}
+
+int cgroup_mem_match(const char *glob, pid_t pid)
+{
+	char path[64], line[PATH_MAX + 64], unified[PATH_MAX] = "", memory[PATH_MAX] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		cgroup_parse_mem_line(line, unified, sizeof(unified), memory, sizeof(memory));
+	fclose(f);
+	return (unified[0] && cgroup_glob_match(glob, unified)) ||
+	       (memory[0] && cgroup_glob_match(glob, memory));
+}
+
 const char *cgroup_match_app(const struct strlist *apps, pid_t pid)
 {
 	char unified[PATH_MAX], named[PATH_MAX];

@@ -21,6 +21,16 @@ bool cgroup_glob_match(const char *glob, const char *path);
 /* Reads pid's cgroup paths: the unified one and the name=systemd one (either
  * may be absent: ""). 0, or -errno (the process is gone). */
 int cgroup_paths_of(pid_t pid, char *unified, size_t ulen, char *named, size_t nlen);
+/* From one line of /proc/PID/cgroup ("ID:controllers:path"): the v2 path
+ * ("0::path") into unified, or the v1 memory controller's path (a line
+ * whose controller list holds "memory") into memory; other lines change
+ * nothing. What `ksmplusctl analyze --cgroup` matches: the unified path on
+ * pure v2 systems, the memory one where memory is still a v1 controller. */
+void cgroup_parse_mem_line(const char *line, char *unified, size_t ulen, char *memory,
+			   size_t mlen);
+/* Does glob match pid's unified or v1 memory cgroup path? 1, 0, or -errno
+ * (the process is gone). */
+int cgroup_mem_match(const char *glob, pid_t pid);
 /* The first cgroup app of apps that pid belongs to, or NULL. */
 const char *cgroup_match_app(const struct strlist *apps, pid_t pid);
 /* Calls cb for every process in a cgroup that a cgroup app of apps names:

@@ -7,12 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "governor.h"
 #include "metrics.h"
 #include "ksmd.h"
 #include "log.h"
+
+/* The app's last `ksmplusctl analyze` forecast, if any (analysis.c):
+ * forecast_kib is net of rmap_items and counts the other apps enrolled
+ * then, as saved_kib does, so the two compare. */
+static void append_forecast(const struct daemon *d, struct proto_record *r, const char *name)
+{
+	struct analysis_forecast fc;
+
+	if (!analysis_forecast(d, name, &fc))
+		return;
+	proto_set(r, "forecast_kib", "%lld", fc.net_kib);
+	proto_set(r, "forecast_saved_kib", "%lld", fc.shared_kib);
+	proto_set(r, "forecast_depends_kib", "%lld", fc.depends_kib);
+	proto_set(r, "forecast_sample", "%u", fc.sample);
+	proto_set(r, "forecast_time", "%lld", (long long)fc.when);
+	proto_set(r, "forecast_age_s", "%lld", (long long)(time(NULL) - fc.when));
+}
 
 /* f: the app's figures, or NULL for the plain list. */
 static void append_app(const struct daemon *d, struct proto_msg *reply, const char *name,
@@ -33,6 +51,7 @@ static void append_app(const struct daemon *d, struct proto_msg *reply, const ch
 		if (f->exact)
 			proto_set(&r, "pss_kib", "%lld", f->pss_kib);
 		proto_set(&r, "saved_exact", "%d", f->exact ? 1 : 0);
+		append_forecast(d, &r, name);
 	}
 	proto_msg_append(reply, &r);
 }

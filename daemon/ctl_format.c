@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static bool parse_ll(const char *s, long long *out)
 {
@@ -128,6 +129,32 @@ void ctl_print_change(FILE *f, const char *op, const struct control_reply *r)
 	}
 }
 
+/* When each FORECAST_MiB was made: a forecast is a census's snapshot. */
+static void print_forecast_ages(FILE *f, const struct control_reply *r)
+{
+	fprintf(f, "FORECAST_MiB: the last 'ksmplusctl analyze' (net of rmap_items, with the apps "
+		"enrolled then):");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		char name[PROTO_VALUE_MAX], when[32];
+		time_t t;
+		struct tm tm;
+		long long age = 0;
+
+		if (strcmp(type_of(x), "app") != 0 || !proto_get(x, "forecast_time"))
+			continue;
+		parse_ll(get(x, "forecast_time"), &age);
+		t = (time_t)age;
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+			snprintf(when, sizeof(when), "?");
+		age = 0;
+		parse_ll(get(x, "forecast_age_s"), &age);
+		fprintf(f, "\n  %s at %s UTC (%lld min ago)", clean(name, sizeof(name), get(x, "name")),
+			when, age / 60);
+	}
+	fprintf(f, "\n");
+}
+
 void ctl_print_status(FILE *f, const struct control_reply *r)
 {
 	const struct proto_record *g = NULL;
@@ -173,9 +200,9 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 	if (n_apps == 0) {
 		fprintf(f, "no apps configured\n");
 	} else {
-		bool estimated = false;
-		fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s\n", wname, "APP", "PROCS",
-			"ENROLLED_MiB", "MERGING_MiB", "SAVED_MiB", "PSS_MiB");
+		bool estimated = false, forecasts = false;
+		fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s  %12s\n", wname, "APP", "PROCS",
+			"ENROLLED_MiB", "MERGING_MiB", "SAVED_MiB", "PSS_MiB", "FORECAST_MiB");
 		for (size_t i = 0; i < r->n; i++) {
 			const struct proto_record *x = &r->rec[i];
 			if (strcmp(type_of(x), "app") != 0)
@@ -193,11 +220,19 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 				ctl_format_mib(pss, sizeof(pss), get(x, "pss_kib"), 1024);
 			else
 				snprintf(pss, sizeof(pss), "-");
-			char procs[32];
+			char procs[32], fc[PROTO_VALUE_MAX];
 			clean(procs, sizeof(procs), get(x, "procs"));
-			fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s\n", wname,
-				clean(d, sizeof(d), get(x, "name")), procs, a, b, saved, pss);
+			/* the last `analyze` forecast, net as SAVED_MiB is */
+			if (proto_get(x, "forecast_kib"))
+				ctl_format_mib(fc, sizeof(fc), get(x, "forecast_kib"), 1024);
+			else
+				snprintf(fc, sizeof(fc), "-");
+			forecasts |= proto_get(x, "forecast_kib") != NULL;
+			fprintf(f, "%-*s  %5s  %12s  %11s  %9s  %8s  %12s\n", wname,
+				clean(d, sizeof(d), get(x, "name")), procs, a, b, saved, pss, fc);
 		}
+		if (forecasts)
+			print_forecast_ages(f, r);
 		if (estimated)
 			fprintf(f, "* estimate (sum of ksm_process_profit, which overstates): exact "
 				"figures need the daemon to read page frames (root with CAP_SYS_ADMIN)\n");
@@ -458,6 +493,36 @@ static void print_pages(FILE *f, const char *label, const struct proto_record *c
 	fprintf(f, "%-22s %lld pages (%s MiB)\n", label, field_ll(c, key), mib);
 }
 
+/* Against the other enrolled apps: what they hold too, and the part of the
+ * saving that lasts only while they stay enrolled. */
+static void print_others(FILE *f, const struct control_reply *r, const struct proto_record *c,
+			 long long page)
+{
+	char a[PROTO_VALUE_MAX], mib[32];
+
+	if (!proto_get(c, "other_apps"))
+		return;         /* an older daemon */
+	if (field_ll(c, "other_apps") == 0) {
+		fprintf(f, "%-22s none enrolled: the forecast is the app alone\n", "other apps:");
+		return;
+	}
+	fprintf(f, "%-22s %lld enrolled (%lld processes hashed)\n", "other apps:",
+		field_ll(c, "other_apps"), field_ll(c, "other_procs"));
+	print_pages(f, "dups in other apps:", c, "dup_other", page);
+	print_pages(f, "saving with them:", c, "saved_shared", page);
+	print_pages(f, "  of which theirs:", c, "depends", page);
+	ctl_format_mib(mib, sizeof(mib), get(c, "net_shared_bytes"), 1048576);
+	fprintf(f, "%-22s %s MiB (the part above goes if they go)\n", "net with them:", mib);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+
+		if (strcmp(type_of(x), "census_other") != 0)
+			continue;
+		fprintf(f, "  with %-16s %lld pages alike, %lld pages of the saving owed to it\n",
+			clean(a, sizeof(a), get(x, "app")), field_ll(x, "pages"), field_ll(x, "depends"));
+	}
+}
+
 void ctl_print_analysis(FILE *f, const struct control_reply *r)
 {
 	const struct proto_record *c = NULL;
@@ -472,6 +537,9 @@ void ctl_print_analysis(FILE *f, const struct control_reply *r)
 	page = field_ll(c, "page_size");
 	if (proto_get(c, "pid"))
 		fprintf(f, "census of process %s", clean(a, sizeof(a), get(c, "pid")));
+	else if (proto_get(c, "cgroup"))
+		fprintf(f, "census of cgroups matching %s: %lld processes",
+			clean(a, sizeof(a), get(c, "cgroup")), field_ll(c, "procs"));
 	else
 		fprintf(f, "census of %s: %lld processes", clean(a, sizeof(a), get(c, "name")),
 			field_ll(c, "procs"));
@@ -496,6 +564,7 @@ void ctl_print_analysis(FILE *f, const struct control_reply *r)
 	ctl_format_mib(mib, sizeof(mib), get(c, "net_bytes"), 1048576);
 	fprintf(f, "%-22s %s MiB%s\n", "net forecast:", mib,
 		field_ll(c, "net_bytes") <= 0 ? " (enrolling the whole app would lose memory)" : "");
+	print_others(f, r, c, page);
 	ctl_format_mib(a, sizeof(a), get(c, "read_bytes"), 1048576);
 	fprintf(f, "%-22s %lld.%03lld s CPU, %s MiB read, %lld MiB/s, %lld pages looked at\n",
 		"census cost:", field_ll(c, "cpu_ms") / 1000, field_ll(c, "cpu_ms") % 1000, a,
@@ -533,6 +602,8 @@ void ctl_print_analysis_json(FILE *f, const struct control_reply *r)
 		json_object(f, c);
 	else
 		fputs("null", f);
+	fputs(",\n  \"others\": ", f);
+	json_array(f, r, "census_other");
 	fputs(",\n  \"areas\": ", f);
 	json_array(f, r, "census_area");
 	fputs("\n}\n", f);

@@ -105,6 +105,18 @@ long long figures_age_ms(const struct daemon *d);
 int figures_app_saved(const struct daemon *d, const char *app, long long *saved_bytes);
 
 /* analysis.c: op=analyze (a duplicate census in a worker thread). */
+struct analysis_forecast {
+	char app[256];                  /* NAME, or cgroup:GLOB */
+	int64_t when;                   /* unix seconds: when the census finished */
+	unsigned sample;
+	long long saved_kib;            /* the app merged alone */
+	long long shared_kib;           /* merged with the apps enrolled then */
+	long long depends_kib;          /* shared - saved: owed to those apps */
+	long long net_kib;              /* shared less rmap_items: what status's
+					 * exact saving measures */
+};
+/* The last forecast made for app: true, or false when there is none. */
+bool analysis_forecast(const struct daemon *d, const char *app, struct analysis_forecast *out);
 int analysis_init(struct daemon *d);
 void analysis_free(struct daemon *d);      /* cancels a running census */
 void analysis_command(struct daemon *d, const struct proto_record *req, struct proto_msg *reply);

@@ -55,11 +55,13 @@ static void usage(FILE *f)
 		"                                 unmerge every KSM page, restore ksmd's knobs,\n"
 		"                                 enroll nothing until resume\n"
 		"  resume                         enroll again after unmerge --all (root)\n"
-		"  analyze NAME | --pid PID [--sample N] [--json]\n"
+		"  analyze NAME | --pid PID | --cgroup GLOB [--sample N] [--json]\n"
 		"                                 duplicate census (root): hash the resident\n"
 		"                                 anonymous pages of NAME's processes (enrolled\n"
-		"                                 or not) and forecast what KSM would save and\n"
-		"                                 cost; --sample N hashes one page in N\n"
+		"                                 or not; --cgroup: those in the cgroups matching\n"
+		"                                 GLOB) and forecast what KSM would save and cost,\n"
+		"                                 alone and with the other enrolled apps;\n"
+		"                                 --sample N hashes one page in N\n"
 		"\n"
 		"Options:\n"
 		"  --socket PATH   control socket (default %s)\n"
@@ -379,7 +381,7 @@ static int wait_merged(const char *app)
  * (the daemon hashes in a worker thread; see analysis.c). */
 static int analyze_op(int argc, char **argv)
 {
-	const char *name = NULL, *pid = NULL, *sample = NULL;
+	const char *name = NULL, *pid = NULL, *sample = NULL, *cgroup = NULL;
 	bool json = false;
 	struct proto_record req;
 	struct control_reply rep;
@@ -392,6 +394,12 @@ static int analyze_op(int argc, char **argv)
 
 		if (strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "--cgroup") == 0) {
+			if (i + 1 >= argc || !argv[i + 1][0])
+				return usage_error("analyze: --cgroup needs a GLOB");
+			cgroup = argv[++i];
+			if (strlen(cgroup) > 200)
+				return usage_error("analyze: --cgroup GLOB longer than 200 characters");
 		} else if (strcmp(a, "--pid") == 0 || strcmp(a, "--sample") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("analyze: %s needs a number", a);
@@ -413,14 +421,16 @@ static int analyze_op(int argc, char **argv)
 			name = a;
 		}
 	}
-	if (!name == !pid)
-		return usage_error("analyze needs a NAME or --pid PID (not both)");
+	if ((name != NULL) + (pid != NULL) + (cgroup != NULL) != 1)
+		return usage_error("analyze needs one of NAME, --pid PID or --cgroup GLOB");
 	proto_record_init(&req);
 	proto_set(&req, "op", "analyze");
 	if (name)
 		proto_set(&req, "name", "%s", name);
-	else
+	else if (pid)
 		proto_set(&req, "pid", "%s", pid);
+	else
+		proto_set(&req, "cgroup", "%s", cgroup);
 	if (sample)
 		proto_set(&req, "sample", "%s", sample);
 	if ((rc = call(&req, &rep)) != EXIT_OK)

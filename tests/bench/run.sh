@@ -5,9 +5,11 @@
 #   BENCH_IDLE       idle non-matching processes (2000)
 #   BENCH_RATE       short-lived processes per second (200)
 #   BENCH_FALLBACK=1 also measure ksmplusd without the proc connector
-#   BENCH_ONLY       space-separated subset of: overhead enroll governor census
+#   BENCH_ONLY       space-separated subset of: overhead enroll governor census analyze
 #                    (governor: ksmd pace policies, ~20 min; tests/bench/governor.sh;
-#                    census: policy = whole vs census, ~5 min; tests/bench/census.sh)
+#                    census: policy = whole vs census, ~5 min; tests/bench/census.sh;
+#                    analyze: the census's forecast error and throughput, ~3 min,
+#                    tests/bench/analyze.sh, BENCH_ANALYZE_MIB sizes its big pair)
 # Every process started here is killed on exit; KSM sysfs knobs are put back
 # as found.
 set -u
@@ -16,7 +18,7 @@ BUILD=${BUILD:-build}
 SECONDS_=${BENCH_SECONDS:-60}
 IDLE=${BENCH_IDLE:-2000}
 RATE=${BENCH_RATE:-200}
-ONLY=${BENCH_ONLY:-overhead enroll governor census}
+ONLY=${BENCH_ONLY:-overhead enroll governor census analyze}
 KSM=/sys/kernel/mm/ksm
 HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/ksmplus-bench-run.XXXXXX)
@@ -201,6 +203,10 @@ bench_governor() {      # ksmd pace policies side by side
 
 bench_census() {        # policy = whole vs census (issue 11)
 	BUILD=$BUILD sh "$here/census.sh"
+}
+
+bench_analyze() {       # ksmplusctl analyze: forecast error, census throughput
+	BUILD=$BUILD sh "$here/analyze.sh"
 }
 
 # ---- main ----

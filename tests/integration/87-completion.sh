@@ -26,6 +26,7 @@ offers metrics "m"
 offers top "t"
 offers analyze "an"
 offers --sample analyze "--s"
+offers --cgroup analyze "--c"
 offers -n top "-"
 lacks --all status "--"
 offers remove "r"
@@ -63,6 +64,7 @@ for root in /sys/fs/cgroup/unified /sys/fs/cgroup; do
 done
 if [ -n "$CG" ]; then
 	offers ksmpcompl-test.scope add --cgroup "ksmpcompl-t"
+	offers ksmpcompl-test.scope analyze --cgroup "ksmpcompl-t"
 	rmdir "$CG" && CG=""
 else
 	note "no writable cgroup root: add --cgroup completion not checked"

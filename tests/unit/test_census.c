@@ -282,6 +282,61 @@ static void test_procmem_self(void **state)
 	munmap(sparse, 1ULL << 34);
 }
 
+/* Duplicates against other apps: app A's groups meet other apps' pages,
+ * each process tagged with its app (B: tag 0, two processes; C: tag 1).
+ *   10: A 1, B 2 (both processes)  -> (1+2-1)*1/3 - 0 = 2/3 owed to B
+ *   20: A 2, C 1                   -> (2+1-1)*2/3 - 1 = 1/3 owed to C
+ *   30: A 1, B 1                   -> 1/2 owed to B
+ *   40: A 1, B 1                   -> 1/2 owed to B
+ *   50: A 1, nobody                -> nothing
+ * Alone A saves 1 (the pair of 20s); merged with the others 1 + 2. */
+static void test_against_other_apps(void **state)
+{
+	int a[] = { 10, 20, 20, 30, 40, 50 };
+	int b1[] = { 10, 30 }, b2[] = { 40, 10 }, cc[] = { 20 };
+	struct census c, o;
+	struct census_report r;
+
+	(void)state;
+	census_init(&c, 1, PS);
+	census_init(&o, 1, PS);
+	add_proc(&c, 100, a, 6);
+	census_set_tag(&o, 0);
+	add_proc(&o, 200, b1, 2);
+	add_proc(&o, 201, b2, 2);
+	census_set_tag(&o, 1);
+	add_proc(&o, 300, cc, 1);
+	census_sort(&o);
+	census_report_against(&c, &o, &r);
+	assert_int_equal(r.saved, 1);
+	assert_int_equal(r.dup_other, 1 + 2 + 1 + 1);
+	assert_int_equal(r.depends, 2);
+	assert_int_equal(r.saved_shared, 3);
+	assert_int_equal(r.n_others, 2);
+	assert_int_equal(r.others[0].tag, 0);
+	assert_int_equal(r.others[0].pages, 3);        /* 10 once, though in two processes */
+	assert_int_equal(r.others[0].depends, 2);      /* 2/3 + 1/2 + 1/2 */
+	assert_int_equal(r.others[1].tag, 1);
+	assert_int_equal(r.others[1].pages, 2);
+	assert_int_equal(r.others[1].depends, 0);      /* 1/3 */
+	/* the app's own figures are those of census_report */
+	assert_int_equal(r.dup_within, 1);
+	assert_int_equal(r.net_bytes, 1 * PS - 6 * 64);
+	census_free(&o);
+	census_free(&c);
+
+	/* no other app: nothing against */
+	census_init(&c, 1, PS);
+	census_init(&o, 1, PS);
+	add_proc(&c, 100, a, 6);
+	census_report_against(&c, &o, &r);
+	assert_int_equal(r.dup_other, 0);
+	assert_int_equal(r.saved_shared, r.saved);
+	assert_int_equal(r.n_others, 0);
+	census_free(&o);
+	census_free(&c);
+}
+
 static void test_procmem_no_such_process(void **state)
 {
 	struct procmem pm;
@@ -302,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_top_ranges),
 		cmocka_unit_test(test_add_before_vma_refused),
 		cmocka_unit_test(test_procmem_self),
+		cmocka_unit_test(test_against_other_apps),
 		cmocka_unit_test(test_procmem_no_such_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* test_cgroups.c — cgroup apps: glob matching against cgroup paths, this
  * process's own cgroup paths, and the mounted hierarchies. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,54 @@ static void test_own_paths(void **state)
 	assert_true(cgroup_paths_of(0x7ffffff0, unified, sizeof(unified), named, sizeof(named)) < 0);
 }
 
+/* analyze --cgroup: the v2 line on pure v2 and hybrid systems, the v1
+ * memory controller's line (alone or co-mounted) on v1 and hybrid ones. */
+static void test_parse_mem_line(void **state)
+{
+	char u[64] = "", m[64] = "";
+
+	(void)state;
+	cgroup_parse_mem_line("0::/user.slice/app-x.scope\n", u, sizeof(u), m, sizeof(m));
+	assert_string_equal(u, "/user.slice/app-x.scope");
+	assert_string_equal(m, "");
+	cgroup_parse_mem_line("12:memory:/system.slice/db.service\n", u, sizeof(u), m, sizeof(m));
+	assert_string_equal(m, "/system.slice/db.service");
+	cgroup_parse_mem_line("3:cpu,memory:/co\n", u, sizeof(u), m, sizeof(m));
+	assert_string_equal(m, "/co");
+	/* neither: memsw-like names, other controllers, named hierarchies */
+	cgroup_parse_mem_line("5:memoryx:/no\n", u, sizeof(u), m, sizeof(m));
+	cgroup_parse_mem_line("6:cpuset:/no\n", u, sizeof(u), m, sizeof(m));
+	cgroup_parse_mem_line("1:name=systemd:/no\n", u, sizeof(u), m, sizeof(m));
+	cgroup_parse_mem_line("garbage\n", u, sizeof(u), m, sizeof(m));
+	assert_string_equal(u, "/user.slice/app-x.scope");
+	assert_string_equal(m, "/co");
+}
+
+/* This process matches its own cgroup's last component (the v2 one, or the
+ * v1 memory one when the v2 path is the root, as on hybrid hosts); a gone
+ * PID is an error. */
+static void test_mem_match_self(void **state)
+{
+	char u[4096] = "", m[4096] = "", line[4200];
+	const char *last = NULL;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		cgroup_parse_mem_line(line, u, sizeof(u), m, sizeof(m));
+	fclose(f);
+	if (strrchr(u, '/') && strrchr(u, '/')[1])
+		last = strrchr(u, '/') + 1;
+	else if (strrchr(m, '/') && strrchr(m, '/')[1])
+		last = strrchr(m, '/') + 1;
+	if (!last)
+		skip();         /* in the root cgroups: nothing to name */
+	assert_int_equal(cgroup_mem_match(last, getpid()), 1);
+	assert_int_equal(cgroup_mem_match("ksmplus-no-such-cgroup-*", getpid()), 0);
+	assert_true(cgroup_mem_match("x", 0x3ffffff0) < 0);
+}
+
 static void test_match_app(void **state)
 {
 	char unified[4096], named[4096];
@@ -85,6 +134,8 @@ int main(void)
 		cmocka_unit_test(test_is_app),
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_own_paths),
+		cmocka_unit_test(test_parse_mem_line),
+		cmocka_unit_test(test_mem_match_self),
 		cmocka_unit_test(test_match_app),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -909,6 +909,10 @@ static void test_format_status(void **state)
 	(void)state;
 	struct control_reply r;
 	sample_status(&r);
+	/* an app analyzed: its last forecast next to its saving, and when */
+	add_rec(&r, "type=app\tname=evince\tsource=ctl\tprocs=1\tenrolled_kib=10240\t"
+		   "merging_kib=10000\tsaved_kib=4964\tpss_kib=6000\tsaved_exact=1\t"
+		   "forecast_kib=4967\tforecast_time=1795873920\tforecast_age_s=330");
 	char *out = capture(ctl_print_status, &r);
 	static const char want[] =
 		"backend:         ptrace\n"
@@ -919,9 +923,13 @@ static void test_format_status(void **state)
 		"full_scans:      7\n"
 		"proc connector:  yes\n"
 		"\n"
-		"APP               PROCS  ENROLLED_MiB  MERGING_MiB  SAVED_MiB   PSS_MiB\n"
-		"gimp                  2          40.0         39.1       18.8      20.5\n"
-		"libreoffice-calc      0           0.0          0.0       0.0*         -\n"
+		"APP               PROCS  ENROLLED_MiB  MERGING_MiB  SAVED_MiB   PSS_MiB  FORECAST_MiB\n"
+		"gimp                  2          40.0         39.1       18.8      20.5             -\n"
+		"libreoffice-calc      0           0.0          0.0       0.0*         -             -\n"
+		"evince                1          10.0          9.8        4.8       5.9           4.9\n"
+		"FORECAST_MiB: the last 'ksmplusctl analyze' (net of rmap_items, with the apps enrolled "
+		"then):\n"
+		"  evince at 2026-11-28 13:52:00 UTC (5 min ago)\n"
 		"* estimate (sum of ksm_process_profit, which overstates): exact figures need the "
 		"daemon to read page frames (root with CAP_SYS_ADMIN)\n"
 		"\n"
