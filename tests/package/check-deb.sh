@@ -55,9 +55,9 @@ version=$(sed -n 's/^#define KSMPLUS_VERSION "\(.*\)"/\1/p' "$root/daemon/versio
 [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] ||
 	fail "package version $(dpkg-deb -f "$deb" Version) is not daemon/version.h's $version (debian/changelog)"
 
-lintian --allow-root --fail-on error --display-info "$B"/deb/ksmplus_*.changes > "$TMP/lintian.txt" 2>&1 ||
+lintian --allow-root --fail-on error --display-info --show-overrides "$B"/deb/ksmplus_*.changes > "$TMP/lintian.txt" 2>&1 ||
 	fail "lintian: $(grep -v '^[IWNP]:' "$TMP/lintian.txt")"
-tags=$(grep -c '^[EWIP]:' "$TMP/lintian.txt")
+tags=$(grep -c '^[EWIPO]:' "$TMP/lintian.txt")
 while read -r line; do note "lintian: $line"; done < "$TMP/lintian.txt"
 
 # -- install and purge: the machine's KSM knobs and files, so under the lock
