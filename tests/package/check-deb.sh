@@ -38,16 +38,19 @@ done
 # -- build (no KSM lock needed)
 tree_state() { git -C "$root" status --porcelain --untracked-files=all 2> /dev/null; }
 tree0=$(tree_state)
-touch "$TMP/before-build"
 start=$(date +%s)
 make -C "$root" BUILD="$B" deb > "$TMP/build.log" 2>&1 ||
 	fail "make deb failed: $(tail -n 25 "$TMP/build.log")"
 build_sec=$(( $(date +%s) - start ))
 [ "$(tree_state)" = "$tree0" ] || fail "make deb changed the source tree: $(tree_state)"
-# The package's build is its own: nothing of it in this tree's build dir
-# (an inherited MAKEFLAGS once carried BUILD= into it).
-leaked=$(find "$B" -mindepth 1 -path "$B/deb" -prune -o -newer "$TMP/before-build" -print | head -n 5)
-[ -z "$leaked" ] || fail "make deb wrote into $B outside $B/deb: $leaked"
+# The package's build is its own, in its copy's build/ (an inherited
+# MAKEFLAGS once carried BUILD= and compiled it into this tree's build dir).
+[ -x "$B/deb/ksmplus/build/ksmplusd" ] ||
+	fail "the package was not compiled in its copy ($B/deb/ksmplus/build): make deb leaks variables"
+# dpkg-buildflags' hardening reaches the compiler: -D_FORTIFY_SOURCE comes
+# in CPPFLAGS, which the Makefile once left out.
+grep -e '-c daemon/ksmplusd.c' "$TMP/build.log" | grep -q -e '-D_FORTIFY_SOURCE=' ||
+	fail "the package's compile lines lack dpkg-buildflags' CPPFLAGS: $(grep -e '-c daemon/ksmplusd.c' "$TMP/build.log")"
 set -- "$B"/deb/ksmplus_*.deb
 [ $# = 1 ] && [ -f "$1" ] || fail "make deb made no single $B/deb/ksmplus_*.deb: $*"
 deb=$1
