@@ -10,6 +10,8 @@
 #   make fuzz-explore  the same with random seeds, FUZZ_SECONDS each (default 300)
 #   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
 #   make install     DESTDIR/PREFIX honoured; never overwrites /etc/ksmplusd.conf
+#   make deb         $(BUILD)/deb/ksmplus_*.deb (debian/, built from a copy of the tree)
+#   make check-deb   the package: builds, lintian, dpkg -i, --check-config, dpkg --purge
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
@@ -56,7 +58,7 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage
+        install uninstall clean deb check-deb check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -65,7 +67,7 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@
@@ -193,6 +195,28 @@ install: all
 	  install -D -m 0644 config/ksmplusd.conf $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf; \
 	fi
 
+# The Debian package (debian/, debhelper). dpkg-buildpackage works in the
+# source tree it is given and leaves debian/ksmplus, debian/files, ... behind
+# (and its output in the tree's parent): so it gets a copy of this tree, in
+# $(BUILD)/deb/ksmplus, and the .deb lands in $(BUILD)/deb. The package's
+# own make must not inherit this one's variables (MAKEFLAGS would carry a
+# BUILD=... given here and build into this tree's build directory).
+DEB_DIR := $(BUILD)/deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/ksmplus
+	tar -cf - --exclude-vcs --exclude='./build' --exclude='./build-*' --exclude='./$(BUILD)' . | \
+	  tar -xf - -C $(DEB_DIR)/ksmplus
+	cd $(DEB_DIR)/ksmplus && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SAN \
+	  dpkg-buildpackage -us -uc -b -jauto
+	@ls $(DEB_DIR)/ksmplus_*.deb
+
+# Builds the package (make deb), lints it, installs it here with dpkg -i,
+# validates the installed config and purges it; see tests/package/check-deb.sh.
+# It skips (exit 77, saying why) where ksmplus is already installed.
+check-deb:
+	BUILD=$(BUILD) ./tests/package/check-deb.sh || [ $$? -eq 77 ]
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ksmplusd $(DESTDIR)$(BINDIR)/ksmplusctl \
 	  $(DESTDIR)$(UNITDIR)/ksmplusd.service $(DESTDIR)$(MANDIR)/man8/ksmplusd.8 \
@@ -203,4 +227,4 @@ clean:
 	rm -rf build build-asan build-fuzz build-cov
 
 -include kernel-patch/kernel.mk
--include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)
