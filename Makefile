@@ -6,6 +6,7 @@
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
 #   make check-systemd  the unit under a real systemd (PID 1) in a QEMU guest
+#   make check-fleet   Containerfile and deploy/kubernetes checked offline
 #   make fuzz        libFuzzer harnesses (tests/fuzz) replaying their corpus
 #   make fuzz-explore  the same with random seeds, FUZZ_SECONDS each (default 300)
 #   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
@@ -56,7 +57,8 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage
+        install uninstall clean check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage \
+        check-fleet
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -118,12 +120,20 @@ check-valgrind: $(VALGRIND_TESTS)
 	VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  ./tests/run-unit.sh $(VALGRIND_TESTS)
 
+# The fleet path (Containerfile, deploy/kubernetes), offline and in seconds:
+# the manifests against the unit's capabilities, the config against
+# --check-config, broken copies that must be caught; the image is built only
+# where a builder and the base images are (else SKIP, with the reason).
+check-fleet: all
+	BUILD=$(BUILD) ./tests/fleet/run.sh
+
 # Plain build first, then every test again under AddressSanitizer + UBSan,
-# then the unit tests under valgrind.
+# then the unit tests under valgrind; the fleet manifests last.
 check:
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
+	$(MAKE) check-fleet
 
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c) against the library built with
 # clang, ASan and UBSan in build-fuzz; any crash, leak or failed check fails
