@@ -17,6 +17,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 DESTDIR    ?=
@@ -194,6 +195,7 @@ install: all
 	install -D -m 0644 man/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1
 	install -D -m 0644 man/ksmplusd.conf.5 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
 	install -D -m 0644 completion/ksmplusctl.bash $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
+	install -D -m 0644 completion/_ksmplusctl $(DESTDIR)$(ZSHCOMPDIR)/_ksmplusctl
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/ksmplusd.service > $(BUILD)/ksmplusd.service
 	install -D -m 0644 $(BUILD)/ksmplusd.service $(DESTDIR)$(UNITDIR)/ksmplusd.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf.d
@@ -207,7 +209,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ksmplusd $(DESTDIR)$(BINDIR)/ksmplusctl \
 	  $(DESTDIR)$(UNITDIR)/ksmplusd.service $(DESTDIR)$(MANDIR)/man8/ksmplusd.8 \
 	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5 \
-	  $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
+	  $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl $(DESTDIR)$(ZSHCOMPDIR)/_ksmplusctl
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov
