@@ -47,18 +47,23 @@ offers --sample "analyze --s"
 offers -n "top -"
 
 # add: running programs by name
-w=$(start_twin ksmpzcompl 1)
+start_twin ksmpzcompl 1 > /dev/null
 offers ksmpzcompl "add ksmpzc"
-offers ksmpzcompl "--socket $SOCK add --runtime ksmpzc"
+offers ksmpzcompl "--socket /nonexistent add --runtime ksmpzc"
 
-# remove: the daemon's apps, asked on the socket given on the line
+# remove: the daemon's apps, asked on the socket given on the line, whose
+# path has a space: typed with a backslash or quotes, it must reach
+# ksmplusctl unquoted (zsh's opt_args adds a level of escaping of its own)
+mkdir "$TMP/with space"
+SOCK="$TMP/with space/ksmplusd.sock"
+esc=$(printf '%s' "$SOCK" | sed 's/ /\\ /g')
 write_conf "[apps]" "app = ksmpzcompl-cfg"
 start_daemon
-offers ksmpzcompl-cfg "--socket $SOCK remove ksmpzcompl-"
-offers ksmpzcompl-cfg "--socket=$SOCK remove ksmpzcompl-"
-lacks ksmpzcompl "--socket $SOCK remove ksmpzcompl"
+offers ksmpzcompl-cfg "--socket $esc remove ksmpzcompl-"
+offers ksmpzcompl-cfg "--socket='$SOCK' remove ksmpzcompl-"
+lacks ksmpzcompl "--socket $esc remove ksmpzcompl"
 ctl add ksmpzcompl-rt --runtime > /dev/null || fail "add failed"
-offers ksmpzcompl-rt "--socket $SOCK remove --unmerge ksmpzcompl-"
+offers ksmpzcompl-rt "--socket $esc remove --unmerge ksmpzcompl-"
 # no daemon on that socket: nothing offered
 complete_line "--socket $TMP/none.sock remove " > /dev/null
 [ ! -s "$TMP/offered" ] || fail "offers without a daemon: $(cat "$TMP/offered")"
