@@ -197,15 +197,16 @@ def where(fname, doc):
 
 
 def check_common(docs, p):
+    for fname, doc in docs:
+        if not isinstance(doc, dict):
+            p.add(fname, "a document that is not a mapping")
+    docs[:] = [(f, d) for f, d in docs if isinstance(d, dict)]
     namespaces = [d["metadata"]["name"] for _, d in docs
                   if d.get("kind") == "Namespace" and (d.get("metadata") or {}).get("name")]
     if len(namespaces) != 1:
         p.add("manifests", f"expected one Namespace, found {len(namespaces)}")
     for fname, doc in docs:
         w = where(fname, doc)
-        if not isinstance(doc, dict):
-            p.add(fname, "a document that is not a mapping")
-            continue
         kind = doc.get("kind")
         if kind not in API_VERSIONS:
             p.add(w, f"kind {kind!r} is not one this check knows (add its schema here)")
@@ -568,9 +569,9 @@ def check_image(containerfile, build, p):
 
 def check_all(mdir, build, containerfile, docs=None):
     p = Problems()
-    docs = load_manifests(mdir) if docs is None else docs
+    docs = list(load_manifests(mdir) if docs is None else docs)
     image = check_image(containerfile, build, p)
-    check_common(docs, p)
+    check_common(docs, p)       # drops documents that are not mappings
     for fname, d in docs:
         if isinstance(d, dict) and d.get("kind") == "DaemonSet":
             check_daemonset(fname, d, docs, image, build, p)

@@ -120,6 +120,8 @@ BREAKS = [
      "apiVersion 'extensions/v1beta1'"),
     ("a document without a name",
      lambda d: kind(d, "ConfigMap")["metadata"].pop("name"), "no metadata.name"),
+    ("a document that is a list",
+     lambda d: d.append(("extra.yaml", ["not", "a", "mapping"])), "not a mapping"),
 ]
 
 # Breaks of the Containerfile: (what, old text, new text, words).
