@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 BUILD=$(cd "${BUILD:-build}" && pwd)
 export BUILD
+python3 -c 'import yaml' 2> /dev/null ||
+	{ echo "FAIL: fleet: python3 has no yaml module (make deps installs python3-yaml)" >&2; exit 1; }
 passed=0 failed=0 skipped=0 failures=""
 tmp=$(mktemp -d /tmp/ksmplus-fleet.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
