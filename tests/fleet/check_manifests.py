@@ -449,6 +449,12 @@ def check_daemon_container(w, c, containers, volumes, configmaps, image, build, 
         if m is None or m.get("readOnly") or m.get("subPath"):
             p.add(cw, f"{path} ({what}) is not on a writable volume, and the root file "
                   "system is read-only")
+    # control.c refuses a socket whose directory (or a parent without the
+    # sticky bit) others may write: an emptyDir is created mode 0777.
+    m = covering_mount(c, os.path.dirname(sock))
+    if m is not None and "emptyDir" in (volumes.get(m["name"]) or {}):
+        p.add(cw, f"the control socket's directory {os.path.dirname(sock)} is on an emptyDir "
+              "(mode 0777): ksmplusd refuses a socket directory others may write")
     if textfile:
         m = covering_mount(c, os.path.dirname(textfile))
         if m is not None:

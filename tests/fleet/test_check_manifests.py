@@ -93,6 +93,11 @@ BREAKS = [
      lambda d: agent(d)["volumeMounts"].remove(mount(agent(d), "run")) or
      pod(d)["volumes"].remove(next(v for v in pod(d)["volumes"] if v["name"] == "run")),
      "/run/ksmplusd (control socket) is not on a writable volume"),
+    ("the socket's directory an emptyDir (0777: the daemon refuses it)",
+     lambda d: next(v for v in pod(d)["volumes"] if v["name"] == "run").update(
+         {"emptyDir": {}}) or next(v for v in pod(d)["volumes"]
+                                  if v["name"] == "run").pop("hostPath"),
+     "is on an emptyDir (mode 0777)"),
     ("the textfile written where no volume is",
      lambda d: set_conf(d, "textfile = /var/lib/prometheus/node-exporter/",
                         "textfile = /var/tmp/"), "(metrics textfile) is not on a writable"),
