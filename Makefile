@@ -6,6 +6,7 @@
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
 #   make check-systemd  the unit under a real systemd (PID 1) in a QEMU guest
+#   make check-fleet   Containerfile and deploy/kubernetes checked offline
 #   make fuzz        libFuzzer harnesses (tests/fuzz) replaying their corpus
 #   make fuzz-explore  the same with random seeds, FUZZ_SECONDS each (default 300)
 #   make coverage    unit + integration tests with --coverage; gcovr's summary for daemon/
@@ -18,6 +19,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 DESTDIR    ?=
@@ -58,7 +60,8 @@ WORKLOADS  := $(patsubst tests/workload/%.c,$(BUILD)/tests/%,$(wildcard tests/wo
 BENCH_PROGS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps check check-unit check-integration check-plain check-asan check-valgrind bench \
-        install uninstall clean deb check-deb check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage
+        install uninstall clean deb check-deb check-kernel lint check-reliability fuzz fuzz-build fuzz-explore fuzz-merge coverage \
+        check-fleet
 
 all: $(BUILD)/ksmplusd $(BUILD)/ksmplusctl
 
@@ -120,12 +123,20 @@ check-valgrind: $(VALGRIND_TESTS)
 	VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  ./tests/run-unit.sh $(VALGRIND_TESTS)
 
+# The fleet path (Containerfile, deploy/kubernetes), offline and in seconds:
+# the manifests against the unit's capabilities, the config against
+# --check-config, broken copies that must be caught; the image is built only
+# where a builder and the base images are (else SKIP, with the reason).
+check-fleet: all
+	BUILD=$(BUILD) ./tests/fleet/run.sh
+
 # Plain build first, then every test again under AddressSanitizer + UBSan,
-# then the unit tests under valgrind.
+# then the unit tests under valgrind; the fleet manifests last.
 check:
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind
+	$(MAKE) check-fleet
 
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c) against the library built with
 # clang, ASan and UBSan in build-fuzz; any crash, leak or failed check fails
@@ -186,6 +197,7 @@ install: all
 	install -D -m 0644 man/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1
 	install -D -m 0644 man/ksmplusd.conf.5 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5
 	install -D -m 0644 completion/ksmplusctl.bash $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
+	install -D -m 0644 completion/_ksmplusctl $(DESTDIR)$(ZSHCOMPDIR)/_ksmplusctl
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/ksmplusd.service > $(BUILD)/ksmplusd.service
 	install -D -m 0644 $(BUILD)/ksmplusd.service $(DESTDIR)$(UNITDIR)/ksmplusd.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ksmplusd.conf.d
@@ -221,7 +233,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ksmplusd $(DESTDIR)$(BINDIR)/ksmplusctl \
 	  $(DESTDIR)$(UNITDIR)/ksmplusd.service $(DESTDIR)$(MANDIR)/man8/ksmplusd.8 \
 	  $(DESTDIR)$(MANDIR)/man1/ksmplusctl.1 $(DESTDIR)$(MANDIR)/man5/ksmplusd.conf.5 \
-	  $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl
+	  $(DESTDIR)$(COMPLETIONDIR)/ksmplusctl $(DESTDIR)$(ZSHCOMPDIR)/_ksmplusctl
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov

@@ -4,15 +4,16 @@
 # does not pull in) are for make fuzz, gcovr for make coverage, prometheus
 # for promtool (tests check `ksmplusctl metrics` with it; its service is not
 # started by anything here), debhelper and lintian for make deb / check-deb
-# (bash-completion: check-deb loads the installed completion through it).
-# Idempotent; skips apt when everything is present.
+# (bash-completion: check-deb loads the installed completion through it),
+# zsh and python3-yaml for the zsh completion's and the Kubernetes manifests'
+# tests. Idempotent; skips apt when everything is present.
 set -eu
 PKGS="build-essential pkg-config libsystemd-dev libproc2-dev libinih-dev libcmocka-dev libxxhash-dev
       valgrind cppcheck systemd procps util-linux python3
       linux-source-6.12 qemu-system-x86 busybox-static flex bison bc libelf-dev
       libssl-dev cpio xz-utils
       clang libclang-rt-14-dev gcovr
-      prometheus
+      prometheus zsh python3-yaml
       debhelper lintian bash-completion"
 missing=""
 for p in $PKGS; do
