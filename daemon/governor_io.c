@@ -801,6 +801,23 @@ static bool advisor_usable(struct governor *g)
 	return true;
 }
 
+/* governor = pressure while the admin runs the kernel's advisor (set
+ * outside our [ksmd]): the advisor owns pages_to_scan — the kernel refuses
+ * writes to it with EINVAL — so it is the admin's from the start, said once,
+ * instead of a failed write and a warning on every tick. */
+static void leave_admins_advisor(struct governor *g)
+{
+	char mode[32];
+
+	if (ksmd_read_knob("advisor_mode", mode, sizeof(mode)) < 0 ||
+	    strcmp(mode, "scan-time") != 0 || g->k[K_PAGES].config)
+		return;
+	g->k[K_PAGES].admin = true;
+	snprintf(g->note, sizeof(g->note), "admin's kernel advisor paces pages_to_scan");
+	log_warn("governor: advisor_mode = scan-time was set outside ksmplusd: the kernel's "
+		 "advisor owns pages_to_scan, which is not steered (sleep_millisecs and run are)");
+}
+
 /* The knobs the policy steers (the others are left alone). */
 static bool steers(const struct governor *g, size_t i)
 {
@@ -827,6 +844,8 @@ static int start(struct daemon *d, const bool *admin)
 		g->k[i].admin = admin && admin[i];      /* what an admin took stays theirs */
 	}
 	g->advisor = d->cfg.governor == GOVERNOR_ADVISOR && advisor_usable(g);
+	if (!g->advisor)
+		leave_admins_advisor(g);
 	g->p = (struct gov_params){ d->cfg.max_cpu_percent, GOV_MIN_CHANGE_USEC,
 				    GOV_PRESSURE_HOLD_USEC, g->advisor };
 	rebase(g);

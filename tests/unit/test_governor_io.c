@@ -243,6 +243,26 @@ static void test_advisor_fallback(void **state)
 	assert_null(proto_get(&r, "advisor_max_cpu"));
 }
 
+/* governor = pressure while the admin runs the kernel advisor: the advisor
+ * owns pages_to_scan (the kernel refuses writes to it), so it is left alone
+ * from the start and status says why; sleep_millisecs is still steered. */
+static void test_pressure_leaves_admins_advisor(void **state)
+{
+	struct proto_record r;
+	char v[64];
+
+	(void)state;
+	put(sysfs, "advisor_mode", "none [scan-time]\n");
+	put(sysfs, "sleep_millisecs", "33\n");
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(!knob_is("sleep_millisecs", "33"));  /* the first tick steered */
+	get("pages_to_scan", v, sizeof(v));
+	assert_string_equal(v, "333");
+	assert_non_null(strstr(field(&r, "gov_admin_knobs"), "pages_to_scan"));
+	assert_non_null(strstr(field(&r, "gov_note"), "advisor"));
+}
+
 /* App growth, read for real: this test process, enrolled twice (an app of
  * two processes). Its first sum is the mark (not the first process's
  * share: that read a restart as growth); 8 MiB more (limit 2) bursts. */
@@ -284,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_advisor_taken_by_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_advisor_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth_bursts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pressure_leaves_admins_advisor, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
