@@ -44,6 +44,7 @@ struct config {
 	size_t max_processes;           /* tracked at most (tracker.h); default 8192 */
 	bool cross_user;                /* cross_user = allow: enroll several uids at once */
 	enum governor_kind governor;    /* [ksmd] governor = fixed | pressure | advisor */
+	bool governor_set;              /* the key was given (config_settle_governor) */
 	unsigned max_cpu_percent;       /* [ksmd] the governor's ksmd CPU cap */
 	unsigned burst_growth_mib;      /* [ksmd] an app grown by more bursts again; 0: never */
 	char metrics_textfile[PATH_MAX];        /* [metrics] textfile; "" = none */
@@ -61,6 +62,10 @@ void config_free(struct config *c);
  * Loads path, then path.d/ *.conf in lexical order. A missing main file is an
  * error; a missing .d directory is not. On error returns -1 and writes
  * "file:line: reason" into err. */
+/* Without a `governor` key: pressure, unless the files set ksmd's pace
+ * (pages_to_scan, sleep_millisecs, run or an advisor knob) — an admin who
+ * wrote the pace wants it kept, so that means fixed. config_load calls it. */
+void config_settle_governor(struct config *c);
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
 /* Parses one file into c (used by config_load and unit tests). */
 int config_parse_file(const char *file, struct config *c, char *err, size_t errlen);

@@ -366,6 +366,20 @@ static void test_config(void **state)
 
 	(void)state;
 	assert_int_equal(parse("[ksmd]\npages_to_scan = 5\n", &c, err, sizeof(err)), 0);
+	config_settle_governor(&c);
+	assert_int_equal(c.governor, GOVERNOR_FIXED);   /* the admin set the pace */
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\nsleep_millisecs = 50\ngovernor = pressure\n", &c, err,
+			       sizeof(err)), 0);
+	config_settle_governor(&c);
+	assert_int_equal(c.governor, GOVERNOR_PRESSURE);
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\nmerge_across_nodes = 0\n", &c, err, sizeof(err)), 0);
+	config_settle_governor(&c);
+	assert_int_equal(c.governor, GOVERNOR_PRESSURE); /* the default */
+	config_free(&c);
+	assert_int_equal(parse("[ksmd]\ngovernor = fixed\n", &c, err, sizeof(err)), 0);
+	config_settle_governor(&c);
 	assert_int_equal(c.governor, GOVERNOR_FIXED);
 	assert_int_equal(c.max_cpu_percent, 25);
 	config_free(&c);
