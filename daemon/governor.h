@@ -24,6 +24,7 @@
 #define KSMPLUS_GOVERNOR_H
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum gov_state { GOV_IDLE, GOV_BURST, GOV_SETTLE, GOV_PRESSURE };
 
@@ -106,10 +107,17 @@ void governor_stop(struct daemon *d);
 void governor_reload(struct daemon *d);
 /* lifecycle.c: a process's memory was enrolled. */
 void governor_on_enrolled(struct daemon *d, const struct tracked *t);
-/* The memory cgroup rel (a path below the cgroup roots, as in
- * /proc/PID/cgroup) of an enrolled process: watched for pressure (v1
- * memory.pressure_level, v2 memory.pressure) and v2 memory.events. */
-void governor_watch_cgroup(struct daemon *d, const char *rel_v1, const char *rel_v2);
+/* The memory cgroups rel_v1, rel_v2 (paths below the cgroup roots, as in
+ * /proc/PID/cgroup; NULL: none) of enrolled process (pid, start_time):
+ * watched for pressure (v1 memory.pressure_level, v2 memory.pressure) and
+ * v2 memory.events while an enrolled process lives there. Each group's
+ * watch is shared, counted once per process; governor_on_enrolled calls it
+ * with the process's groups. */
+void governor_watch_cgroup(struct daemon *d, pid_t pid, unsigned long long start_time,
+			   const char *rel_v1, const char *rel_v2);
+/* The process left (the tracker's on_release, which governor_start sets):
+ * a group's watch goes, fds and all, with its last enrolled process. */
+void governor_forget(struct daemon *d, pid_t pid, unsigned long long start_time);
 /* Tests: cgroup roots to use instead of the mounted ones ("" = none);
  * NULL puts back discovery from /proc/self/mounts. */
 void governor_set_cgroup_roots(const char *v1_root, const char *v2_root);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "array.h"
 #include "cgroups.h"
 #include "governor.h"
 #include "ksmd.h"
@@ -73,6 +74,17 @@ struct watch {
 	int ctl_fd;             /* v1: memory.pressure_level, kept open while watched */
 	long long high, max;    /* memory.events: the counters last read */
 	struct governor *g;
+	unsigned refs;          /* enrolled processes in this group (struct member) */
+};
+
+/* An enrolled process and the watches of its groups, one per kind at most:
+ * a group is watched while an enrolled process lives in it, and its fds go
+ * with the last one (a desktop starts every app in a new scope: watches kept
+ * for gone ones would pile up to MAX_WATCHES and hold fds for nothing). */
+struct member {
+	pid_t pid;
+	unsigned long long start_time;  /* with pid: the process, not a reused PID */
+	struct watch *w[3];             /* one per watch_kind; NULL: none */
 };
 
 /* Per app: resident anonymous memory now and at the latest burst. */
@@ -94,8 +106,10 @@ struct governor {
 	sd_event_source *tick;
 	sd_event_source *psi;
 	int psi_fd;
-	struct watch w[MAX_WATCHES];
+	struct watch *w[MAX_WATCHES];   /* allocated one by one: inotify's userdata */
 	size_t n_w;
+	struct member *mem;
+	size_t n_mem, cap_mem;
 	struct steered k[N_KNOBS];
 	bool advisor;           /* governor = advisor, and this kernel has it */
 	char note[96];          /* why the policy is not the one configured; "" */
@@ -427,8 +441,8 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *ud)
 
 	(void)fd;
 	for (size_t i = 0; i < g->n_w; i++)
-		if (g->w[i].src == s)
-			w = &g->w[i];
+		if (g->w[i]->src == s)
+			w = g->w[i];
 	if (revents & EPOLLERR) {       /* the cgroup went away */
 		sd_event_source_set_enabled(s, SD_EVENT_OFF);
 		return 0;
@@ -469,7 +483,7 @@ static int on_memcg(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	if (read(fd, &n, sizeof(n)) != sizeof(n))
 		return 0;
 	for (size_t i = 0; i < g->n_w; i++) {
-		struct watch *w = &g->w[i];
+		struct watch *w = g->w[i];
 
 		if (w->src != s)
 			continue;
@@ -656,34 +670,73 @@ static const char *const watch_what[] = {
 	"v1 memory.pressure_level ", "memory.pressure trigger", "high, max: inotify",
 };
 
-static void watch_group(struct governor *g, const char *root, const char *rel,
-			enum watch_kind kind)
+/* The watch of kind on root+rel, shared by the processes of that group
+ * (refs is theirs to count), or NULL: not watchable, or MAX_WATCHES. */
+static struct watch *watch_group(struct governor *g, const char *root, const char *rel,
+				 enum watch_kind kind)
 {
+	char path[PATH_MAX];
 	struct watch *w;
 	int rc;
 
-	if (!root[0] || g->n_w == MAX_WATCHES)
-		return;
-	w = &g->w[g->n_w];
-	memset(w, 0, sizeof(*w));
+	if (!root[0] || snprintf(path, sizeof(path), "%s%s", root, rel) >= (int)sizeof(path))
+		return NULL;
+	/* A disabled one watches a removed group: a new group of that name
+	 * gets its own. */
+	for (size_t i = 0; i < g->n_w; i++)
+		if (g->w[i]->kind == kind && strcmp(g->w[i]->path, path) == 0 &&
+		    sd_event_source_get_enabled(g->w[i]->src, NULL) > 0)
+			return g->w[i];
+	if (g->n_w == MAX_WATCHES || !(w = calloc(1, sizeof(*w))))
+		return NULL;
 	w->kind = kind;
 	w->g = g;
-	if (snprintf(w->path, sizeof(w->path), "%s%s", root, rel) >= (int)sizeof(w->path))
-		return;
-	for (size_t i = 0; i < g->n_w; i++)
-		if (g->w[i].kind == kind && strcmp(g->w[i].path, w->path) == 0 &&
-		    sd_event_source_get_enabled(g->w[i].src, NULL) > 0)
-			return;
+	snprintf(w->path, sizeof(w->path), "%s", path);
 	rc = kind == W_V2_EVENTS ? watch_events(g, w) : kind == W_V2_PRESSURE ? watch_v2(g, w) :
 	     watch_v1(g, w);
 	if (rc < 0) {
 		log_warn("governor: cannot watch %s of %s: %s", kind == W_V2_EVENTS ?
 			 "memory.events" : "memory pressure", w->path, strerror(-rc));
-		return;
+		free(w);
+		return NULL;
 	}
 	log_info("governor: watching %s of %s (%s%s)", kind == W_V2_EVENTS ? "memory.events" :
 		 "memory pressure", w->path, watch_what[kind], kind == W_V1_LEVEL ? v1_level(w->path) : "");
-	g->n_w++;
+	g->w[g->n_w++] = w;
+	return w;
+}
+
+/* Its sources and fds closed; v1's cgroup.event_control registration goes
+ * with the eventfd (the kernel drops it when the eventfd is closed). */
+static void watch_free(struct watch *w)
+{
+	sd_event_source_disable_unref(w->src);
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	free(w);
+}
+
+/* One process fewer in w's group: the last one takes the watch along. */
+static void watch_put(struct governor *g, struct watch *w)
+{
+	if (!w || --w->refs > 0)
+		return;
+	for (size_t i = 0; i < g->n_w; i++)
+		if (g->w[i] == w) {
+			g->w[i] = g->w[--g->n_w];
+			break;
+		}
+	log_info("governor: no enrolled process left in %s: %s no longer watched", w->path,
+		 w->kind == W_V2_EVENTS ? "memory.events" : "memory pressure");
+	watch_free(w);
+}
+
+static struct member *member_find(struct governor *g, pid_t pid, unsigned long long start_time)
+{
+	for (size_t i = 0; i < g->n_mem; i++)
+		if (g->mem[i].pid == pid && g->mem[i].start_time == start_time)
+			return &g->mem[i];
+	return NULL;
 }
 
 static void find_roots(struct governor *g)
@@ -718,35 +771,89 @@ static void find_roots(struct governor *g)
 	g->v2_memory = strstr(buf, "memory") != NULL;
 }
 
-static void watch_cgroup(struct governor *g, const char *rel_v1, const char *rel_v2)
+/* The groups of process (pid, start_time), v1 and v2, watched for as long
+ * as it is enrolled (governor_forget). Once per process: enrolled again (a
+ * rescan, a retry), it holds its watches already. */
+static void watch_cgroup(struct governor *g, pid_t pid, unsigned long long start_time,
+			 const char *rel_v1, const char *rel_v2)
 {
 	char p[PATH_MAX + 32];
+	struct member m = { pid, start_time, { NULL, NULL, NULL } };
+	void *grown;
 
-	if (rel_v1)
-		watch_group(g, g->v1_root, rel_v1, W_V1_LEVEL);
-	if (!rel_v2 || !g->v2_root[0])
+	if (member_find(g, pid, start_time))
 		return;
-	if (g->v2_memory)
-		watch_group(g, g->v2_root, rel_v2, W_V2_PRESSURE);
-	snprintf(p, sizeof(p), "%s%s/memory.events", g->v2_root, rel_v2);
-	if (access(p, R_OK) == 0)
-		watch_group(g, g->v2_root, rel_v2, W_V2_EVENTS);
+	if (rel_v1)
+		m.w[W_V1_LEVEL] = watch_group(g, g->v1_root, rel_v1, W_V1_LEVEL);
+	if (rel_v2 && g->v2_root[0]) {
+		if (g->v2_memory)
+			m.w[W_V2_PRESSURE] = watch_group(g, g->v2_root, rel_v2, W_V2_PRESSURE);
+		snprintf(p, sizeof(p), "%s%s/memory.events", g->v2_root, rel_v2);
+		if (access(p, R_OK) == 0)
+			m.w[W_V2_EVENTS] = watch_group(g, g->v2_root, rel_v2, W_V2_EVENTS);
+	}
+	if (!m.w[0] && !m.w[1] && !m.w[2])
+		return;         /* nothing to hold (the root group, no files): no entry */
+	grown = array_grow(g->mem, g->n_mem, &g->cap_mem, sizeof(*g->mem), 16);
+	if (!grown) {           /* unheld, the watches would never be released */
+		for (size_t k = 0; k < 3; k++)
+			if (m.w[k] && !m.w[k]->refs) {
+				m.w[k]->refs = 1;
+				watch_put(g, m.w[k]);
+			}
+		return;
+	}
+	g->mem = grown;
+	for (size_t k = 0; k < 3; k++)
+		if (m.w[k])
+			m.w[k]->refs++;
+	g->mem[g->n_mem++] = m;
 }
 
 /* The memory cgroups pid lives in, v1 and v2. */
-static void watch_process(struct governor *g, pid_t pid)
+static void watch_process(struct governor *g, const struct pidref *ref)
 {
 	char rel1[PATH_MAX], rel2[PATH_MAX];
-	bool v1 = proc_cgroup(pid, false, rel1, sizeof(rel1));
-	bool v2 = proc_cgroup(pid, true, rel2, sizeof(rel2));
+	bool v1, v2;
 
-	watch_cgroup(g, v1 ? rel1 : NULL, v2 ? rel2 : NULL);
+	if (member_find(g, ref->pid, ref->start_time))
+		return;         /* no /proc/PID/cgroup read for a process watched already */
+	v1 = proc_cgroup(ref->pid, false, rel1, sizeof(rel1));
+	v2 = proc_cgroup(ref->pid, true, rel2, sizeof(rel2));
+	watch_cgroup(g, ref->pid, ref->start_time, v1 ? rel1 : NULL, v2 ? rel2 : NULL);
 }
 
-void governor_watch_cgroup(struct daemon *d, const char *rel_v1, const char *rel_v2)
+static void forget(struct governor *g, pid_t pid, unsigned long long start_time)
+{
+	struct member *m = member_find(g, pid, start_time);
+
+	if (!m)
+		return;
+	struct member gone = *m;
+
+	*m = g->mem[--g->n_mem];        /* order does not matter */
+	for (size_t k = 0; k < 3; k++)
+		watch_put(g, gone.w[k]);
+}
+
+void governor_watch_cgroup(struct daemon *d, pid_t pid, unsigned long long start_time,
+			   const char *rel_v1, const char *rel_v2)
 {
 	if (d->gov)
-		watch_cgroup(d->gov, rel_v1, rel_v2);
+		watch_cgroup(d->gov, pid, start_time, rel_v1, rel_v2);
+}
+
+void governor_forget(struct daemon *d, pid_t pid, unsigned long long start_time)
+{
+	if (d->gov)
+		forget(d->gov, pid, start_time);
+}
+
+/* The tracker's on_release: a process leaving the tracker (exited, exec'd
+ * out of its app, its app removed, unmerge --all) releases its watches. */
+static void on_tracked_release(const struct tracked *t, void *ud)
+{
+	governor_forget(ud, t->ref.pid, t->ref.start_time);
 }
 
 void governor_set_cgroup_roots(const char *v1_root, const char *v2_root)
@@ -771,7 +878,7 @@ void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 	else    /* whole-process enrollments keep no range list */
 		snprintf(what, sizeof(what), "%.15s[%d], whole", t->comm, (int)t->ref.pid);
 	gov_note_enrolled(&g->m, what);
-	watch_process(g, t->ref.pid);
+	watch_process(g, &t->ref);
 	kick(g, GOV_BURST);
 }
 
@@ -869,6 +976,8 @@ static int start(struct daemon *d, const bool *admin)
 	if (!g->meminfo_ok)
 		log_warn("governor: cannot read /proc/meminfo: MemAvailable not watched");
 	d->gov = g;
+	d->tr.on_release = on_tracked_release;
+	d->tr.release_ud = d;
 	log_info("governor: %s (cap %u %% CPU; v1 memory cgroups: %s; v2 memory.pressure: %s; "
 		 "v2 memory.events: %s; burst on %u MiB growth)",
 		 g->advisor ? "advisor (advisor_mode = scan-time)" : "pressure",
@@ -889,11 +998,10 @@ void governor_stop(struct daemon *d)
 
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n_w; i++) {
-		sd_event_source_disable_unref(g->w[i].src);
-		if (g->w[i].ctl_fd >= 0)
-			close(g->w[i].ctl_fd);
-	}
+	for (size_t i = 0; i < g->n_w; i++)
+		watch_free(g->w[i]);
+	free(g->mem);
+	d->tr.on_release = NULL;
 	sd_event_source_disable_unref(g->psi);
 	sd_event_source_disable_unref(g->tick);
 	free(g->am);
@@ -915,7 +1023,7 @@ void governor_reload(struct daemon *d)
 		return;
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
-			watch_process(d->gov, d->tr.v[i].ref.pid);
+			watch_process(d->gov, &d->tr.v[i].ref);
 }
 
 static void admin_knobs(const struct governor *g, char *buf, size_t len)

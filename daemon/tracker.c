@@ -42,8 +42,10 @@ void tracker_set_comm(struct tracked *t, const char *raw)
 	log_escape(raw, t->comm, sizeof(t->comm));
 }
 
-static void tracked_release(struct tracked *e)
+static void tracked_release(struct tracker *t, struct tracked *e)
 {
+	if (t->on_release)
+		t->on_release(e, t->release_ud);
 	pidref_close(&e->ref);
 	vmas_free(&e->advised);
 }
@@ -54,16 +56,21 @@ void tracker_remove(struct tracker *t, pid_t pid)
 
 	if (!e)
 		return;
-	tracked_release(e);
+	tracked_release(t, e);
 	*e = t->v[--t->n];   /* order does not matter */
 }
 
 void tracker_clear(struct tracker *t)
 {
+	void (*on_release)(const struct tracked *, void *) = t->on_release;
+	void *ud = t->release_ud;
+
 	for (size_t i = 0; i < t->n; i++)
-		tracked_release(&t->v[i]);
+		tracked_release(t, &t->v[i]);
 	free(t->v);
 	memset(t, 0, sizeof(*t));
+	t->on_release = on_release;     /* the set is empty, not its owner gone */
+	t->release_ud = ud;
 }
 
 size_t tracker_count(const struct tracker *t, const char *app, enum tracked_state state)

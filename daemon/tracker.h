@@ -59,6 +59,11 @@ struct tracker {
 	 * it once. */
 	bool at_cap;
 	size_t refused;
+	/* Called with each entry as it leaves (tracker_remove, tracker_clear),
+	 * before its pidref is closed: what others hold per process (the
+	 * governor's cgroup watches) goes with it. NULL: nobody. */
+	void (*on_release)(const struct tracked *t, void *ud);
+	void *release_ud;
 };
 
 struct tracked *tracker_find(struct tracker *t, pid_t pid);

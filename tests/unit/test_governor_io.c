@@ -3,8 +3,10 @@
  * controller and no memory.events): the v2 memory.events watch (inotify,
  * as the kernel raises a modify event when a counter changes), the advisor
  * on and off with pages_to_scan put back, an advisor knob taken by the
- * admin, the fallback to pressure on a kernel without the advisor, and an
- * app's growth read from /proc. */
+ * admin, the fallback to pressure on a kernel without the advisor, an
+ * app's growth read from /proc, and the per-cgroup watches held by enrolled
+ * processes and released, fds and all, with the last one (a fake v1
+ * memory hierarchy too: cgroup.event_control is a plain file there). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,9 +151,9 @@ static void test_memevents_pressure(void **state)
 	d.cfg.governor = GOVERNOR_PRESSURE;
 	assert_int_equal(governor_start(&d), 0);
 	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* the first tick: settle */
-	governor_watch_cgroup(&d, NULL, "/app.scope");
-	governor_watch_cgroup(&d, NULL, "/app.scope");          /* once per group */
-	governor_watch_cgroup(&d, NULL, "/gone.scope");         /* no file: not watched */
+	governor_watch_cgroup(&d, 100, 1, NULL, "/app.scope");
+	governor_watch_cgroup(&d, 101, 1, NULL, "/app.scope");  /* once per group */
+	governor_watch_cgroup(&d, 102, 1, NULL, "/gone.scope"); /* no file: not watched */
 	assert_string_equal(field(&r, "gov_memory_events"), "0");
 	assert_false(state_is("pressure"));
 
@@ -296,6 +299,125 @@ static void test_growth_bursts(void **state)
 	free(mem);
 }
 
+/* sd-event closes the O_PATH fds of inotify'd inodes at its next
+ * iteration: counted after it. */
+static size_t open_fds(void)
+{
+	DIR *dp;
+	size_t n = 0;
+
+	drain();
+	assert_non_null(dp = opendir("/proc/self/fd"));
+	while (readdir(dp))
+		n++;
+	closedir(dp);
+	return n;
+}
+
+static unsigned watches(void)
+{
+	struct proto_record r;
+
+	return (unsigned)strtoul(field(&r, "gov_watches"), NULL, 10);
+}
+
+/* Makes group rel in the fake v1 tree (memory.pressure_level,
+ * cgroup.event_control) and in the fake v2 one (memory.events). */
+static void group(const char *v1, const char *rel)
+{
+	char p[2 * PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s%s", v1, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+	put(p, "memory.pressure_level", "");
+	put(p, "cgroup.event_control", "");
+	snprintf(p, sizeof(p), "%s%s", cg2, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+	put(p, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+}
+
+/* A group is watched while an enrolled process lives in it: two processes
+ * share one.scope's watches (v1: an eventfd and memory.pressure_level
+ * open; v2: an inotify watch), which go with the second to leave; a
+ * process enrolled again holds them once; a PID reused (another start
+ * time) holds nothing. Before, every group ever seen stayed watched, fds
+ * and all, until MAX_WATCHES. */
+static void test_watches_released(void **state)
+{
+	char v1[PATH_MAX + 8];
+	size_t fds0;
+	unsigned w0;
+
+	(void)state;
+	snprintf(v1, sizeof(v1), "%s/cg1", dir);
+	assert_int_equal(mkdir(v1, 0755), 0);
+	group(v1, "/one.scope");
+	group(v1, "/two.scope");
+	governor_set_cgroup_roots(v1, cg2);
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	fds0 = open_fds();
+	w0 = watches();
+
+	governor_watch_cgroup(&d, 100, 7, "/one.scope", "/one.scope");
+	governor_watch_cgroup(&d, 100, 7, "/one.scope", "/one.scope");  /* enrolled again */
+	governor_watch_cgroup(&d, 101, 7, "/one.scope", "/one.scope");
+	governor_watch_cgroup(&d, 102, 7, "/two.scope", "/two.scope");
+	assert_int_equal(watches(), w0 + 4);
+	assert_int_equal(open_fds(), fds0 + 4 + 1);    /* two per v1 group, sd-event's inotify */
+
+	governor_forget(&d, 100, 7);
+	assert_int_equal(watches(), w0 + 4);           /* 101 is still in one.scope */
+	governor_forget(&d, 101, 8);                   /* a reused PID: not 101 */
+	assert_int_equal(watches(), w0 + 4);
+	governor_forget(&d, 101, 7);
+	assert_int_equal(watches(), w0 + 2);
+	assert_int_equal(open_fds(), fds0 + 2 + 1);
+	governor_forget(&d, 101, 7);                   /* twice: nothing more */
+	governor_forget(&d, 102, 7);
+	assert_int_equal(watches(), w0);
+	assert_int_equal(open_fds(), fds0);
+
+	governor_watch_cgroup(&d, 103, 7, "/one.scope", NULL);  /* watched anew */
+	assert_int_equal(watches(), w0 + 1);
+	assert_int_equal(open_fds(), fds0 + 2);
+}
+
+/* The wiring: a process leaving the tracker (exit, exec out of its app,
+ * app removed, unmerge --all) releases its watches, through the
+ * on_release hook governor_start sets and governor_stop takes back. */
+static void test_tracker_releases_watches(void **state)
+{
+	char v1[PATH_MAX + 8];
+	struct pidref ref = { 200, -1, 9 };
+	size_t fds0;
+	unsigned w0;
+
+	(void)state;
+	snprintf(v1, sizeof(v1), "%s/cg1", dir);
+	assert_int_equal(mkdir(v1, 0755), 0);
+	group(v1, "/app.scope");
+	governor_set_cgroup_roots(v1, cg2);
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	fds0 = open_fds();
+	w0 = watches();
+	assert_non_null(tracker_add(&d.tr, &ref, "app", "app"));
+	ref.pid = 201;
+	assert_non_null(tracker_add(&d.tr, &ref, "app", "app"));
+	governor_watch_cgroup(&d, 200, 9, "/app.scope", "/app.scope");
+	governor_watch_cgroup(&d, 201, 9, "/app.scope", "/app.scope");
+	assert_int_equal(watches(), w0 + 2);
+
+	tracker_remove(&d.tr, 200);
+	assert_int_equal(watches(), w0 + 2);
+	tracker_clear(&d.tr);
+	assert_int_equal(watches(), w0);
+	assert_int_equal(open_fds(), fds0);
+	governor_stop(&d);
+	assert_null(d.tr.on_release);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +427,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_advisor_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth_bursts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pressure_leaves_admins_advisor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watches_released, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracker_releases_watches, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
