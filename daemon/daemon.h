@@ -85,6 +85,9 @@ struct app_figures {
 	bool exact;
 };
 void figures_tracked(const struct tracked *t, struct app_figures *f);
+/* pid's resident anonymous KiB (statm: resident - shared), 0 when gone;
+ * read into a stack buffer: the governor calls it per process per tick. */
+long long figures_rss_anon_kib(pid_t pid);
 /* Figures of every app of d->apps.effective: f[i] for app i; per_proc
  * (NULL, or d->tr.n entries) gets each tracked process's own. Live figures
  * from ksm_stat; saved_kib/pss_kib from the latest exact computation, which
@@ -103,6 +106,13 @@ long long figures_age_ms(const struct daemon *d);
 /* The exact saving of one app's enrolled processes, bytes, as last
  * computed: 0, or -EAGAIN when there is none (yet) for app. */
 int figures_app_saved(const struct daemon *d, const char *app, long long *saved_bytes);
+/* App's merging pages (ksm_merging_pages + ksm_zero_pages) and resident
+ * anonymous KiB as the exact computation last read them, when it started
+ * at most max_age_usec ago and counted the app's processes enrolled now:
+ * 0, or -EAGAIN (read them yourself). The governor's tick takes them
+ * rather than read /proc again while status keeps them fresh. */
+int figures_app_recent(const struct daemon *d, const char *app, uint64_t max_age_usec,
+		       long long *merging_pages, long long *anon_kib);
 
 /* analysis.c: op=analyze (a duplicate census in a worker thread). */
 struct analysis_forecast {

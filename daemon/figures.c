@@ -22,7 +22,7 @@
  * statm's resident minus shared (file + shmem pages) is RssAnon, at a
  * fraction of the cost of formatting all of /proc/PID/status: status reads
  * it for every process of a thousand-process app. */
-static long long rss_anon_kib(pid_t pid)
+long long figures_rss_anon_kib(pid_t pid)
 {
 	char path[64], buf[128];
 	long long size, resident, shared;
@@ -45,7 +45,7 @@ static long long rss_anon_kib(pid_t pid)
 
 static long long tracked_enrolled_kib(const struct tracked *t)
 {
-	long long rss = rss_anon_kib(t->ref.pid);
+	long long rss = figures_rss_anon_kib(t->ref.pid);
 
 	if (t->mode == ENROLL_RANGES && KIB(vmas_bytes(&t->advised)) < rss)
 		return KIB(vmas_bytes(&t->advised));
@@ -303,5 +303,22 @@ int figures_app_saved(const struct daemon *d, const char *app, long long *saved_
 	if (!g)
 		return -EAGAIN;
 	*saved_bytes = g->saved_kib * 1024;
+	return 0;
+}
+
+int figures_app_recent(const struct daemon *d, const char *app, uint64_t max_age_usec,
+		       long long *merging_pages, long long *anon_kib)
+{
+	const struct figures_job *j = d->fig ? d->fig->done : NULL;
+	const struct savings_group *g = published(d, app);
+	long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+
+	/* The job counted the processes enrolled when it started: one enrolled
+	 * since (or gone) would make the figures another app's. */
+	if (!g || !g->procs || now_usec() - j->started_usec > max_age_usec ||
+	    g->procs != tracker_count(&d->tr, app, TRACKED_ENROLLED))
+		return -EAGAIN;
+	*merging_pages = g->merging_kib / page_kib + g->zero_pages;
+	*anon_kib = g->anon_kib;
 	return 0;
 }

@@ -92,6 +92,8 @@ struct app_mem {
 	char app[256];
 	long long kib, mark;
 	bool fresh;             /* first seen in this pass: its sum is the mark */
+	bool recent;            /* this pass took status's figures (figures_app_recent) */
+	bool seen;              /* has enrolled processes in this pass */
 };
 
 struct cpu_sample {
@@ -168,21 +170,26 @@ static double cpu_percent(const struct governor *g, uint64_t window)
 
 /* ---- MemAvailable -------------------------------------------------------- */
 
+/* Read into a stack buffer, not through a FILE: it runs every tick, and
+ * an allocation per tick is what an ASan daemon's quarantine keeps. */
 static bool read_meminfo(long long *avail, long long *total)
 {
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "re");
-	int found = 0;
+	char buf[4096];
+	const char *t, *a;
+	ssize_t n;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
 
-	if (!f)
+	if (fd < 0)
 		return false;
-	while (fgets(line, sizeof(line), f) && found < 2) {
-		if (sscanf(line, "MemTotal: %lld", total) == 1 ||
-		    sscanf(line, "MemAvailable: %lld", avail) == 1)
-			found++;
-	}
-	fclose(f);
-	return found == 2;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	t = strstr(buf, "MemTotal:");
+	a = strstr(buf, "MemAvailable:");
+	return t && a && sscanf(t, "MemTotal: %lld", total) == 1 &&
+	       sscanf(a, "MemAvailable: %lld", avail) == 1;
 }
 
 /* ---- knobs ----------------------------------------------------------------- */
@@ -303,23 +310,6 @@ static void schedule(struct governor *g, uint64_t delay)
 	sd_event_source_set_enabled(g->tick, SD_EVENT_ONESHOT);
 }
 
-/* Resident anonymous KiB of pid (statm: resident - shared, in pages);
- * merged pages still count, so merging is not growth. */
-static long long anon_kib(pid_t pid)
-{
-	char p[64];
-	long long size, resident, shared;
-	FILE *f;
-	int n;
-
-	snprintf(p, sizeof(p), "/proc/%d/statm", (int)pid);
-	if (!(f = fopen(p, "re")))
-		return 0;
-	n = fscanf(f, "%lld %lld %lld", &size, &resident, &shared);
-	fclose(f);
-	return n == 3 && resident > shared ? (resident - shared) * (sysconf(_SC_PAGESIZE) / 1024) : 0;
-}
-
 static struct app_mem *app_mem(struct governor *g, const char *app)
 {
 	struct app_mem *a;
@@ -334,35 +324,75 @@ static struct app_mem *app_mem(struct governor *g, const char *app)
 	snprintf(a->app, sizeof(a->app), "%s", app);
 	a->mark = a->kib = 0;
 	a->fresh = true;
+	a->recent = a->seen = false;
 	return a;
+}
+
+/* One per app with enrolled processes, not per app ever seen: an app
+ * removed, or whose processes all exited, goes (back, it starts afresh:
+ * a restart is not growth). */
+static void prune_apps(struct governor *g)
+{
+	for (size_t i = g->n_am; i-- > 0;)
+		if (!g->am[i].seen)
+			g->am[i] = g->am[--g->n_am];
+}
+
+/* The apps whose figures status has just read (the exact computation,
+ * FIGURES_FRESH_USEC old at most): taken from there, not read again. */
+static long long recent_apps(struct governor *g)
+{
+	const struct strlist *apps = &g->d->apps.effective;
+	long long sum = 0;
+
+	for (size_t i = 0; i < g->n_am; i++)
+		g->am[i].recent = false;
+	for (size_t i = 0; i < apps->n; i++) {
+		long long merging, anon;
+		struct app_mem *a;
+
+		if (figures_app_recent(g->d, apps->v[i], TICK_USEC, &merging, &anon) < 0 ||
+		    !(a = app_mem(g, apps->v[i])))
+			continue;
+		a->recent = true;
+		a->kib = anon;
+		sum += merging;
+	}
+	return sum;
 }
 
 /* Progress is our processes' merged pages, not the global pages_sharing:
  * other users of KSM (a VM) may go on merging when ours are done. In the
  * same pass, each app's resident anonymous memory: grown by more than
- * burst_growth_mib since the latest burst, it bursts again. */
+ * burst_growth_mib since the latest burst, it bursts again. Read per
+ * process from /proc (stack buffers: nothing allocated per read) unless
+ * status's figures are recent. */
 static long long read_apps(struct governor *g)
 {
 	const struct daemon *d = g->d;
-	long long sum = 0, limit = (long long)d->cfg.burst_growth_mib * 1024;
+	long long sum, limit = (long long)d->cfg.burst_growth_mib * 1024;
 
-	for (size_t i = 0; i < g->n_am; i++)
-		g->am[i].kib = 0;
+	sum = recent_apps(g);
+	for (size_t i = 0; i < g->n_am; i++) {
+		g->am[i].seen = false;
+		if (!g->am[i].recent)
+			g->am[i].kib = 0;
+	}
 	for (size_t i = 0; i < d->tr.n; i++) {
 		const struct tracked *t = &d->tr.v[i];
 		struct ksm_stat st;
 		struct app_mem *a;
-		long long kib;
 
 		if (t->state != TRACKED_ENROLLED)
 			continue;
+		if ((a = app_mem(g, t->app)))
+			a->seen = true;
+		if (a && a->recent)
+			continue;
 		if (ksmstat_read(t->ref.pid, &st) == 0)
 			sum += st.merging_pages + st.zero_pages;
-		if (!limit)
-			continue;
-		kib = anon_kib(t->ref.pid);
-		if ((a = app_mem(g, t->app)))
-			a->kib += kib;
+		if (limit && a)
+			a->kib += figures_rss_anon_kib(t->ref.pid);
 	}
 	for (size_t i = 0; i < g->n_am; i++) {
 		struct app_mem *a = &g->am[i];
@@ -379,6 +409,7 @@ static long long read_apps(struct governor *g)
 				 a->app, (a->kib - mark) / 1024);
 		}
 	}
+	prune_apps(g);
 	return sum;
 }
 

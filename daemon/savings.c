@@ -402,14 +402,15 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t size)
 	return n;
 }
 
-/* Pss from smaps_rollup text, KiB; -1 if absent. */
-static long long parse_pss_kib(const char *text)
+/* Field key (with its colon) from smaps_rollup text, KiB; -1 if absent. */
+static long long parse_rollup_kib(const char *text, const char *key)
 {
 	const char *p = text;
+	size_t len = strlen(key);
 
 	while (p && *p) {
-		if (strncmp(p, "Pss:", 4) == 0)
-			return strtoll(p + 4, NULL, 10);
+		if (strncmp(p, key, len) == 0)
+			return strtoll(p + len, NULL, 10);
 		p = strchr(p, '\n');
 		if (p)
 			p++;
@@ -419,7 +420,7 @@ static long long parse_pss_kib(const char *text)
 
 struct proc_figures {
 	struct ksm_stat ksm;
-	long long pss_kib;
+	long long pss_kib, anon_kib;
 };
 
 /* 0, 1 if the process is gone or has no memory (zombie, kernel thread), or
@@ -440,7 +441,8 @@ static int read_figures(struct walk *w, int dirfd, pid_t pid, struct proc_figure
 	if (n < 0)
 		return gone((int)-n) ? 1 : fail(w, (int)-n, "/proc/%d/smaps_rollup: %s", (int)pid,
 						strerror((int)-n));
-	pf->pss_kib = parse_pss_kib(buf);
+	pf->pss_kib = parse_rollup_kib(buf, "Pss:");
+	pf->anon_kib = parse_rollup_kib(buf, "Anonymous:");
 	return pf->pss_kib < 0 ? 1 : 0;
 }
 
@@ -471,6 +473,7 @@ static int scan_proc(struct walk *w, const struct savings_proc *p, struct saving
 	if (r != 0)
 		return r;
 	g->pss_kib += pf.pss_kib;
+	g->anon_kib += pf.anon_kib > 0 ? pf.anon_kib : 0;
 	g->merging_kib += pf.ksm.merging_pages * w->page_bytes / 1024;
 	g->zero_pages += pf.ksm.zero_pages;
 	g->rmap_items += pf.ksm.rmap_items;

@@ -28,6 +28,7 @@ struct savings_group {
 	 * counted as KSM's saving too (see savings.c). */
 	long long saved_kib;
 	long long pss_kib;      /* sum of the processes' Pss (smaps_rollup) */
+	long long anon_kib;     /* sum of their Anonymous (smaps_rollup): the governor's growth */
 	long long merging_kib;  /* sum of ksm_merging_pages, as KiB */
 	long long ksm_pages;    /* distinct KSM pages the group maps */
 	long long zero_pages;   /* sum of ksm_zero_pages */
