@@ -151,6 +151,16 @@ status_probe() {
 	[ "$best" -gt "$STATUS_BEST_MS" ] && STATUS_BEST_MS=$best
 	[ "$best" -le 1000 ] || fail "status took $best ms or more, three times running (limit 1000)"
 }
+# gov_field KEY — the governor's KEY in status's global record ("" if none).
+gov_field() { ctl status --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["global"].get(sys.argv[1], ""))' "$1"; }
+# need_governor POLICY — the scenario covers the governor, by default: fails
+# if a later default change (or the config) turned it off.
+need_governor() {
+	g=$(gov_field governor)
+	[ "$g" = "$1" ] || fail "governor is '$g', not $1: this scenario must run with it"
+}
 # figures — one line the reliability runner collects.
 figures() {
 	kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon died"
