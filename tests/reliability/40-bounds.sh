@@ -23,7 +23,10 @@ N=200 VMAS=60000 BOUND_KIB=16384
 LIST_WORST_MS=0
 list_probe() {
 	s0=$(date +%s%N)
-	ctl list > /dev/null 2>&1 || fail "list refused while under attack"
+	# The plain client, as status_probe's (PROBE_CTL): under load an ASan
+	# client takes 0.4 s just to start, which failed this probe at 1.1 s.
+	"${PROBE_CTL:-$BUILD/ksmplusctl}" --socket "$SOCK" list > /dev/null 2>&1 ||
+		fail "list refused while under attack"
 	ms=$(( ($(date +%s%N) - s0) / 1000000 ))
 	[ "$ms" -gt "$LIST_WORST_MS" ] && LIST_WORST_MS=$ms
 	[ "$ms" -le 1000 ] || fail "list took $ms ms (limit 1000)"
