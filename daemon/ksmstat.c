@@ -137,3 +137,25 @@ int ksmstat_read(pid_t pid, struct ksm_stat *out)
 	buf[len] = '\0';
 	return ksmstat_parse(buf, out);
 }
+
+int ksmstat_read_merging(pid_t pid, long long *pages)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return sscanf(buf, "%lld", pages) == 1 ? 0 : -EINVAL;
+}

@@ -18,4 +18,9 @@ struct ksm_stat {
  * 0 or -EINVAL if no known field was found. */
 int ksmstat_parse(const char *text, struct ksm_stat *out);
 int ksmstat_read(pid_t pid, struct ksm_stat *out);   /* 0 or -errno */
+/* /proc/PID/ksm_merging_pages alone: 0 or -errno. ksm_stat's last line
+ * (ksm_mergeable) walks every VMA under the mmap lock — 22 ms for a process
+ * of 60,000 VMAs, and it waits behind a fork of that process — while this
+ * file is one counter: what a per-tick reader of many processes wants. */
+int ksmstat_read_merging(pid_t pid, long long *pages);
 #endif
