@@ -95,6 +95,22 @@ static void test_read_self(void **state)
 	assert_int_equal(ksmstat_read(-5, &s), -ENOENT);
 }
 
+/* The governor's per-tick reader: the one-counter file (no VMA walk); a
+ * gone process is -ENOENT. */
+static void test_read_merging_self(void **state)
+{
+	long long pages = -1;
+	int r;
+
+	(void)state;
+	r = ksmstat_read_merging(getpid(), &pages);
+	if (r == -ENOENT)
+		skip();         /* kernel without CONFIG_KSM */
+	assert_int_equal(r, 0);
+	assert_true(pages >= 0);
+	assert_int_equal(ksmstat_read_merging(-5, &pages), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_old_kernel),
 		cmocka_unit_test(test_unknown_and_bad),
 		cmocka_unit_test(test_read_self),
+		cmocka_unit_test(test_read_merging_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
