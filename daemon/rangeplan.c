@@ -242,6 +242,8 @@ struct rangeplan {
 	atomic_bool cancel;
 	struct rp_app *apps;
 	size_t n_apps, cap_apps;
+	size_t rr;              /* the app (index in the app list) looked at first
+				 * next tick: one after the last censused */
 };
 
 static uint64_t clock_usec(clockid_t id)
@@ -513,7 +515,10 @@ void rangeplan_tick(struct daemon *d)
 
 	if (!rp || rp->running || d->paused)
 		return;
-	for (size_t i = 0; i < d->apps.effective.n; i++) {
+	/* Round robin: an app always due (growing fast, a short interval)
+	 * must not starve the apps after it in the list. */
+	for (size_t k = 0, n = d->apps.effective.n; k < n; k++) {
+		size_t i = (rp->rr + k) % n;
 		const char *name = d->apps.effective.v[i];
 		struct rp_app *a;
 		int rc;
@@ -527,6 +532,7 @@ void rangeplan_tick(struct daemon *d)
 		}
 		if ((rc = start_job(d, a)) < 0)
 			log_warn("app %s: cannot start its census: %s", name, strerror(-rc));
+		rp->rr = i + 1;
 		return;         /* one census at a time; the next when it is done */
 	}
 	/* a retry sooner than the rescan timer's next turn */
