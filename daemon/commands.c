@@ -33,7 +33,9 @@ static void append_forecast(const struct daemon *d, struct proto_record *r, cons
 	proto_set(r, "forecast_age_s", "%lld", (long long)(time(NULL) - fc.when));
 }
 
-/* policy = census: where the app's census stands (rangeplan.h). */
+/* policy = census: where the app's census stands (rangeplan.h). An app
+ * record then has 30 fields of PROTO_MAX_FIELDS' 32, which clients
+ * decode: no age (census_time is there), no per-field extras. */
 static void append_census(const struct daemon *d, struct proto_record *r, const char *name)
 {
 	struct rangeplan_status s;
@@ -50,7 +52,6 @@ static void append_census(const struct daemon *d, struct proto_record *r, const 
 	if (!s.censused)
 		return;
 	proto_set(r, "census_time", "%lld", (long long)s.when);
-	proto_set(r, "census_age_s", "%lld", (long long)(time(NULL) - s.when));
 	proto_set(r, "census_saved", "%d", s.saved ? 1 : 0);
 	proto_set(r, "census_procs", "%llu", s.procs);
 	proto_set(r, "census_planned_kib", "%llu", s.planned_kib);

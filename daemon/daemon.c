@@ -62,7 +62,6 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-
 void daemon_save_state(struct daemon *d)
 {
 	char err[4400];
