@@ -87,6 +87,7 @@ struct analysis_job {
 };
 
 struct analysis {
+	struct daemon *d;               /* its state file keeps the forecasts */
 	struct analysis_forecast fc[ANALYSIS_FORECASTS];
 	size_t n_fc;
 	int efd;
@@ -363,6 +364,43 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
+/* A forecast into the state file, so status shows it after a restart. */
+static void persist_forecast(struct daemon *d, const struct analysis_forecast *fc)
+{
+	struct statefile_forecast x = { .when = fc->when, .sample = fc->sample,
+		.saved_kib = fc->saved_kib, .shared_kib = fc->shared_kib,
+		.depends_kib = fc->depends_kib, .net_kib = fc->net_kib };
+
+	snprintf(x.app, sizeof(x.app), "%s", fc->app);
+	statefile_put_forecast(&d->state, &x);
+	daemon_save_state(d);
+}
+
+/* The saved forecasts (statefile.h) as if just made, the newest kept when
+ * there are more than fit. */
+static void restore_forecasts(struct analysis *a, const struct statefile *s)
+{
+	for (size_t i = 0; i < s->n_fc; i++) {
+		const struct statefile_forecast *x = &s->fc[i];
+		size_t at = a->n_fc;
+
+		if (at == ANALYSIS_FORECASTS) {
+			at = 0;
+			for (size_t k = 1; k < a->n_fc; k++)
+				if (a->fc[k].when < a->fc[at].when)
+					at = k;
+			if (a->fc[at].when > x->when)
+				continue;
+		} else {
+			a->n_fc++;
+		}
+		a->fc[at] = (struct analysis_forecast){ .when = x->when, .sample = x->sample,
+			.saved_kib = x->saved_kib, .shared_kib = x->shared_kib,
+			.depends_kib = x->depends_kib, .net_kib = x->net_kib };
+		snprintf(a->fc[at].app, sizeof(a->fc[at].app), "%s", x->app);
+	}
+}
+
 /* The job's forecast, as status shows it (kept under the app's name). */
 static void keep_forecast(struct analysis *a, const struct analysis_job *j)
 {
@@ -387,6 +425,7 @@ static void keep_forecast(struct analysis *a, const struct analysis_job *j)
 		.net_kib = ((long long)p->saved_shared * page_kib * 1024 -
 			    (long long)p->rmap_bytes) / 1024 };
 	snprintf(a->fc[at].app, sizeof(a->fc[at].app), "%s", j->name);
+	persist_forecast(a->d, &a->fc[at]);
 }
 
 bool analysis_forecast(const struct daemon *d, const char *app, struct analysis_forecast *out)
@@ -434,6 +473,8 @@ int analysis_init(struct daemon *d)
 	if (!a)
 		return -ENOMEM;
 	a->next_id = 1;
+	a->d = d;
+	restore_forecasts(a, &d->state);
 	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->efd < 0) {
 		rc = -errno;

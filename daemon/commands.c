@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "ksmd.h"
 #include "log.h"
+#include "rangeplan.h"
 
 /* The app's last `ksmplusctl analyze` forecast, if any (analysis.c):
  * forecast_kib is net of rmap_items and counts the other apps enrolled
@@ -30,6 +31,33 @@ static void append_forecast(const struct daemon *d, struct proto_record *r, cons
 	proto_set(r, "forecast_sample", "%u", fc.sample);
 	proto_set(r, "forecast_time", "%lld", (long long)fc.when);
 	proto_set(r, "forecast_age_s", "%lld", (long long)(time(NULL) - fc.when));
+}
+
+/* policy = census: where the app's census stands (rangeplan.h). An app
+ * record then has 30 fields of PROTO_MAX_FIELDS' 32, which clients
+ * decode: no age (census_time is there), no per-field extras. */
+static void append_census(const struct daemon *d, struct proto_record *r, const char *name)
+{
+	struct rangeplan_status s;
+
+	if (!rangeplan_status(d, name, &s))
+		return;
+	proto_set(r, "policy", "census");
+	proto_set(r, "census_ranges", "%llu", s.ranges);
+	proto_set(r, "census_advised_kib", "%llu", s.advised_kib);
+	proto_set(r, "census_running", "%d", s.running ? 1 : 0);
+	proto_set(r, "census_next_s", "%lld", s.next_s);
+	proto_set(r, "census_count", "%llu", s.censuses);
+	proto_set(r, "census_cpu_total_ms", "%llu", s.cpu_total_ms);
+	if (!s.censused)
+		return;
+	proto_set(r, "census_time", "%lld", (long long)s.when);
+	proto_set(r, "census_saved", "%d", s.saved ? 1 : 0);
+	proto_set(r, "census_procs", "%llu", s.procs);
+	proto_set(r, "census_planned_kib", "%llu", s.planned_kib);
+	proto_set(r, "census_net_kib", "%lld", s.net_kib);
+	proto_set(r, "census_hashed_kib", "%llu", s.hashed_kib);
+	proto_set(r, "census_cpu_ms", "%llu", s.cpu_ms);
 }
 
 /* f: the app's figures, or NULL for the plain list. */
@@ -52,6 +80,7 @@ static void append_app(const struct daemon *d, struct proto_msg *reply, const ch
 			proto_set(&r, "pss_kib", "%lld", f->pss_kib);
 		proto_set(&r, "saved_exact", "%d", f->exact ? 1 : 0);
 		append_forecast(d, &r, name);
+		append_census(d, &r, name);
 	}
 	proto_msg_append(reply, &r);
 }

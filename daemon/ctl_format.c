@@ -155,6 +155,50 @@ static void print_forecast_ages(FILE *f, const struct control_reply *r)
 	fprintf(f, "\n");
 }
 
+/* policy = census: one line per such app on where its census stands. */
+static void print_census(FILE *f, const struct control_reply *r)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct proto_record *x = &r->rec[i];
+		char name[PROTO_VALUE_MAX], when[32], adv[PROTO_VALUE_MAX], plan[PROTO_VALUE_MAX];
+		char net[PROTO_VALUE_MAX], hashed[PROTO_VALUE_MAX];
+		long long v = 0;
+		time_t t;
+		struct tm tm;
+
+		if (strcmp(type_of(x), "app") != 0 || !proto_get(x, "census_ranges"))
+			continue;
+		if (!any)
+			fprintf(f, "policy = census (ranges advised now; the last census):\n");
+		any = true;
+		ctl_format_mib(adv, sizeof(adv), get(x, "census_advised_kib"), 1024);
+		fprintf(f, "  %s: %s ranges, %s MiB advised; ", clean(name, sizeof(name), get(x, "name")),
+			clean(plan, sizeof(plan), get(x, "census_ranges")), adv);
+		if (!proto_get(x, "census_time")) {
+			fprintf(f, "no census yet");
+		} else {
+			parse_ll(get(x, "census_time"), &v);
+			t = (time_t)v;
+			if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+				snprintf(when, sizeof(when), "?");
+			ctl_format_mib(plan, sizeof(plan), get(x, "census_planned_kib"), 1024);
+			ctl_format_mib(net, sizeof(net), get(x, "census_net_kib"), 1024);
+			ctl_format_mib(hashed, sizeof(hashed), get(x, "census_hashed_kib"), 1024);
+			fprintf(f, "census at %s UTC%s: %s processes, %s MiB hashed in %s ms CPU, plan "
+				"%s MiB, net %s MiB", when,
+				strcmp(get(x, "census_saved"), "1") == 0 ? " (before a restart)" : "",
+				clean(adv, sizeof(adv), get(x, "census_procs")), hashed,
+				clean(name, sizeof(name), get(x, "census_cpu_ms")), plan, net);
+		}
+		if (strcmp(get(x, "census_running"), "1") == 0)
+			fprintf(f, "; census running\n");
+		else
+			fprintf(f, "; next in %s s\n", clean(name, sizeof(name), get(x, "census_next_s")));
+	}
+}
+
 void ctl_print_status(FILE *f, const struct control_reply *r)
 {
 	const struct proto_record *g = NULL;
@@ -233,6 +277,7 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 		}
 		if (forecasts)
 			print_forecast_ages(f, r);
+		print_census(f, r);
 		if (estimated)
 			fprintf(f, "* estimate (sum of ksm_process_profit, which overstates): exact "
 				"figures need the daemon to read page frames (root with CAP_SYS_ADMIN)\n");

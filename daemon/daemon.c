@@ -62,3 +62,20 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+void daemon_save_state(struct daemon *d)
+{
+	char err[4400];
+
+	if (!d->state_dir)
+		return;
+	if (statefile_save(d->state_dir, &d->state, err, sizeof(err)) < 0) {
+		/* status still shows them; only a restart loses them */
+		if (!d->state_warned)
+			log_warn("forecasts will not survive a restart: %s", err);
+		d->state_warned = true;
+		return;
+	}
+	if (d->state_warned)
+		log_info("state saved again in %s", d->state_dir);
+	d->state_warned = false;
+}

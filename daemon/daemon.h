@@ -18,6 +18,7 @@
 #include "enroll.h"
 #include "procwatch.h"
 #include "protocol.h"
+#include "statefile.h"
 #include "tracker.h"
 
 #define KIB(bytes) ((long long)(bytes) / 1024)
@@ -56,6 +57,11 @@ struct daemon {
 	} count;
 	struct analysis *ana;   /* analysis.c: ksmplusctl analyze's census worker */
 	struct rangeplan *rp;   /* rangeplan.c: policy = census's worker and plans */
+	/* statefile.h: forecasts and census summaries kept across restarts,
+	 * in state_dir (loaded at start, saved when one changes). */
+	const char *state_dir;
+	struct statefile state;
+	bool state_warned;      /* a failing save is logged once, not per census */
 };
 
 /* members.c: the procwatch callback (userdata: the daemon). */
@@ -137,5 +143,7 @@ void commands_on_control(const struct proto_record *req, uid_t peer_uid, struct 
 
 /* daemon.c */
 void daemon_update_status(struct daemon *d);
+/* Writes d->state to d->state_dir (after a forecast or census changed it). */
+void daemon_save_state(struct daemon *d);
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
 #endif

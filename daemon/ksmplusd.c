@@ -63,6 +63,8 @@ static void usage(FILE *out)
 		"Enroll the anonymous memory of named apps with Linux KSM.\n\n"
 		"  -c, --config PATH    config file (default %s; drop-ins in PATH.d/)\n"
 		"  -s, --socket PATH    control socket (default %s)\n"
+		"      --state-dir DIR  where forecasts survive restarts (default $STATE_DIRECTORY,\n"
+		"                       else %s)\n"
 		"      --check-config   validate the config and exit\n"
 		"  -f, --foreground     accepted; ksmplusd never forks into the background\n"
 		"  -v, --verbose        log debug messages\n"
@@ -70,12 +72,13 @@ static void usage(FILE *out)
 		"  -V, --version        show the version\n\n"
 		"Runs in the foreground; under systemd it logs to the journal.\n"
 		"SIGHUP reloads the config, SIGTERM stops. See ksmplusd(8).\n",
-		CONFIG_DEFAULT_PATH, PROTO_DEFAULT_SOCKET);
+		CONFIG_DEFAULT_PATH, PROTO_DEFAULT_SOCKET, STATEFILE_DEFAULT_DIR);
 }
 
 struct options {
 	const char *config;
 	const char *socket;
+	const char *state_dir;
 	bool check_only;
 	bool verbose;
 };
@@ -85,6 +88,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "foreground", no_argument, NULL, 'f' },   /* always: accepted for habit */
@@ -100,6 +104,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 's': o->socket = optarg; break;
+		case 'S': o->state_dir = optarg; break;
 		case 'C': o->check_only = true; break;
 		case 'v': o->verbose = true; break;
 		case 'f': break;
@@ -164,6 +169,20 @@ static int setup_loop(struct daemon *d, const struct options *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* What survived the last run (statefile.h). A file we cannot use is
+ * named in the log and ignored: forecasts can be made again. */
+static void load_state(struct daemon *d, const char *opt)
+{
+	char err[4400];
+
+	d->state_dir = statefile_dir(opt);
+	if (statefile_load(d->state_dir, &d->state, err, sizeof(err)) < 0)
+		log_warn("ignoring the saved state: %s", err);
+	else if (d->state.n_fc || d->state.n_cs)
+		log_info("state from %s: %zu forecasts, %zu census summaries", d->state_dir,
+			 d->state.n_fc, d->state.n_cs);
 }
 
 static void shutdown_daemon(struct daemon *d)
@@ -238,6 +257,7 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	load_state(&d, o.state_dir);
 	if (setup_loop(&d, &o) < 0)
 		goto out;
 	if ((rc = governor_start(&d)) < 0) {

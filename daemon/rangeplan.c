@@ -231,6 +231,7 @@ struct rp_app {
 	uint64_t cpu_usec;              /* every census of it so far */
 	unsigned censuses;
 	size_t members;                 /* processes in its last census */
+	struct statefile_census last;   /* its last census (when = 0: none yet) */
 };
 
 struct rangeplan {
@@ -241,6 +242,8 @@ struct rangeplan {
 	atomic_bool cancel;
 	struct rp_app *apps;
 	size_t n_apps, cap_apps;
+	size_t rr;              /* the app (index in the app list) looked at first
+				 * next tick: one after the last censused */
 };
 
 static uint64_t clock_usec(clockid_t id)
@@ -512,7 +515,10 @@ void rangeplan_tick(struct daemon *d)
 
 	if (!rp || rp->running || d->paused)
 		return;
-	for (size_t i = 0; i < d->apps.effective.n; i++) {
+	/* Round robin: an app always due (growing fast, a short interval)
+	 * must not starve the apps after it in the list. */
+	for (size_t k = 0, n = d->apps.effective.n; k < n; k++) {
+		size_t i = (rp->rr + k) % n;
 		const char *name = d->apps.effective.v[i];
 		struct rp_app *a;
 		int rc;
@@ -526,6 +532,7 @@ void rangeplan_tick(struct daemon *d)
 		}
 		if ((rc = start_job(d, a)) < 0)
 			log_warn("app %s: cannot start its census: %s", name, strerror(-rc));
+		rp->rr = i + 1;
 		return;         /* one census at a time; the next when it is done */
 	}
 	/* a retry sooner than the rescan timer's next turn */
@@ -647,27 +654,55 @@ out:
 	return ok;
 }
 
-static void log_job(const struct rp_job *j, const struct rp_app *a)
+/* The job's plans summed; *procs: the processes it read whole. */
+static void job_totals(const struct rp_job *j, struct rangeplan_stats *sum, size_t *procs)
 {
 	struct rangeplan_stats s = { 0 };
-	size_t procs = 0;
 
+	*procs = 0;
 	for (size_t i = 0; i < j->n; i++) {
 		const struct rangeplan_stats *x = &j->procs[i].st;
 
-		procs += j->procs[i].read;
+		*procs += j->procs[i].read;
 		s.pages += x->pages;
 		s.dup_pages += x->dup_pages;
 		s.planned_pages += x->planned_pages;
 		s.ranges += x->ranges;
 		s.net_bytes += x->net_bytes;
 	}
+	*sum = s;
+}
+
+static void log_job(const struct rp_job *j, const struct rp_app *a)
+{
+	struct rangeplan_stats s;
+	size_t procs;
+
+	job_totals(j, &s, &procs);
 	log_info("census of app %s: %zu processes, %llu resident pages, %llu duplicate; plan: "
 		 "%llu ranges, %llu pages, forecast net %lld KiB; %.3f s CPU (%.3f s in %u censuses)",
 		 j->app, procs, (unsigned long long)s.pages, (unsigned long long)s.dup_pages,
 		 (unsigned long long)s.ranges, (unsigned long long)s.planned_pages,
 		 (long long)(s.net_bytes / 1024), j->cpu_usec / 1e6, a ? a->cpu_usec / 1e6 : 0.0,
 		 a ? a->censuses : 0);
+}
+
+/* The census's figures for status, here and in the state file (a
+ * restarted daemon shows them until its own first census). */
+static void keep_summary(struct daemon *d, const struct rp_job *j, struct rp_app *a)
+{
+	long long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+	struct rangeplan_stats s;
+	size_t procs;
+
+	job_totals(j, &s, &procs);
+	a->last = (struct statefile_census){ .when = (int64_t)time(NULL), .procs = procs,
+		.ranges = s.ranges, .planned_kib = s.planned_pages * (unsigned long long)page_kib,
+		.hashed_kib = j->pst.read_bytes / 1024, .cpu_ms = j->cpu_usec / 1000,
+		.censuses = a->censuses, .net_kib = (long long)(s.net_bytes / 1024) };
+	snprintf(a->last.app, sizeof(a->last.app), "%s", a->name);
+	statefile_put_census(&d->state, &a->last);
+	daemon_save_state(d);
 }
 
 static void apply_job(struct daemon *d, struct rp_job *j, struct rp_app *a)
@@ -718,11 +753,82 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	else if (!d->paused) {
 		log_job(j, a);
 		apply_job(d, j, a);
+		if (a)
+			keep_summary(d, j, a);
 	}
 	job_free(j);
 	daemon_update_status(d);
 	kick(rp, 0);            /* another app may be due */
 	return 0;
+}
+
+/* The app's census figures, from this run or, before its first census,
+ * from the state file. */
+static const struct statefile_census *last_census(const struct daemon *d, const struct rp_app *a,
+						  bool *saved)
+{
+	*saved = false;
+	if (a->last.when)
+		return &a->last;
+	for (size_t i = 0; i < d->state.n_cs; i++)
+		if (strcmp(d->state.cs[i].app, a->name) == 0) {
+			*saved = true;
+			return &d->state.cs[i];
+		}
+	return NULL;
+}
+
+/* Seconds until app's census is due on time (growth or a new process may
+ * bring it sooner); 0: due now, or running. */
+static long long next_due_s(const struct daemon *d, const struct rp_app *a, uint64_t now)
+{
+	uint64_t due = a->last_usec + (uint64_t)d->cfg.census_interval_sec * 1000000ULL;
+
+	if (!a->last_usec)
+		due = now;      /* never censused in this run: at its first process */
+	if (a->due_usec && a->due_usec < due)
+		due = a->due_usec;
+	return due > now ? (long long)((due - now + 999999) / 1000000) : 0;
+}
+
+bool rangeplan_status(const struct daemon *d, const char *app, struct rangeplan_status *out)
+{
+	const struct statefile_census *l;
+	const struct rp_app *a = NULL;
+	struct rp_app none = { 0 };     /* not censused yet in this run */
+
+	memset(out, 0, sizeof(*out));
+	if (!d->rp || !rangeplan_app_census(&d->cfg, app))
+		return false;
+	for (size_t i = 0; i < d->rp->n_apps && !a; i++)
+		if (strcmp(d->rp->apps[i].name, app) == 0)
+			a = &d->rp->apps[i];
+	if (!a) {
+		snprintf(none.name, sizeof(none.name), "%s", app);
+		a = &none;
+	}
+	if ((l = last_census(d, a, &out->saved))) {
+		out->censused = true;
+		out->when = l->when;
+		out->procs = l->procs;
+		out->planned_kib = l->planned_kib;
+		out->net_kib = l->net_kib;
+		out->hashed_kib = l->hashed_kib;
+		out->cpu_ms = l->cpu_ms;
+	}
+	out->cpu_total_ms = a->cpu_usec / 1000;
+	out->censuses = a->censuses;
+	out->running = d->rp->running && strcmp(d->rp->running->app, app) == 0;
+	out->next_s = out->running ? 0 : next_due_s(d, a, clock_usec(CLOCK_MONOTONIC));
+	for (size_t i = 0; i < d->tr.n; i++) {
+		const struct tracked *t = &d->tr.v[i];
+
+		if (!is_census_member(t, app))
+			continue;
+		out->ranges += t->advised.n;
+		out->advised_kib += vmas_bytes(&t->advised) / 1024;
+	}
+	return true;
 }
 
 int rangeplan_init(struct daemon *d)

@@ -67,4 +67,25 @@ void rangeplan_free(struct daemon *d);          /* cancels a running census */
 void rangeplan_enroll(struct daemon *d, struct tracked *t);
 /* lifecycle.c's rescan timer: starts a census that is due. */
 void rangeplan_tick(struct daemon *d);
+
+/* What status shows of an app under policy = census. */
+struct rangeplan_status {
+	bool censused;                  /* a census finished, since start or saved */
+	bool saved;                     /* the last census's figures are from the state
+					 * file (before a restart), not this run's */
+	bool running;                   /* its census is running now */
+	int64_t when;                   /* unix seconds the last census finished */
+	unsigned long long procs;       /* processes it read */
+	unsigned long long planned_kib; /* resident memory inside its plan */
+	long long net_kib;              /* the plan's forecast profit */
+	unsigned long long hashed_kib;  /* page contents it read and hashed */
+	unsigned long long cpu_ms, cpu_total_ms;   /* its CPU; every census's since start */
+	unsigned long long censuses;    /* since start */
+	/* now, from the app's processes: ranges advised MADV_MERGEABLE */
+	unsigned long long ranges, advised_kib;
+	long long next_s;               /* seconds until the next census is due (a
+					 * process's growth may bring it sooner); 0: due */
+};
+/* false when app is not under policy = census. */
+bool rangeplan_status(const struct daemon *d, const char *app, struct rangeplan_status *out);
 #endif

@@ -88,7 +88,8 @@ wait_until() {
 write_conf() { printf '%s\n' "$@" > "$CONF"; }
 
 start_daemon() {
-	"$BUILD/ksmplusd" --config "$CONF" --socket "$SOCK" "$@" > "$DLOG" 2>&1 &
+	# its own state directory: a test's forecasts never reach /var/lib
+	"$BUILD/ksmplusd" --config "$CONF" --socket "$SOCK" --state-dir "$TMP/state" "$@" > "$DLOG" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 test -S "$SOCK" || fail "daemon did not create $SOCK"
 	wait_until 20 grep -q "ready" "$DLOG" || fail "daemon not ready"
