@@ -7,12 +7,14 @@
 #   KSMPLUS_BENCH_MIB  the region of test_27 sampling_cost, MiB (default 512:
 #                      the guest has 1 GiB; 2 GiB would not fit)
 #   KSMPLUS_BENCH_S    its measuring window per setting, seconds (default 30)
+#   KSMPLUS_RESET_MMS  processes for test_27's ksm_sample_reset_all() timing
+#                      (default 1000, 32 ranges each; 0 skips it)
 # KSMPLUS_KERNEL_TESTS=sampling_cost runs that benchmark alone (~5 min).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
-KSMPLUS_GUEST_APPEND="${KSMPLUS_GUEST_APPEND:-} ksmplus.bench_mib=${KSMPLUS_BENCH_MIB:-512} ksmplus.bench_s=${KSMPLUS_BENCH_S:-30}" \
+KSMPLUS_GUEST_APPEND="${KSMPLUS_GUEST_APPEND:-} ksmplus.bench_mib=${KSMPLUS_BENCH_MIB:-512} ksmplus.bench_s=${KSMPLUS_BENCH_S:-30} ksmplus.reset_mms=${KSMPLUS_RESET_MMS:-1000}" \
 	"$REPO/tests/kernel/run.sh" --flavor patched
 rc=$?
 serial=$BUILD/kernel/patched/serial.log
@@ -33,7 +35,13 @@ sed -n 's/^KTEST sampling_stress [A-Z]* //p' "$serial"
 echo
 echo "ksmd's cost on distinct pages at pages_to_scan=100, sleep_millisecs=20 (stock"
 echo "after 3 full scans, sampling=1 once retired), and the target's worst mmap/munmap:"
-sed -n 's/^# sampling_cost: TABLE //p' "$serial"
+sed -n 's/^# sampling_cost: TABLE //p' "$serial" | grep -v '^reset_all'
+echo
+echo "Dropping all range state (sampling=0 or run=2: ksm_sample_reset_all()):"
+sed -n 's/^# sampling_cost: TABLE reset_all: //p' "$serial"
+echo
+echo "Remapped over retired ranges, and the late twin (full scans to merge):"
+sed -n 's/^KTEST sampling_\(remap\|late\) [A-Z]* //p' "$serial"
 echo
 echo "Budget (wake-ups per full scan, retired memory, pages_to_scan=100):"
 sed -n 's/^KTEST sampling_budget [A-Z]* //p' "$serial"

@@ -11,20 +11,26 @@
  * batch, and full_scans (ksmd's seqnr) says how far it got.
  *
  * Workload: one process, 64 MiB of pairwise distinct pages, sampling=1; once
- * every range is retired, pages_to_scan=100 and KICKS kicks. The scans of a
- * probe round (seqnr % 32 == 0, and the scan after it, which gives the
- * probes their merge attempt) fingerprint every retired page: at one budget
- * unit per 32 pages passed over, one of them needs at least
- * PAGES / (32 * 100) kicks. Before the fix every kick ended a full scan. The
- * other scans jump over the retired ranges: one kick each. */
+ * every range is retired, pages_to_scan=BUDGET and kicks for one whole probe
+ * round: the 32 scans from a full_scans multiple of 32. Retired ranges take
+ * turns (16 groups, since the probe-round peak fix), but in such a round
+ * every one of them is walked twice, in its probe scan (fingerprints) and in
+ * the scan after (the probes' merge attempt): 2 * PAGES pages passed over,
+ * one budget unit per 32, so the round needs at least
+ * 2 * PAGES / (32 * BUDGET) kicks. Before the fix every kick ended a full
+ * scan (32 kicks). At most twice that plus one kick per scan: the other
+ * scans jump over the retired ranges (walking every range in every scan
+ * would take 16 times as many). */
 #include "sampling.h"
 
 #define LEN (64 * KT_MIB)
 #define PAGES (LEN / KT_PAGE)
-#define BUDGET 100
+#define BUDGET 8
 #define SKIP_COST 32
-#define KICKS 80
 #define PROBE_ROUNDS 32
+#define KICKS_MIN (2 * PAGES / (SKIP_COST * BUDGET))	/* 128 */
+#define KICKS_MAX (PROBE_ROUNDS + 2 * KICKS_MIN)
+#define KICKS_CAP 2000	/* give up: not a round's worth */
 
 static pid_t find_ksmd(void)
 {
@@ -103,8 +109,7 @@ int main(void)
 {
 	struct ks_layout l = { .dup_pages = 0 };
 	struct ks_worker w;
-	long retired0, kicks_of[KICKS + 2] = { 0 }, scan0, worst_probe = -1;
-	long most_other = 0, probe_scans = 0, other_scans = 0;
+	long retired0, scan0, kicks = 0, most = 0, per_scan = 0, last;
 	long pts0, sleep0;
 	pid_t ksmd;
 
@@ -125,48 +130,44 @@ int main(void)
 	ks_set("pages_to_scan", BUDGET);
 	ks_set("sleep_millisecs", 3600000 + 1);
 	settle(ksmd);
-	scan0 = kt_ksm_sys("full_scans");
-	for (int i = 0; i < KICKS; i++) {
-		long before = kt_ksm_sys("full_scans") - scan0;
-
+	/* to the start of a probe round, then count the kicks of that round */
+	for (int i = 0; kt_ksm_sys("full_scans") % PROBE_ROUNDS; i++) {
+		if (i > KICKS_CAP)
+			kt_fail("no round boundary in %d kicks", KICKS_CAP);
 		kick(ksmd, i);
-		if (before <= KICKS)
-			kicks_of[before]++;
 	}
-	/* The last scan counted may be unfinished: leave it out. */
-	for (long n = 0; n < kt_ksm_sys("full_scans") - scan0 && n <= KICKS; n++) {
-		long seqnr = scan0 + n;
+	scan0 = last = kt_ksm_sys("full_scans");
+	while (kt_ksm_sys("full_scans") < scan0 + PROBE_ROUNDS && kicks < KICKS_CAP) {
+		long now;
 
-		if (seqnr % PROBE_ROUNDS <= 1) {
-			probe_scans++;
-			if (worst_probe < 0 || kicks_of[n] < worst_probe)
-				worst_probe = kicks_of[n];
-		} else {
-			other_scans++;
-			if (kicks_of[n] > most_other)
-				most_other = kicks_of[n];
+		kick(ksmd, (int)kicks++);
+		per_scan++;
+		now = kt_ksm_sys("full_scans");
+		if (now != last) {
+			if (per_scan > most)
+				most = per_scan;
+			per_scan = 0;
+			last = now;
 		}
 	}
-	kt_log("%d kicks: %ld full scans (from seqnr %ld), %ld of them probe-round "
-	       "scans (fewest kicks: %ld), other scans at most %ld kicks; "
-	       "rmap_items %ld", KICKS, kt_ksm_sys("full_scans") - scan0, scan0,
-	       probe_scans, worst_probe, most_other, kt_ksm_stat(w.pid, "ksm_rmap_items"));
+	kt_log("pages_to_scan=%d: the probe round from seqnr %ld (%d scans) took %ld kicks "
+	       "(at least %d: every retired page walked twice), at most %ld for one scan; "
+	       "rmap_items %ld", BUDGET, scan0, PROBE_ROUNDS, kicks, (int)KICKS_MIN, most,
+	       kt_ksm_stat(w.pid, "ksm_rmap_items"));
 	if (ks_worker_cmd(&w, 'v'))
 		kt_fail("pid %d: pages changed", w.pid);
 	ks_worker_stop(&w);
 	ks_set("sampling", 0);
 	ks_set("pages_to_scan", pts0);
 	ks_set("sleep_millisecs", sleep0);
-	if (!probe_scans)
-		kt_fail("no probe-round scan in %d kicks: the workload is too big", KICKS);
-	if (worst_probe < (long)(PAGES / (SKIP_COST * BUDGET)))
-		kt_fail("a probe-round scan over %lu retired pages took %ld kick(s) at "
-			"pages_to_scan=%d: skipped pages are not charged (want >= %lu)",
-			PAGES, worst_probe, BUDGET, PAGES / (SKIP_COST * BUDGET));
-	if (most_other > 1)
-		kt_fail("a scan outside the probe rounds took %ld kicks: retired ranges "
-			"are walked, not jumped over", most_other);
-	kt_pass("pages_to_scan=%d, %lu retired pages: probe-round scans took >= %ld "
-		"wake-ups (budget: %lu), the others 1", BUDGET, PAGES, worst_probe,
-		PAGES / (SKIP_COST * BUDGET));
+	if (kicks < (long)KICKS_MIN)
+		kt_fail("a probe round over %lu retired pages took %ld kick(s) at "
+			"pages_to_scan=%d: pages passed over are not charged (want >= %d)",
+			PAGES, kicks, BUDGET, (int)KICKS_MIN);
+	if (kicks > (long)KICKS_MAX)
+		kt_fail("a probe round took %ld kicks (want <= %d): retired ranges are walked "
+			"outside their probe scans, not jumped over", kicks, (int)KICKS_MAX);
+	kt_pass("pages_to_scan=%d, %lu retired pages: a probe round of %d scans took %ld "
+		"wake-ups (budget: >= %d, <= %d), at most %ld for one scan", BUDGET, PAGES,
+		PROBE_ROUNDS, kicks, (int)KICKS_MIN, (int)KICKS_MAX, most);
 }

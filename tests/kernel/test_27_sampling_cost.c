@@ -8,7 +8,13 @@
  *
  * Runs only with ksmplus.bench_mib=N on the guest command line (the region,
  * MiB; ksmplus.bench_s=S the measuring window, default 30 s): it takes
- * minutes, so check-kernel skips it. tests/kernel/sampling-bench.sh sets it. */
+ * minutes, so check-kernel skips it. tests/kernel/sampling-bench.sh sets it.
+ *
+ * With ksmplus.reset_mms=N (issue 9), first: what ksm_sample_reset_all()
+ * costs under many mms. N processes, each with RESET_RANGES ranges that hold
+ * one touched page, enrolled and scanned with sampling=1 (one range state
+ * each); then, with ksmd asleep, the time of the write of sampling=0, which
+ * drops every mm's range state under ksm_mmlist_lock (a spinlock). */
 #include <stdatomic.h>
 #include "sampling.h"
 
@@ -180,17 +186,85 @@ static void measure(int sampling, size_t len, long window_s, pid_t ksmd)
 	munmap(sh, sizeof(*sh));
 }
 
+#define RESET_RANGES 32
+
+/* A process with RESET_RANGES 2 MiB ranges of one touched page each,
+ * mergeable, that waits until its parent dies or kills it. */
+static pid_t reset_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		kt_fail("fork: errno=%s", kt_errname(errno));
+	if (pid == 0) {
+		size_t len = RESET_RANGES * 2 * KT_MIB;
+		unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (p == MAP_FAILED || madvise(p, len, MADV_MERGEABLE))
+			_exit(2);
+		for (size_t i = 0; i < RESET_RANGES; i++)
+			p[i * 2 * KT_MIB] = (unsigned char)(i + 1);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void measure_reset(long mms)
+{
+	pid_t *pids = calloc((size_t)mms, sizeof(*pids));
+	long pts0 = kt_ksm_sys("pages_to_scan"), sleep0 = kt_ksm_sys("sleep_millisecs");
+	struct timespec a;
+	long ns, ns_same;
+
+	if (!pids)
+		kt_fail("calloc");
+	ks_ksm_restart();
+	ks_set("sampling", 1);
+	for (long i = 0; i < mms; i++)
+		pids[i] = reset_child();
+	kt_sleep_ms(1000);
+	/* every range seen: state stored for each */
+	if (!ks_wait_scans(3, 300))
+		kt_fail("ksmd did not complete 3 scans over %ld mms", mms);
+	ks_set("sleep_millisecs", 3600000);
+	kt_sleep_ms(500);	/* ksmd back asleep: the write does not wait for a batch */
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ks_set("sampling", 1);	/* no change: the cost of the write itself */
+	ns_same = ns_since(&a);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ks_set("sampling", 0);	/* ksm_sample_reset_all() */
+	ns = ns_since(&a);
+	kt_log("TABLE reset_all: %ld mms x %d ranges (%ld range states): write of sampling=0 "
+	       "%ld us (a write without change: %ld us)", mms, RESET_RANGES,
+	       mms * RESET_RANGES, ns / 1000, ns_same / 1000);
+	for (long i = 0; i < mms; i++)
+		kill(pids[i], SIGKILL);
+	for (long i = 0; i < mms; i++)
+		waitpid(pids[i], NULL, 0);
+	free(pids);
+	ks_set("pages_to_scan", pts0);
+	ks_set("sleep_millisecs", sleep0);
+}
+
 int main(void)
 {
 	long mib = cmdline_num("ksmplus.bench_mib=", 0);
+	long reset_mms = cmdline_num("ksmplus.reset_mms=", 0);
 	long window_s = cmdline_num("ksmplus.bench_s=", 30);
 	long pts0, sleep0;
 	pid_t ksmd;
 
-	if (mib <= 0)
+	if (mib <= 0 && reset_mms <= 0)
 		kt_skip("a benchmark: runs with ksmplus.bench_mib=N (make bench-kernel)");
 	ks_require_sampling();
 	kt_ksm_start();
+	if (reset_mms > 0)
+		measure_reset(reset_mms);
+	if (mib <= 0)
+		kt_pass("reset_all only: see the TABLE line");
 	pts0 = kt_ksm_sys("pages_to_scan");
 	sleep0 = kt_ksm_sys("sleep_millisecs");
 	ksmd = find_ksmd();
