@@ -10,6 +10,7 @@
  * overruns). */
 #include "procwatch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -253,16 +254,31 @@ int procwatch_sweep(struct procwatch *w)
 	return rc;
 }
 
-/* Its own pids_info, so that a worker thread may walk while the loop
- * sweeps: libproc2 keeps its read buffers per thread (__thread). */
+/* Not libproc2, though it is the sweep's: 4.0.2 keeps two 128 KiB read
+ * buffers per thread (__thread) and never frees them, and the census runs
+ * each job in a new thread: ~158 KiB of RSS lost per `ksmplusctl analyze`
+ * (measured: 2.3 -> 18.1 MiB after 100 threads walking once). */
 int procwatch_each(procwatch_visit visit, void *ud)
 {
-	struct pids_info *pids = NULL;
-	int rc = procps_pids_new(&pids, pw_items, (int)(sizeof(pw_items) / sizeof(pw_items[0])));
-	if (rc < 0)
-		return rc;
-	rc = reap_each(pids, visit, ud);
-	procps_pids_unref(&pids);
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dir)
+		return -errno;
+	while (rc == 0 && (de = readdir(dir))) {
+		struct procwatch_info info;
+		bool kthread;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (identify((pid_t)pid, &info, &kthread) < 0 || kthread)
+			continue;       /* gone meanwhile, a zombie, or a kernel thread */
+		rc = visit(&info, ud);
+	}
+	closedir(dir);
 	return rc;
 }
 
