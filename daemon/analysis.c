@@ -23,7 +23,6 @@
  * Test hook (environment): KSMPLUS_CENSUS_HOLD=PATH — while PATH exists the
  * thread waits after reading a process's maps and before its pages, so a
  * test can make the process exit mid-census without racing it. */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -131,56 +130,43 @@ static int add_pid(struct analysis_job *j, pid_t pid)
 	return 0;
 }
 
-/* The app's processes: those the daemon tracks for it (children included)
- * and, enrolled or not, every process whose name matches. */
-static int find_app_pids(struct analysis_job *j)
+/* Which processes a census is of (besides those the daemon tracks for the
+ * app, children included): enrolled or not, every one whose name matches,
+ * or with --cgroup every one whose v2 or v1 memory cgroup path matches. */
+typedef bool (*pid_match)(const struct analysis_job *j, const struct procwatch_info *info);
+
+static bool by_name(const struct analysis_job *j, const struct procwatch_info *info)
 {
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	pid_t self = getpid();
-	int rc = 0;
-
-	if (!dir)
-		return -errno;
-	while (rc == 0 && (de = readdir(dir))) {
-		struct procwatch_info info;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || pid == self)
-			continue;
-		if (procwatch_identify((pid_t)pid, &info) < 0 || !info.exe_base[0])
-			continue;       /* gone meanwhile, or a kernel thread */
-		if (match_name(j->name, info.comm, info.exe_base))
-			rc = add_pid(j, (pid_t)pid);
-	}
-	closedir(dir);
-	return rc;
+	return match_name(j->name, info->comm, info->exe_base);
 }
 
-/* --cgroup: every process whose v2 or v1 memory cgroup path matches. */
-static int find_cgroup_pids(struct analysis_job *j)
+static bool by_cgroup(const struct analysis_job *j, const struct procwatch_info *info)
 {
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	pid_t self = getpid();
-	int rc = 0;
+	return cgroup_mem_match(j->glob, info->pid) == 1;
+}
 
-	if (!dir)
-		return -errno;
-	while (rc == 0 && (de = readdir(dir))) {
-		struct procwatch_info info;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
+struct pid_walk {
+	struct analysis_job *j;
+	pid_match match;
+	pid_t self;
+};
 
-		if (*end || pid <= 0 || pid == self || cgroup_mem_match(j->glob, (pid_t)pid) != 1)
-			continue;
-		if (procwatch_identify((pid_t)pid, &info) < 0 || !info.exe_base[0])
-			continue;       /* gone meanwhile, or a kernel thread: no memory */
-		rc = add_pid(j, (pid_t)pid);
-	}
-	closedir(dir);
-	return rc;
+static int walk_one(const struct procwatch_info *info, void *ud)
+{
+	struct pid_walk *w = ud;
+
+	/* no exe: unreadable to us, and so is its memory */
+	if (info->pid == w->self || !info->exe_base[0] || !w->match(w->j, info))
+		return 0;
+	return add_pid(w->j, info->pid);
+}
+
+/* Adds every live process that match picks to j->pids. 0 or -errno. */
+static int find_pids(struct analysis_job *j, pid_match match)
+{
+	struct pid_walk w = { j, match, getpid() };
+
+	return procwatch_each(walk_one, &w);
 }
 
 /* Holds the thread to ANALYSIS_CPU_PCT of a core. Nice 19 alone is not
@@ -306,7 +292,7 @@ static void job_census(struct analysis_job *j)
 			j->rc = -ENOMEM;
 			return;
 		}
-	} else if ((j->rc = j->glob[0] ? find_cgroup_pids(j) : find_app_pids(j)) < 0) {
+	} else if ((j->rc = find_pids(j, j->glob[0] ? by_cgroup : by_name)) < 0) {
 		snprintf(j->err, sizeof(j->err), "listing processes: %s", strerror(-j->rc));
 		return;
 	}

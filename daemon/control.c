@@ -346,19 +346,11 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* Out of fds: the listening socket would stay readable
-				 * and spin the loop; pause accepting for a moment. */
+				 * and spin the loop; pause accepting for a moment
+				 * (the timer exists since control_open). */
 				sd_event_source_set_enabled(s, SD_EVENT_OFF);
-				if (!c->retry_src)
-					sd_event_add_time_relative(c->ev, &c->retry_src,
-								   CLOCK_MONOTONIC,
-								   EMFILE_RETRY_USEC, 0,
-								   on_retry, c);
-				else {
-					sd_event_source_set_time_relative(c->retry_src,
-									  EMFILE_RETRY_USEC);
-					sd_event_source_set_enabled(c->retry_src,
-								    SD_EVENT_ONESHOT);
-				}
+				sd_event_source_set_time_relative(c->retry_src, EMFILE_RETRY_USEC);
+				sd_event_source_set_enabled(c->retry_src, SD_EVENT_ONESHOT);
 			}
 			return 0;
 		}
@@ -578,10 +570,23 @@ int control_open(sd_event *ev, const char *path, control_handler h, void *userda
 		fail(err, errlen, "sd_event_add_io: %s", strerror(-r));
 		goto err_unlink;
 	}
+	/* The out-of-fds retry timer, made now and off: made when accept fails
+	 * with EMFILE, it could find no fd for sd-event's timerfd either, and
+	 * accepting would stay paused for good. */
+	r = sd_event_add_time_relative(ev, &c->retry_src, CLOCK_MONOTONIC, EMFILE_RETRY_USEC, 0,
+				       on_retry, c);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(c->retry_src, SD_EVENT_OFF);
+	if (r < 0) {
+		fail(err, errlen, "sd_event_add_time: %s", strerror(-r));
+		goto err_unlink;
+	}
 	*out = c;
 	return 0;
 
 err_unlink:
+	c->retry_src = sd_event_source_disable_unref(c->retry_src);
+	c->accept_src = sd_event_source_disable_unref(c->accept_src);
 	unlink(path);
 err_close:
 	close(c->fd);

@@ -10,6 +10,7 @@
  * overruns). */
 #include "procwatch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -202,38 +203,83 @@ static void report_seen(struct procwatch *w, pid_t pid)
 	w->cb(PW_SEEN, &info, w->userdata);
 }
 
-int procwatch_sweep(struct procwatch *w)
+/* One libproc2 reap of pids: visit for each live user process, until it
+ * returns non-zero (returned). Kernel threads and zombies are left out. */
+static int reap_each(struct pids_info *pids, procwatch_visit visit, void *ud)
 {
-	if (w->in_sweep)
-		return -EBUSY;
-	struct pids_fetch *f = procps_pids_reap(w->pids, PIDS_FETCH_TASKS_ONLY);
+	struct pids_fetch *f = procps_pids_reap(pids, PIDS_FETCH_TASKS_ONLY);
 	if (!f)
 		return errno ? -errno : -EIO;
 
-	w->in_sweep = true;
-	int total = f->counts->total;
-	for (int i = 0; i < total; i++) {
+	int total = f->counts->total, rc = 0;
+	for (int i = 0; i < total && rc == 0; i++) {
 		struct pids_stack *s = f->stacks[i];
-		unsigned long flags = PIDS_VAL(IT_FLAGS, ul_int, s, w->pids);
-		char state = PIDS_VAL(IT_STATE, s_ch, s, w->pids);
+		unsigned long flags = PIDS_VAL(IT_FLAGS, ul_int, s, pids);
+		char state = PIDS_VAL(IT_STATE, s_ch, s, pids);
 		if ((flags & PF_KTHREAD) || state == 'Z' || state == 'X')
 			continue;
 
 		struct procwatch_info info;
 		memset(&info, 0, sizeof(info));
-		info.pid = PIDS_VAL(IT_PID, s_int, s, w->pids);
-		info.start_time = PIDS_VAL(IT_BEGAN, ull_int, s, w->pids);
-		info.parent_pid = PIDS_VAL(IT_PPID, s_int, s, w->pids);
-		const char *cmd = PIDS_VAL(IT_CMD, str, s, w->pids);
+		info.pid = PIDS_VAL(IT_PID, s_int, s, pids);
+		info.start_time = PIDS_VAL(IT_BEGAN, ull_int, s, pids);
+		info.parent_pid = PIDS_VAL(IT_PPID, s_int, s, pids);
+		const char *cmd = PIDS_VAL(IT_CMD, str, s, pids);
 		set_comm(info.comm, sizeof(info.comm), cmd ? cmd : "", cmd ? strlen(cmd) : 0);
-		set_exe_base(info.exe_base, sizeof(info.exe_base), PIDS_VAL(IT_EXE, str, s, w->pids));
-		w->cb(PW_SEEN, &info, w->userdata);
+		set_exe_base(info.exe_base, sizeof(info.exe_base), PIDS_VAL(IT_EXE, str, s, pids));
+		rc = visit(&info, ud);
 	}
-	struct procwatch_info done;
-	memset(&done, 0, sizeof(done));
-	w->cb(PW_SWEEP_DONE, &done, w->userdata);
-	w->in_sweep = false;
+	return rc;
+}
+
+static int sweep_visit(const struct procwatch_info *info, void *ud)
+{
+	struct procwatch *w = ud;
+	w->cb(PW_SEEN, info, w->userdata);
 	return 0;
+}
+
+int procwatch_sweep(struct procwatch *w)
+{
+	if (w->in_sweep)
+		return -EBUSY;
+	w->in_sweep = true;
+	int rc = reap_each(w->pids, sweep_visit, w);
+	if (rc == 0) {
+		struct procwatch_info done;
+		memset(&done, 0, sizeof(done));
+		w->cb(PW_SWEEP_DONE, &done, w->userdata);
+	}
+	w->in_sweep = false;
+	return rc;
+}
+
+/* Not libproc2, though it is the sweep's: 4.0.2 keeps two 128 KiB read
+ * buffers per thread (__thread) and never frees them, and the census runs
+ * each job in a new thread: ~158 KiB of RSS lost per `ksmplusctl analyze`
+ * (measured: 2.3 -> 18.1 MiB after 100 threads walking once). */
+int procwatch_each(procwatch_visit visit, void *ud)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dir)
+		return -errno;
+	while (rc == 0 && (de = readdir(dir))) {
+		struct procwatch_info info;
+		bool kthread;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (identify((pid_t)pid, &info, &kthread) < 0 || kthread)
+			continue;       /* gone meanwhile, a zombie, or a kernel thread */
+		rc = visit(&info, ud);
+	}
+	closedir(dir);
+	return rc;
 }
 
 /* ---- netlink proc connector ---- */

@@ -35,6 +35,12 @@ int procwatch_start(sd_event *ev, procwatch_cb cb, void *userdata, unsigned swee
 bool procwatch_has_connector(const struct procwatch *w);
 int procwatch_sweep(struct procwatch *w);    /* full sweep now */
 void procwatch_stop(struct procwatch *w);
+/* Every live user process (no kernel thread, no zombie), from one walk of
+ * /proc, independent of any watch (a worker thread may call it): visit(info,
+ * ud) for each until it returns non-zero, which is returned. 0, that, or
+ * -errno. */
+typedef int (*procwatch_visit)(const struct procwatch_info *info, void *ud);
+int procwatch_each(procwatch_visit visit, void *ud);
 /* Fills comm and exe_base of pid from /proc. 0 or -errno. */
 int procwatch_identify(pid_t pid, struct procwatch_info *info);
 #endif

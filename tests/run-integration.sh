@@ -6,7 +6,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${BUILD:-build}" && pwd)
 export BUILD
-passed=0 failed=0 skipped=0 failures=""
+. "$here/tally.sh"
 # Each test holds this lock: tests change machine-wide KSM state, so two runs
 # at once (a developer's and CI's, two worktrees) would break each other.
 lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
@@ -16,13 +16,6 @@ for t in "$here"/integration/[0-9]*.sh; do
 	start=$(date +%s)
 	flock -o "$lock" sh "$t"
 	rc=$?
-	took=$(( $(date +%s) - start ))
-	case $rc in
-	0)  passed=$((passed + 1)); echo "-- PASS $name (${took}s)" ;;
-	77) skipped=$((skipped + 1)); echo "-- SKIP $name" ;;
-	*)  failed=$((failed + 1)); failures="$failures $name"; echo "-- FAIL $name (rc=$rc, ${took}s)" ;;
-	esac
+	tally "$name" $rc "$(( $(date +%s) - start ))s"
 done
-[ -n "$failures" ] && echo "failed:$failures"
-echo "integration: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+tally_summary integration

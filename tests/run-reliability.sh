@@ -12,7 +12,7 @@ export BUILD
 plain=$(cd "$here/.." && pwd)/build/ksmplusctl
 [ -x "$plain" ] && PROBE_CTL=$plain && export PROBE_CTL
 lock=${KSMPLUS_TEST_LOCK:-/var/lock/ksmplus-tests.lock}
-passed=0 failed=0 skipped=0 failures=""
+. "$here/tally.sh"
 table=$(mktemp)
 for t in "$here"/reliability/[0-9]*.sh; do
 	[ -e "$t" ] || continue
@@ -24,14 +24,8 @@ for t in "$here"/reliability/[0-9]*.sh; do
 	cat "$out"
 	grep '^ *figures:' "$out" | sed "s/^ *figures:/$name:/" >> "$table"
 	rm -f "$out"
-	case $rc in
-	0)  passed=$((passed + 1)); echo "-- PASS $name" ;;
-	77) skipped=$((skipped + 1)); echo "-- SKIP $name" ;;
-	*)  failed=$((failed + 1)); failures="$failures $name"; echo "-- FAIL $name (rc=$rc)" ;;
-	esac
+	tally "$name" $rc
 done
 echo "== figures (daemon under attack: open fds, RSS, worst status latency)"
 cat "$table"; rm -f "$table"
-[ -n "$failures" ] && echo "failed:$failures"
-echo "reliability: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+tally_summary reliability

@@ -15,7 +15,7 @@ BUILD=$(cd "${BUILD:-build}" && pwd)
 export BUILD
 python3 -c 'import yaml' 2> /dev/null ||
 	{ echo "FAIL: fleet: python3 has no yaml module (make deps installs python3-yaml)" >&2; exit 1; }
-passed=0 failed=0 skipped=0 failures=""
+. "$here/../tally.sh"
 tmp=$(mktemp -d /tmp/ksmplus-fleet.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -34,13 +34,6 @@ for name in manifests breaks kustomize image; do
 	kustomize) kustomize ;;
 	image) sh "$here/image.sh" ;;
 	esac
-	rc=$?
-	case $rc in
-	0)  passed=$((passed + 1)); echo "-- PASS fleet/$name" ;;
-	77) skipped=$((skipped + 1)); echo "-- SKIP fleet/$name" ;;
-	*)  failed=$((failed + 1)); failures="$failures $name"; echo "-- FAIL fleet/$name (rc=$rc)" ;;
-	esac
+	tally "fleet/$name" $?
 done
-[ -n "$failures" ] && echo "failed:$failures"
-echo "fleet: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+tally_summary fleet

@@ -35,4 +35,21 @@ out=$("$BUILD/ksmplusctl" --socket "$TMP/none.sock" status 2>&1); rc=$?
 echo "$out" | grep -q "none.sock" || fail "ksmplusctl: socket not named in '$out'"
 "$BUILD/ksmplusctl" frobnicate >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "ksmplusctl unknown command: exit $rc, want 2"
+
+write_conf "[apps]" "app = gimp" "[ksmd]" "pages_to_scan = 4321"
+out=$("$BUILD/ksmplusd" --config "$CONF" stray 2>&1); rc=$?
+[ $rc = 2 ] || fail "stray argument: exit $rc, want 2"
+echo "$out" | grep -q "unexpected argument 'stray'" || fail "stray argument not named in '$out'"
+
+# A control socket that cannot be made (its directory is a file), found once
+# the knobs are applied: exit 1 naming the path, the knobs put back.
+[ "$(id -u)" = 0 ] && [ -w "$KSM/run" ] || { note "no root or KSM: socket failure not run"; exit 0; }
+ksm_save
+before=$(cat "$KSM/pages_to_scan")
+: > "$TMP/file"
+out=$("$BUILD/ksmplusd" --config "$CONF" --socket "$TMP/file/ksmplusd.sock" 2>&1); rc=$?
+[ $rc = 1 ] || fail "unusable socket: exit $rc, want 1 ($out)"
+echo "$out" | grep -q "$TMP/file/ksmplusd.sock: Not a directory" || fail "unusable socket: path not named in '$out'"
+echo "$out" | grep -q "pages_to_scan = 4321" || fail "the failure came before the knobs: '$out'"
+[ "$(cat "$KSM/pages_to_scan")" = "$before" ] || fail "pages_to_scan left at $(cat "$KSM/pages_to_scan"), was $before"
 exit 0

@@ -82,20 +82,6 @@ done
 [ $hierarchies -gt 0 ] || note "no cgroup hierarchy to test --cgroup on"
 
 # --- duplicates against another enrolled app; the forecast in status ---------
-sum_field() { k=$1; shift; n=0; for p in "$@"; do n=$(( n + $(ksm_field "$p" "$k" || echo 0) )); done; echo $n; }
-# settle PIDS — merged pages hold still over two full ksmd scans (not 0).
-settle() {
-	end=$(( $(date +%s) + 120 ))
-	prev=-1
-	while :; do
-		f=$(cat $KSM/full_scans)
-		s=$(sum_field ksm_merging_pages "$@")
-		[ "$s" = "$prev" ] && [ "$s" -gt 0 ] && return 0
-		prev=$s
-		wait_until 60 sh -c "[ \$(cat $KSM/full_scans) -ge $((f + 2)) ]" || return 1
-		[ "$(date +%s)" -lt "$end" ] || return 1
-	done
-}
 app_field() {  # app_field APP KEY — from status --json (--fresh: exact figures now)
 	ctl status --fresh --json | python3 -c '
 import json, sys

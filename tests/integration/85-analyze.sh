@@ -28,24 +28,6 @@ out=$(ctl analyze --pid 1073741000 2>&1) && fail "analyze of a missing PID succe
 echo "$out" | grep -q "no process 1073741000" || fail "unclear message: $out"
 ctl analyze > /dev/null 2>&1; [ $? -eq 2 ] || fail "analyze without NAME is not a usage error"
 
-# What the app's processes have merged, and the rmap_items KSM keeps for
-# them: read per process, as other KSM users on the machine (a QEMU guest
-# is merge-any) move the global counters meanwhile.
-sum_field() { k=$1; shift; n=0; for p in "$@"; do n=$(( n + $(ksm_field "$p" "$k" || echo 0) )); done; echo $n; }
-# settle PIDS — waits until their merged pages hold still over two full
-# ksmd scans (and are not 0): merging is finished. Fails after 120 s.
-settle() {
-	end=$(( $(date +%s) + 120 ))
-	prev=-1
-	while :; do
-		f=$(cat $KSM/full_scans)
-		s=$(sum_field ksm_merging_pages "$@")
-		[ "$s" = "$prev" ] && [ "$s" -gt 0 ] && return 0
-		prev=$s
-		wait_until 60 sh -c "[ \$(cat $KSM/full_scans) -ge $((f + 2)) ]" || return 1
-		[ "$(date +%s)" -lt "$end" ] || return 1
-	done
-}
 # saved_pages NAME PIDS — pages the app really saves: the daemon's exact
 # figure (page frames: each KSM page's mapcount - 1, shared out; net of
 # rmap_items) with the rmap_items added back.

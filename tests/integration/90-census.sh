@@ -22,20 +22,6 @@ a=$(start_twin ksmpcpol 100 --distinct --seed 1 --ff-kib 1024)
 b=$(start_twin ksmpcpol 100 --distinct --seed 2 --ff-kib 1024)
 start_daemon
 
-sum_field() { k=$1; shift; n=0; for p in "$@"; do n=$(( n + $(ksm_field "$p" "$k" || echo 0) )); done; echo $n; }
-# settle PIDS — merged pages hold still over two full ksmd scans.
-settle() {
-	end=$(( $(date +%s) + 120 ))
-	prev=-1
-	while :; do
-		f=$(cat $KSM/full_scans)
-		s=$(sum_field ksm_merging_pages "$@")
-		[ "$s" = "$prev" ] && return 0
-		prev=$s
-		wait_until 60 sh -c "[ \$(cat $KSM/full_scans) -ge $((f + 2)) ]" || return 1
-		[ "$(date +%s)" -lt "$end" ] || return 1
-	done
-}
 # mergeable_kib PID — KiB of its VMAs advised MADV_MERGEABLE (VmFlags mg)
 mergeable_kib() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 }

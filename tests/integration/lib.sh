@@ -105,6 +105,25 @@ ctl() { "$BUILD/ksmplusctl" --socket "$SOCK" "$@"; }
 ksm_field() { awk -v k="$2" '$1 == k || $1 == k":" { print $2 }' "/proc/$1/ksm_stat" 2>/dev/null; }
 merging() { v=$(ksm_field "$1" ksm_merging_pages); echo "${v:-0}"; }
 
+# sum_field KEY PIDS — KEY of /proc/PID/ksm_stat summed over PIDS: what
+# they merged, their rmap_items... read per process, as other KSM users on
+# the machine (a QEMU guest is merge-any) move the global counters.
+sum_field() { k=$1; shift; n=0; for p in "$@"; do n=$(( n + $(ksm_field "$p" "$k" || echo 0) )); done; echo $n; }
+# settle PIDS — waits until their merged pages hold still over two full
+# ksmd scans and are not 0: merging is finished. 1 after 120 s.
+settle() {
+	end=$(( $(date +%s) + 120 ))
+	prev=-1
+	while :; do
+		f=$(cat $KSM/full_scans)
+		s=$(sum_field ksm_merging_pages "$@")
+		[ "$s" = "$prev" ] && [ "$s" -gt 0 ] && return 0
+		prev=$s
+		wait_until 60 sh -c "[ \$(cat $KSM/full_scans) -ge $((f + 2)) ]" || return 1
+		[ "$(date +%s)" -lt "$end" ] || return 1
+	done
+}
+
 # start_twin NAME MIB — a copy of the twin workload named NAME (so comm and
 # exe basename are NAME); prints its PID; waits until it has filled memory.
 start_twin() {

@@ -310,6 +310,12 @@ static void test_bad_files(void **state)
 		  "invalid value '99999999999999999999999' for sweep_interval_sec (expected seconds, 1..3600)" },
 		{ "[ksmplusd]\nunmerge_on_stop = maybe\n", 2,
 		  "invalid value 'maybe' for unmerge_on_stop (expected yes or no)" },
+		{ "[ksmplusd]\ndrop_unprofitable = maybe\n", 2,
+		  "invalid value 'maybe' for drop_unprofitable (expected yes or no)" },
+		{ "[ksmplusd]\nprofit_min_scans = 0\n", 2,
+		  "invalid value '0' for profit_min_scans (expected 1..1000)" },
+		{ "[ksmplusd]\nprofit_backoff_sec = 86401\n", 2,
+		  "invalid value '86401' for profit_backoff_sec (expected seconds, 1..86400)" },
 		{ "[ksmd]\nrun = 2\n", 2, "invalid value '2' for run (expected 0..1)" },
 		{ "[ksmd]\nmax_page_sharing = 1\n", 2,
 		  "invalid value '1' for max_page_sharing (expected 2..2147483647)" },
@@ -660,6 +666,45 @@ static void test_load_dropin_error(void **state)
 	config_free(&c);
 }
 
+/* A drop-in "directory" that is a file is an error that names it, not an
+ * empty directory. */
+static void test_load_dropin_dir_not_a_dir(void **state)
+{
+	char main_path[PATH_MAX], want[PATH_MAX + 128], err[PATH_MAX + 128];
+	struct config c;
+
+	(void)state;
+	snprintf(main_path, sizeof(main_path), "%s", write_file("f.conf", "[apps]\napp = x\n"));
+	write_file("f.conf.d", "[apps]\napp = y\n");
+	config_init(&c);
+	assert_int_equal(config_load(main_path, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/f.conf.d: cannot open: %s", dir, strerror(ENOTDIR));
+	assert_string_equal(err, want);
+	config_free(&c);
+}
+
+/* Paths past PATH_MAX are refused with their name, never cut short. */
+static void test_paths_too_long(void **state)
+{
+	char path[PATH_MAX + 16], err[2 * PATH_MAX], want[2 * PATH_MAX];
+	struct strlist names = { 0 };
+	struct config c;
+
+	(void)state;
+	memset(path, 'a', PATH_MAX - 2);
+	path[0] = '/';
+	path[PATH_MAX - 2] = '\0';             /* fits; its ".d" does not */
+	snprintf(want, sizeof(want), "%s: path too long", path);
+	config_init(&c);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	config_free(&c);
+	assert_int_equal(config_write_ctl_dropin(path, &names, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(config_read_ctl_dropin(path, &names, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+}
+
 /* ---- the ksmplusctl drop-in -------------------------------------------- */
 
 static void test_ctl_dropin_roundtrip(void **state)
@@ -777,6 +822,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_dropins_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_no_dropin_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_dropin_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_dropin_dir_not_a_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_dropin_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_dropin_unwritable, setup, teardown),
 	};

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fake_sysfs.h"
 #include "governor.h"
 #include "ksmd.h"
 #include "protocol.h"
@@ -29,28 +30,10 @@
 static char dir[PATH_MAX], sysfs[PATH_MAX + 8], cg2[PATH_MAX + 8];
 static struct daemon d;
 
-static void put(const char *base, const char *file, const char *value)
-{
-	char p[2 * PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", base, file);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(value, f);
-	fclose(f);
-}
-
-static void get(const char *knob, char *buf, size_t len)
-{
-	assert_int_equal(ksmd_read_knob(knob, buf, len), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ksmplus-govio.XXXXXX");
-	if (!mkdtemp(dir))
+	if (fake_sysfs_make(dir, "govio") < 0)
 		return -1;
 	snprintf(sysfs, sizeof(sysfs), "%s/ksm", dir);
 	snprintf(cg2, sizeof(cg2), "%s/cg2", dir);
@@ -70,17 +53,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	governor_stop(&d);
 	free(d.tr.v);
-	ksmd_restore();         /* a failed test must not leak saved knobs */
 	governor_set_cgroup_roots(NULL, NULL);
 	config_free(&d.cfg);
 	d.ev = sd_event_unref(d.ev);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fake_sysfs_remove(dir);
 }
 
 /* Dispatches what is pending now (an inotify event: its handler counts). */
@@ -174,36 +153,43 @@ static void test_memevents_pressure(void **state)
 /* governor = advisor: advisor_mode = scan-time and its knobs steered; at
  * stop every knob comes back, pages_to_scan too, which the kernel resets
  * when advisor_mode changes (played here by hand). */
-static void test_advisor_on_and_restored(void **state)
+/* governor = advisor on a kernel that has it, advisor_max_cpu 70 until the
+ * first tick writes max_cpu (25 by default). */
+static void start_advisor(const char *max_cpu)
 {
-	struct proto_record r;
-	char v[64];
-
-	(void)state;
 	put(sysfs, "advisor_mode", "[none] scan-time\n");
 	put(sysfs, "advisor_target_scan_time", "200\n");
 	put(sysfs, "advisor_max_cpu", "70\n");
 	d.cfg.governor = GOVERNOR_ADVISOR;
-	d.cfg.max_cpu_percent = 30;
 	assert_int_equal(governor_start(&d), 0);
-	RUN_UNTIL(knob_is("advisor_max_cpu", "30"));    /* the first tick */
+	RUN_UNTIL(knob_is("advisor_max_cpu", max_cpu));    /* the first tick */
+}
+
+/* The daemon stops: the governor, then the knobs put back as at start. */
+static void stop_and_restore(void)
+{
+	governor_stop(&d);
+	ksmd_restore();
+}
+
+static void test_advisor_on_and_restored(void **state)
+{
+	struct proto_record r;
+
+	(void)state;
+	d.cfg.max_cpu_percent = 30;
+	start_advisor("30");
 	put(sysfs, "pages_to_scan", "500\n");   /* the kernel: advisor_min_pages_to_scan */
-	get("advisor_mode", v, sizeof(v));
-	assert_string_equal(v, "scan-time");
-	get("advisor_max_cpu", v, sizeof(v));
-	assert_string_equal(v, "30");
+	assert_knob("advisor_mode", "scan-time");
+	assert_knob("advisor_max_cpu", "30");
 	assert_string_equal(field(&r, "governor"), "advisor");
 	assert_string_equal(field(&r, "advisor_max_cpu"), "30");
 	assert_string_equal(field(&r, "gov_admin_knobs"), "-");
 	assert_null(proto_get(&r, "gov_note"));
-	governor_stop(&d);
-	ksmd_restore();
-	get("advisor_mode", v, sizeof(v));
-	assert_string_equal(v, "none");
-	get("advisor_max_cpu", v, sizeof(v));
-	assert_string_equal(v, "70");
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "333");
+	stop_and_restore();
+	assert_knob("advisor_mode", "none");
+	assert_knob("advisor_max_cpu", "70");
+	assert_knob("pages_to_scan", "333");
 }
 
 /* The admin turns the advisor off behind our back: no longer steered, and
@@ -211,25 +197,16 @@ static void test_advisor_on_and_restored(void **state)
 static void test_advisor_taken_by_admin(void **state)
 {
 	struct proto_record r;
-	char v[64];
 
 	(void)state;
-	put(sysfs, "advisor_mode", "[none] scan-time\n");
-	put(sysfs, "advisor_target_scan_time", "200\n");
-	put(sysfs, "advisor_max_cpu", "70\n");
-	d.cfg.governor = GOVERNOR_ADVISOR;
-	assert_int_equal(governor_start(&d), 0);
-	RUN_UNTIL(knob_is("advisor_max_cpu", "25"));    /* the first tick */
+	start_advisor("25");
 	put(sysfs, "advisor_mode", "none\n");
 	put(sysfs, "pages_to_scan", "1234\n");
 	/* the governor's next tick (2 s) reads the knob back */
 	RUN_UNTIL(strstr(field(&r, "gov_admin_knobs"), "advisor_mode") != NULL);
-	governor_stop(&d);
-	ksmd_restore();
-	get("advisor_mode", v, sizeof(v));
-	assert_string_equal(v, "none");
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "1234");
+	stop_and_restore();
+	assert_knob("advisor_mode", "none");
+	assert_knob("pages_to_scan", "1234");
 }
 
 /* A kernel without the advisor: pressure instead, said in status. */

@@ -11,51 +11,30 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_sysfs.h"
 #include "ksmd.h"
 
 static char root[PATH_MAX];
 
-static void put(const char *knob, const char *value)
-{
-	char p[PATH_MAX + 64];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, knob);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(value, f);
-	fclose(f);
-}
-
-static void get(const char *knob, char *buf, size_t len)
-{
-	assert_int_equal(ksmd_read_knob(knob, buf, len), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/ksmplus-ksmd.XXXXXX");
-	if (!mkdtemp(root))
+	if (fake_sysfs_make(root, "ksmd") < 0)
 		return -1;
-	put("run", "0\n");
-	put("pages_to_scan", "100\n");
-	put("sleep_millisecs", "20\n");
-	put("advisor_mode", "[none] scan-time\n");
-	put("pages_sharing", "42\n");
-	put("general_profit", "-4096\n");
+	put(root, "run", "0\n");
+	put(root, "pages_to_scan", "100\n");
+	put(root, "sleep_millisecs", "20\n");
+	put(root, "advisor_mode", "[none] scan-time\n");
+	put(root, "pages_sharing", "42\n");
+	put(root, "general_profit", "-4096\n");
 	ksmd_set_root(root);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	ksmd_restore();         /* a failed test must not leak saved knobs */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return fake_sysfs_remove(root);
 }
 
 static struct ksmd_setting knob(const char *k, const char *v, int line)
@@ -71,49 +50,41 @@ static struct ksmd_setting knob(const char *k, const char *v, int line)
 static void test_apply_and_restore(void **state)
 {
 	struct ksmd_setting s[] = { knob("pages_to_scan", "5000", 3), knob("advisor_mode", "scan-time", 4) };
-	char err[512] = "", v[64];
+	char err[512] = "";
 
 	(void)state;
 	assert_true(ksmd_available());
 	assert_int_equal(ksmd_apply(s, 2, err, sizeof(err)), 0);
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "5000");
-	get("run", v, sizeof(v));
-	assert_string_equal(v, "1");        /* started by default */
-	get("advisor_mode", v, sizeof(v));
-	assert_string_equal(v, "scan-time");
+	assert_knob("pages_to_scan", "5000");
+	assert_knob("run", "1");        /* started by default */
+	assert_knob("advisor_mode", "scan-time");
 	ksmd_restore();
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "100");
-	get("run", v, sizeof(v));
-	assert_string_equal(v, "0");
-	get("advisor_mode", v, sizeof(v));
-	assert_string_equal(v, "none");
+	assert_knob("pages_to_scan", "100");
+	assert_knob("run", "0");
+	assert_knob("advisor_mode", "none");
 }
 
 static void test_unknown_knob_names_file_line(void **state)
 {
 	struct ksmd_setting s[] = { knob("pages_to_scan", "7", 2), knob("smart_scan", "1", 9) };
-	char err[512] = "", v[64];
+	char err[512] = "";
 
 	(void)state;
 	assert_int_equal(ksmd_apply(s, 2, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/etc/ksmplusd.conf:9:"));
 	assert_non_null(strstr(err, "smart_scan"));
 	/* nothing half-applied */
-	get("pages_to_scan", v, sizeof(v));
-	assert_string_equal(v, "100");
+	assert_knob("pages_to_scan", "100");
 }
 
 static void test_explicit_run_kept(void **state)
 {
 	struct ksmd_setting s[] = { knob("run", "0", 5) };
-	char err[512] = "", v[64];
+	char err[512] = "";
 
 	(void)state;
 	assert_int_equal(ksmd_apply(s, 1, err, sizeof(err)), 0);
-	get("run", v, sizeof(v));
-	assert_string_equal(v, "0");
+	assert_knob("run", "0");
 	ksmd_restore();
 }
 

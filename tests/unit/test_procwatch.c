@@ -400,6 +400,60 @@ static void test_initial_sweep(void **state)
 	assert_int_equal(count_rec(mark, PW_SWEEP_DONE), 1);
 }
 
+/* ---- procwatch_each: the one-shot walk (analysis.c's, in its thread) ---- */
+
+static int each_record(const struct procwatch_info *info, void *ud)
+{
+	size_t *stop_after = ud;
+
+	record(PW_SEEN, info, NULL);
+	return *stop_after && recs.n >= *stop_after ? -EINTR : 0;
+}
+
+struct each_call {
+	size_t stop_after;
+	int rc;
+};
+
+static void *each_thread(void *arg)
+{
+	struct each_call *c = arg;
+
+	c->rc = procwatch_each(each_record, &c->stop_after);
+	return NULL;
+}
+
+static void test_each(void **state)
+{
+	(void)state;
+	char name[16], path[PATH_MAX];
+	make_exe(name, sizeof(name), path, sizeof(path));
+	pid_t pid = spawn_exe(path, name);
+	wait_exec(pid, name);
+
+	/* from another thread, as the census worker calls it */
+	struct each_call c = { 0, -1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, each_thread, &c), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(c.rc, 0);
+	assert_seen_child(find_rec(0, PW_SEEN, pid, NULL), pid, name);
+	long self = find_rec(0, PW_SEEN, getpid(), NULL);
+	assert_true(self >= 0);
+	assert_string_equal(recs.v[self].info.exe_base, exe_base_of(getpid()));
+	/* no kernel thread, each process once */
+	assert_int_equal(find_rec(0, PW_SEEN, 2, NULL), -1);
+	for (size_t i = 0; i < recs.n; i++)
+		assert_int_equal(find_rec(i + 1, PW_SEEN, recs.v[i].info.pid, NULL), -1);
+	assert_true(recs.n > 2);
+
+	/* a visit's non-zero return stops the walk and is returned */
+	recs.n = 0;
+	c.stop_after = 2;
+	assert_int_equal(procwatch_each(each_record, &c.stop_after), -EINTR);
+	assert_int_equal(recs.n, 2);
+}
+
 /* ---- connector events ---- */
 
 static void test_exec_and_fork_events(void **state)
@@ -584,6 +638,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identify_kthread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identify_comm_and_deleted_exe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initial_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_and_fork_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_comm_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_are_not_processes, setup, teardown),

@@ -20,15 +20,34 @@
 #define PS 4096
 #define BASE ((uintptr_t)1 << 30)
 
-/* n resident pages from BASE in one VMA; group[i] from g (NULL: unique). */
-static struct rangeplan_page *pages(size_t n, const uint32_t *g)
+/* n resident pages from BASE in one VMA; page i's content is held by
+ * group_of(i) pages (NULL: every page unique). */
+static struct rangeplan_page *pages(size_t n, uint32_t (*group_of)(size_t i))
 {
 	struct rangeplan_page *p = calloc(n, sizeof(*p));
 
 	assert_non_null(p);
 	for (size_t i = 0; i < n; i++)
-		p[i] = (struct rangeplan_page){ BASE + i * PS, BASE, g ? g[i] : 1 };
+		p[i] = (struct rangeplan_page){ BASE + i * PS, BASE, group_of ? group_of(i) : 1 };
 	return p;
+}
+
+/* test_low_density: the first 256 pages held by 512 pages of the app */
+static uint32_t low_density(size_t i)
+{
+	return i < 256 ? 512 : 1;
+}
+
+/* test_gaps: duplicate runs 0-9 and 13-19 (3 unique pages apart), 60-69 */
+static uint32_t gapped(size_t i)
+{
+	return (i < 10 || (i >= 13 && i < 20) || (i >= 60 && i < 70)) ? 2 : 1;
+}
+
+/* test_cap: every 100th page held 3 times */
+static uint32_t scattered(size_t i)
+{
+	return i % 100 == 0 ? 3 : 1;
 }
 
 /* The low-density workload, one process: 25,600 pages, the first 256 held
@@ -36,15 +55,11 @@ static struct rangeplan_page *pages(size_t n, const uint32_t *g)
 static void test_low_density(void **state)
 {
 	size_t n = 25600;
-	uint32_t *g = calloc(n, sizeof(*g));
-	struct rangeplan_page *p;
+	struct rangeplan_page *p = pages(n, low_density);
 	struct vma_list out = { 0 };
 	struct rangeplan_stats st;
 
 	(void)state;
-	for (size_t i = 0; i < n; i++)
-		g[i] = i < 256 ? 512 : 1;
-	p = pages(n, g);
 	assert_int_equal(rangeplan_plan(p, n, PS, RANGEPLAN_MAX_RANGES, &out, &st), 0);
 	assert_int_equal(out.n, 1);
 	assert_true(out.v[0].start == BASE && out.v[0].end == BASE + 256 * PS);
@@ -55,22 +70,17 @@ static void test_low_density(void **state)
 	assert_int_equal(st.net_bytes, 256 * (PS * 511 / 512) - 256 * 64 - RANGEPLAN_VMA_BYTES);
 	vmas_free(&out);
 	free(p);
-	free(g);
 }
 
 /* Two runs 3 unique pages apart are one range (3 rmap_items cost less than
  * a VMA); 40 apart are two. */
 static void test_gaps(void **state)
 {
-	uint32_t g[100] = { 0 };
-	struct rangeplan_page *p;
+	struct rangeplan_page *p = pages(100, gapped);
 	struct vma_list out = { 0 };
 	struct rangeplan_stats st;
 
 	(void)state;
-	for (size_t i = 0; i < 100; i++)
-		g[i] = (i < 10 || (i >= 13 && i < 20) || (i >= 60 && i < 70)) ? 2 : 1;
-	p = pages(100, g);
 	assert_int_equal(rangeplan_plan(p, 100, PS, RANGEPLAN_MAX_RANGES, &out, &st), 0);
 	assert_int_equal(out.n, 2);
 	assert_true(out.v[0].start == BASE && out.v[0].end == BASE + 20 * PS);
@@ -115,8 +125,7 @@ static void test_holes_and_vmas(void **state)
  * plan at all. */
 static void test_profit(void **state)
 {
-	uint32_t g[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
-	struct rangeplan_page *p = pages(8, g);
+	struct rangeplan_page *p = pages(8, NULL);
 	struct vma_list out = { 0 };
 	struct rangeplan_stats st;
 
@@ -138,15 +147,11 @@ static void test_profit(void **state)
 static void test_cap(void **state)
 {
 	size_t n = 1000;
-	uint32_t *g = calloc(n, sizeof(*g));
-	struct rangeplan_page *p;
+	struct rangeplan_page *p = pages(n, scattered);
 	struct vma_list out = { 0 };
 	struct rangeplan_stats st;
 
 	(void)state;
-	for (size_t i = 0; i < n; i++)
-		g[i] = i % 100 == 0 ? 3 : 1;
-	p = pages(n, g);
 	assert_int_equal(rangeplan_plan(p, n, PS, RANGEPLAN_MAX_RANGES, &out, &st), 0);
 	assert_int_equal(out.n, 10);
 	assert_int_equal(st.planned_pages, 10);
@@ -157,7 +162,6 @@ static void test_cap(void **state)
 		assert_true(out.v[i - 1].end <= out.v[i].start);
 	vmas_free(&out);
 	free(p);
-	free(g);
 }
 
 /* Group sizes come in page order, not the report's hash order. */
