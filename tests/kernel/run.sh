@@ -49,6 +49,8 @@
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
 #   V=1                     print the whole serial log, not just KTEST lines
 #   KSMPLUS_GUEST_APPEND    more guest kernel arguments, e.g. ksmplus.stress_s=30
+#   KSMPLUS_KERNEL_BOOTS    --debug: boot only the variants whose name
+#                           matches this ERE (thp-always, thp-madvise)
 #   KSMPLUS_KERNEL_TESTS    run only the tests whose NAME matches this ERE
 #                           (whole name), e.g. 'sampling_(budget|spread)'
 set -euo pipefail
@@ -328,6 +330,10 @@ main() {
 		local v
 		for flavor in "${flavors[@]}"; do
 			for v in "${VARIANTS[@]}"; do
+				if [ -n "${KSMPLUS_KERNEL_BOOTS:-}" ] &&
+				   ! echo "${v%% *}" | grep -qxE -- "$KSMPLUS_KERNEL_BOOTS"; then
+					continue
+				fi
 				phase_start
 				run_guest "$flavor" "${IMAGES[$flavor]}" "${v%% *}" "${v#* }"
 				if [ "${v%% *}" = default ]; then phase_end "boot + tests ($flavor)"
