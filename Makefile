@@ -5,6 +5,8 @@
 #   make check-reliability  hostile targets and clients vs an ASan+UBSan daemon
 #   make bench       benchmark table
 #   make check-kernel  kernel patches in a QEMU-booted 6.12 kernel
+#   make check-kernel-debug  the same tests on KASAN/KMEMLEAK/lockdep/THP/NUMA/swap
+#                    kernels (tests/kernel/debug.fragment; not in .ci/run: see README)
 #   make check-systemd  the unit under a real systemd (PID 1) in a QEMU guest
 #   make check-fleet   Containerfile and deploy/kubernetes checked offline
 #   make fuzz        libFuzzer harnesses (tests/fuzz) replaying their corpus
@@ -239,4 +241,10 @@ clean:
 	rm -rf build build-asan build-fuzz build-cov
 
 -include kernel-patch/kernel.mk
+
+# The kernel tests on the debug flavour (tests/kernel/run.sh --debug): its own
+# cached kernels, two boots per flavour. FLAVOR=patched|unpatched|both.
+.PHONY: check-kernel-debug
+check-kernel-debug: all
+	BUILD=$(BUILD) tests/kernel/run.sh --debug --flavor $(or $(FLAVOR),both)
 -include $(shell find $(BUILD) -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)

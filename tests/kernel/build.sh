@@ -100,19 +100,30 @@ kernel_key() {
 }
 
 # Every CONFIG_X=y / =m / =value line of the fragments must be in .config.
+# A later fragment overrides an earlier one (as merge_config.sh does): only
+# the last setting of each symbol is checked.
 check_config() {
 	local config=$1 missing=0 line sym
-	# shellcheck disable=SC2094 # the fragments are read, .config only grepped
+	local -A last=()
+	local -a order=()
 	while IFS= read -r line; do
 		case $line in
-		CONFIG_*=*) grep -qx -- "$line" "$config" || {
-				log "config: $line requested, .config has: $(grep -E "^(# )?${line%%=*}[= ]" "$config" || echo nothing)"
-				missing=1; } ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym%% *}
-			! grep -q "^$sym=" "$config" || { log "config: $sym should be off"; missing=1; } ;;
+		CONFIG_*=*) sym=${line%%=*} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+		*) continue ;;
 		esac
+		[ -n "${last[$sym]+set}" ] || order+=("$sym")
+		last[$sym]=$line
 	done < <(cat "$FRAGMENT" "${EXTRA_FRAGMENTS[@]}")
+	for sym in "${order[@]}"; do
+		line=${last[$sym]}
+		case $line in
+		CONFIG_*=*) grep -qx -- "$line" "$config" || {
+				log "config: $line requested, .config has: $(grep -E "^(# )?${sym}[= ]" "$config" || echo nothing)"
+				missing=1; } ;;
+		*)	! grep -q "^$sym=" "$config" || { log "config: $sym should be off"; missing=1; } ;;
+		esac
+	done
 	[ $missing = 0 ] || die "config fragment not satisfied (missing dependencies?)"
 }
 

@@ -16,6 +16,34 @@ mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 exec </dev/null >/dev/console 2>&1
 limit=$(sed -n 's/.*ksmplus.test_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
 echo "KTEST-BEGIN kernel $(uname -r) cmdline: $(cat /proc/cmdline)"
+# The debug flavour's variants (tests/kernel/run.sh --debug). A setup that
+# fails says "KTEST-SETUP-FAIL", which fails the boot: a variant that did
+# not take effect must not pass as tested.
+man_nodes=$(sed -n 's/.*ksmplus.merge_across_nodes=\([01]\).*/\1/p' /proc/cmdline)
+if [ -n "$man_nodes" ]; then
+	echo "$man_nodes" >/sys/kernel/mm/ksm/merge_across_nodes &&
+		echo "KTEST-SETUP merge_across_nodes=$(cat /sys/kernel/mm/ksm/merge_across_nodes)" ||
+		echo "KTEST-SETUP-FAIL merge_across_nodes=$man_nodes"
+	echo "KTEST-SETUP numa nodes: $(find /sys/devices/system/node -maxdepth 1 -name "node[0-9]*" 2>/dev/null | wc -l)"
+fi
+if grep -q 'ksmplus.swap=zram' /proc/cmdline; then
+	# 512 MiB of compressed swap: the guest's 2 GiB hold the tests' memory,
+	# swap is there for memcg limits and reclaim to push merged pages out.
+	{ echo 512M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null &&
+		swapon /dev/zram0; } &&
+		echo "KTEST-SETUP swap: $(sed -n 's/^SwapTotal: *//p' /proc/meminfo)" ||
+		echo "KTEST-SETUP-FAIL swap on zram"
+fi
+if [ -d /sys/kernel/mm/transparent_hugepage ]; then
+	echo "KTEST-SETUP thp: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+fi
+kmemleak=/sys/kernel/debug/kmemleak
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [ -e $kmemleak ]; then
+	# What boot left unreferenced is not the tests': scan once, forget it.
+	echo scan >$kmemleak && echo clear >$kmemleak
+	echo "KTEST-SETUP kmemleak: boot-time suspects cleared"
+fi
 while read -r file name; do
 	echo "KTEST-RUN $name"
 	start=$(date +%s)
@@ -29,6 +57,16 @@ while read -r file name; do
 	# Leave KSM as the next test expects to find it: stopped, all unmerged.
 	[ -w /sys/kernel/mm/ksm/run ] && echo 2 >/sys/kernel/mm/ksm/run
 done </tests/list
+if [ -e $kmemleak ]; then
+	# An object is reported once it is 5 s old and unreferenced in two
+	# scans: wait, scan twice, print every suspect (the host fails on any).
+	sleep 6
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	echo "KTEST-KMEMLEAK-BEGIN"
+	cat $kmemleak
+	echo "KTEST-KMEMLEAK-END suspects=$(grep -c '^unreferenced object' $kmemleak)"
+fi
 echo "KTEST-DMESG-BEGIN"
 dmesg
 echo "KTEST-DMESG-END"

@@ -7,9 +7,21 @@
 # empty series), where tests/kernel/expect-unpatched says which of them must
 # FAIL and why: proof that the tests can fail.
 #
-# Usage: tests/kernel/run.sh [--flavor patched|unpatched|both] [--build-only]
+# Usage: tests/kernel/run.sh [--debug] [--flavor patched|unpatched|both] [--build-only]
 #        tests/kernel/run.sh --checkpatch
 #   --flavor      which kernel(s) to test (default: both)
+#   --debug       the debug flavour (make check-kernel-debug): the same tests
+#                 on kernels built with tests/kernel/debug.fragment too
+#                 (KASAN, KMEMLEAK, PROVE_LOCKING, DEBUG_ATOMIC_SLEEP,
+#                 DEBUG_VM, THP, fake NUMA, zram swap), each booted twice:
+#                   thp-always:  transparent_hugepage=always  numa=fake=2
+#                                merge_across_nodes=1, swap on zram
+#                   thp-madvise: transparent_hugepage=madvise numa=fake=2
+#                                merge_across_nodes=0, swap on zram
+#                 with 2 GiB of guest RAM (KASAN's shadow), and a kmemleak
+#                 scan after the tests: any leak or kernel report fails.
+#                 Own work tree (work-debug) and cache key; logs in
+#                 BUILD/kernel-debug/FLAVOR-VARIANT/serial.log
 #   --build-only  build kernels, tests and initramfs; boot nothing
 #   --checkpatch  only run the tree's scripts/checkpatch.pl --strict on the
 #                 series (check-kernel runs it too, first): an error or a
@@ -37,6 +49,8 @@
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
 #   V=1                     print the whole serial log, not just KTEST lines
 #   KSMPLUS_GUEST_APPEND    more guest kernel arguments, e.g. ksmplus.stress_s=30
+#   KSMPLUS_KERNEL_BOOTS    --debug: boot only the variants whose name
+#                           matches this ERE (thp-always, thp-madvise)
 #   KSMPLUS_KERNEL_TESTS    run only the tests whose NAME matches this ERE
 #                           (whole name), e.g. 'sampling_(budget|spread)'
 set -euo pipefail
@@ -49,6 +63,7 @@ TESTDIR=$REPO/tests/kernel
 
 flavors=(patched unpatched)
 build_only=0
+debug=0
 checkpatch_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,18 +75,34 @@ while [ $# -gt 0 ]; do
 		esac
 		shift 2 ;;
 	--build-only) build_only=1; shift ;;
+	--debug) debug=1; shift ;;
 	--checkpatch) checkpatch_only=1; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 
-log() { printf 'check-kernel: %s\n' "$*" >&2; }
+log() { if [ $debug = 1 ]; then printf 'check-kernel-debug: %s\n' "$*" >&2; else printf 'check-kernel: %s\n' "$*" >&2; fi; }
 die() { log "ERROR: $*"; exit 1; }
+
+# The boots of a flavour: "VARIANT GUEST-ARGUMENTS" lines. The normal kernels
+# boot once as they are; the debug kernel once per THP mode, each with fake
+# NUMA (one value of merge_across_nodes each) and swap on zram.
+GUEST_MEM=1G
+VARIANTS=("default ")
+if [ $debug = 1 ]; then
+	# shellcheck disable=SC2034 # both read by build.sh
+	EXTRA_FRAGMENTS=("$TESTDIR/debug.fragment")
+	KERNEL_WORK_NAME="work-debug"
+	GUEST_MEM=2G
+	VARIANTS=("thp-always transparent_hugepage=always numa=fake=2 ksmplus.merge_across_nodes=1 ksmplus.swap=zram"
+		  "thp-madvise transparent_hugepage=madvise numa=fake=2 ksmplus.merge_across_nodes=0 ksmplus.swap=zram")
+fi
 
 # shellcheck source=tests/kernel/build.sh
 . "$REPO/tests/kernel/build.sh"
 OUT=$BUILD/kernel
+[ $debug = 0 ] || OUT=$BUILD/kernel-debug
 [ -r "$TARBALL" ] || die "$TARBALL missing (apt-get install linux-source-6.12)"
 [ -r "$FRAGMENT" ] || die "$FRAGMENT missing"
 
@@ -179,7 +210,18 @@ checkpatch() {
 
 # --- boot and evaluate ------------------------------------------------------
 
-KSPLAT='(WARNING:|BUG:|kernel BUG at|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO:|watchdog: BUG:)'
+# Kernel reports; lockdep's and DEBUG_ATOMIC_SLEEP's start with WARNING:/BUG:,
+# kmemleak's suspects (listed by init.sh) with "unreferenced object".
+KSPLAT='(WARNING:|BUG:|kernel BUG at|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO:|watchdog: BUG:|unreferenced object|KTEST-SETUP-FAIL)'
+# reports SERIAL-LOG -> the log less the "Call Trace:" lines of memcg OOM
+# reports a test provokes on purpose (test_32 writes KTEST-OOM-EXPECTED-BEGIN
+# and -END to /dev/kmsg around the call). Every other line stays: a WARNING,
+# BUG or KASAN report between the markers still fails.
+reports() {
+	awk '/KTEST-OOM-EXPECTED-BEGIN/ { x = 1 } /KTEST-OOM-EXPECTED-END/ { x = 0 }
+		x && /Call Trace:/ { next } { print }' "$1"
+}
+
 # expect FLAVOR NAME -> "STATUS ERE" (default "PASS")
 expect() {
 	local file=$TESTDIR/expect-$1 line
@@ -190,37 +232,40 @@ expect() {
 	echo "PASS"
 }
 
+# run_guest FLAVOR IMAGE VARIANT GUEST-ARGUMENTS (see VARIANTS)
 run_guest() {
-	local flavor=$1 image=$2
+	local flavor=$1 image=$2 variant=$3 args=$4
 	local dir=$OUT/$flavor serial rc t name want want_status want_re line status detail
+	local run=$flavor
+	if [ "$variant" != default ]; then run=$flavor-$variant; dir=$OUT/$run; fi
 	mkdir -p "$dir"
 	serial=$dir/serial.log
-	log "$flavor kernel: booting (timeout ${TIMEOUT}s, serial log $serial)"
+	log "$run kernel: booting (timeout ${TIMEOUT}s, serial log $serial)"
 	set +e
 	# mem-merge=off: QEMU marks guest RAM MADV_MERGEABLE by default, and the
 	# host's ksmd would merge it beside (and into the counters of) host-side
 	# KSM tests and benchmarks running at the same time.
-	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -machine mem-merge=off -m 1G -smp 2 \
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -machine mem-merge=off -m "$GUEST_MEM" -smp 2 \
 		-nographic -no-reboot -kernel "$image" -initrd "$INITRAMFS" \
-		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400 ${KSMPLUS_GUEST_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 loglevel=5 ksmplus.flavor=$flavor ksmplus.test_timeout=400 $args ${KSMPLUS_GUEST_APPEND:-}" \
 		</dev/null 2>&1 | stdbuf -o0 tr -d '\r' | tee "$serial" |
 		if [ "${V:-0}" = 1 ]; then cat; else grep --line-buffered -E "^(KTEST|# )|$KSPLAT"; fi
 	rc=${PIPESTATUS[0]}
 	set -e
 	local fpass=0 ffail=0 fskip=0
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		log "$flavor: TIMEOUT after ${TIMEOUT}s, qemu killed"
+		log "$run: TIMEOUT after ${TIMEOUT}s, qemu killed"
 		ffail=$((ffail + 1))
 	elif [ "$rc" != 0 ]; then
-		log "$flavor: qemu exited with status $rc"
+		log "$run: qemu exited with status $rc"
 		ffail=$((ffail + 1))
 	fi
-	if grep -qE "$KSPLAT" "$serial"; then
-		log "$flavor: kernel WARNING/BUG/Oops in the log:"
-		grep -nE -A3 "$KSPLAT" "$serial" | head -n 40 >&2
+	if reports "$serial" | grep -qE "$KSPLAT"; then
+		log "$run: kernel report (WARNING/BUG/Oops/KASAN/lockdep/kmemleak) in the log:"
+		reports "$serial" | grep -nE -A3 "$KSPLAT" | head -n 40 >&2
 		ffail=$((ffail + 1))
 	fi
-	grep -q '^KTEST-DONE' "$serial" || { log "$flavor: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
+	grep -q '^KTEST-DONE' "$serial" || { log "$run: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
 	for t in "${TESTS[@]}"; do
 		name=$(test_name "$t")
 		want=$(expect "$flavor" "$name")
@@ -229,28 +274,28 @@ run_guest() {
 		[ "$want" = "$want_status" ] || want_re=${want#* }
 		line=$(grep -E "^KTEST $name (PASS|FAIL|SKIP)( |$)" "$serial" | tail -n 1 || true)
 		if [ -z "$line" ]; then
-			log "$flavor: $name: no result line (crashed or hung?)"
+			log "$run: $name: no result line (crashed or hung?)"
 			ffail=$((ffail + 1))
 			continue
 		fi
 		status=$(echo "$line" | cut -d' ' -f3)
 		detail=$(echo "$line" | cut -d' ' -f4-)
 		if [ "$status" = SKIP ]; then
-			log "$flavor: $name: SKIPPED: $detail"
+			log "$run: $name: SKIPPED: $detail"
 			fskip=$((fskip + 1))
 		elif [ "$status" = "$want_status" ] && { [ -z "$want_re" ] || echo "$detail" | grep -qE -- "$want_re"; }; then
 			if [ "$want_status" = PASS ]; then
-				log "$flavor: $name: ok"
+				log "$run: $name: ok"
 			else
-				log "$flavor: $name: ok (expected $want_status matching /$want_re/: $detail)"
+				log "$run: $name: ok (expected $want_status matching /$want_re/: $detail)"
 			fi
 			fpass=$((fpass + 1))
 		else
-			log "$flavor: $name: NOT OK: got $status ($detail), expected $want_status${want_re:+ matching /$want_re/}"
+			log "$run: $name: NOT OK: got $status ($detail), expected $want_status${want_re:+ matching /$want_re/}"
 			ffail=$((ffail + 1))
 		fi
 	done
-	log "$flavor: $fpass as expected, $ffail failed, $fskip skipped"
+	log "$run: $fpass as expected, $ffail failed, $fskip skipped"
 	PASSED=$((PASSED + fpass)); FAILED=$((FAILED + ffail)); SKIPPED=$((SKIPPED + fskip))
 }
 
@@ -282,8 +327,18 @@ main() {
 	phase_start; build_guest_programs; build_initramfs; phase_end "tests + initramfs"
 
 	if [ $build_only = 0 ]; then
+		local v
 		for flavor in "${flavors[@]}"; do
-			phase_start; run_guest "$flavor" "${IMAGES[$flavor]}"; phase_end "boot + tests ($flavor)"
+			for v in "${VARIANTS[@]}"; do
+				if [ -n "${KSMPLUS_KERNEL_BOOTS:-}" ] &&
+				   ! echo "${v%% *}" | grep -qxE -- "$KSMPLUS_KERNEL_BOOTS"; then
+					continue
+				fi
+				phase_start
+				run_guest "$flavor" "${IMAGES[$flavor]}" "${v%% *}" "${v#* }"
+				if [ "${v%% *}" = default ]; then phase_end "boot + tests ($flavor)"
+				else phase_end "boot+tests ($flavor ${v%% *})"; fi
+			done
 		done
 	fi
 
