@@ -27,7 +27,12 @@ for cycle in 1 2 3; do
 	done
 	note "cycle $cycle: merged and undone under 2 kHz signals"
 done
-grep -i "interrupted\|later\|failed\|cannot" "$DLOG" && fail "an injection did not go through at once (see above)"
+# What signals may cause: an injection interrupted, given up or failed. Not
+# the time budget: an undo that runs past enroll_ptrace_timeout_ms on a busy
+# machine goes on in the background by design ("ran over N ms ... later"),
+# and the wait for "unmerged" above already checks it completes.
+grep -i "interrupted\|later\|failed\|cannot" "$DLOG" | grep -v "madvise over the ranges ran over [0-9]* ms" \
+	&& fail "an injection did not go through at once (see above)"
 figures "targets=2x${MIB}MiB signal_hz=2000 cycles=3"
 stop_daemon || fail "daemon exited non-zero"
 exit 0
