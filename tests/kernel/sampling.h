@@ -187,8 +187,14 @@ static inline void ks_worker_main(size_t len, uint64_t id, const struct ks_layou
 	_exit(0);
 }
 
-static inline void ks_worker_spawn(struct ks_worker *w, size_t len, uint64_t id,
-				   const struct ks_layout *l)
+/*
+ * Fork a worker running body(arg, cmd, reply) — it never returns — and wait
+ * for the address it reports: the pipes, start handshake and pidfd every
+ * sampling test's workers share.
+ */
+static inline void ks_worker_fork(struct ks_worker *w, size_t len,
+				  void (*body)(const void *arg, int cmd, int reply),
+				  const void *arg)
 {
 	int c[2], r[2];
 
@@ -202,7 +208,8 @@ static inline void ks_worker_spawn(struct ks_worker *w, size_t len, uint64_t id,
 		close(c[1]);
 		close(r[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		ks_worker_main(len, id, l, c[0], r[1]);
+		body(arg, c[0], r[1]);
+		_exit(0);
 	}
 	close(c[0]);
 	close(r[1]);
@@ -213,6 +220,27 @@ static inline void ks_worker_spawn(struct ks_worker *w, size_t len, uint64_t id,
 	w->pidfd = kt_pidfd_open(w->pid);
 	if (w->pidfd < 0)
 		kt_fail("pidfd_open(%d): errno=%s", w->pid, kt_errname(errno));
+}
+
+struct ks_spawn_arg {
+	size_t len;
+	uint64_t id;
+	const struct ks_layout *l;
+};
+
+static inline void ks_worker_body(const void *arg, int cmd, int reply)
+{
+	const struct ks_spawn_arg *a = arg;
+
+	ks_worker_main(a->len, a->id, a->l, cmd, reply);
+}
+
+static inline void ks_worker_spawn(struct ks_worker *w, size_t len, uint64_t id,
+				   const struct ks_layout *l)
+{
+	struct ks_spawn_arg a = { .len = len, .id = id, .l = l };
+
+	ks_worker_fork(w, len, ks_worker_body, &a);
 }
 
 static inline size_t ks_worker_cmd(struct ks_worker *w, char c)

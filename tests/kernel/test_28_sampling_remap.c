@@ -97,32 +97,23 @@ static void worker(int how, uint64_t id, int cmd, int reply)
 	_exit(0);
 }
 
+struct spawn_arg {
+	int how;
+	uint64_t id;
+};
+
+static void body(const void *arg, int cmd, int reply)
+{
+	const struct spawn_arg *a = arg;
+
+	worker(a->how, a->id, cmd, reply);
+}
+
 static void spawn(struct ks_worker *w, int how, uint64_t id)
 {
-	int c[2], r[2];
+	struct spawn_arg a = { .how = how, .id = id };
 
-	if (pipe(c) || pipe(r))
-		kt_fail("pipe: errno=%s", kt_errname(errno));
-	w->len = LEN;
-	w->pid = fork();
-	if (w->pid < 0)
-		kt_fail("fork: errno=%s", kt_errname(errno));
-	if (w->pid == 0) {
-		close(c[1]);
-		close(r[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		worker(how, id, c[0], r[1]);
-	}
-	close(c[0]);
-	close(r[1]);
-	w->cmd = c[1];
-	w->reply = r[0];
-	if (read(w->reply, &w->addr, sizeof(w->addr)) != sizeof(w->addr))
-		kt_fail("worker %d (%s) did not start", w->pid,
-			how == BY_PRCTL ? "prctl" : "madvise");
-	w->pidfd = kt_pidfd_open(w->pid);
-	if (w->pidfd < 0)
-		kt_fail("pidfd_open(%d): errno=%s", w->pid, kt_errname(errno));
+	ks_worker_fork(w, LEN, body, &a);
 }
 
 int main(void)

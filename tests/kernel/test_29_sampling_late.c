@@ -47,31 +47,14 @@ static void worker(size_t shift, int cmd, int reply)
 	_exit(0);
 }
 
+static void body(const void *arg, int cmd, int reply)
+{
+	worker(*(const size_t *)arg, cmd, reply);
+}
+
 static void spawn(struct ks_worker *w, size_t shift)
 {
-	int c[2], r[2];
-
-	if (pipe(c) || pipe(r))
-		kt_fail("pipe: errno=%s", kt_errname(errno));
-	w->len = LEN;
-	w->pid = fork();
-	if (w->pid < 0)
-		kt_fail("fork: errno=%s", kt_errname(errno));
-	if (w->pid == 0) {
-		close(c[1]);
-		close(r[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		worker(shift, c[0], r[1]);
-	}
-	close(c[0]);
-	close(r[1]);
-	w->cmd = c[1];
-	w->reply = r[0];
-	if (read(w->reply, &w->addr, sizeof(w->addr)) != sizeof(w->addr))
-		kt_fail("worker %d did not start", w->pid);
-	w->pidfd = kt_pidfd_open(w->pid);
-	if (w->pidfd < 0)
-		kt_fail("pidfd_open(%d): errno=%s", w->pid, kt_errname(errno));
+	ks_worker_fork(w, LEN, body, &shift);
 }
 
 int main(void)
