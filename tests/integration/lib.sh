@@ -64,7 +64,9 @@ track() { echo "$*" >> "$TMP/pids"; }
 cleanup() {
 	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
 	pids=$(cat "$TMP/pids" 2>/dev/null)
-	for p in $pids; do kill "$p" 2>/dev/null; done
+	# SIGCONT too: a workload a failed test left stopped would keep its
+	# SIGTERM pending, and this wait would never end
+	for p in $pids; do kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
 	for p in $pids; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
 	# a test's own leftovers (cgroups, ...): it defines test_cleanup
 	command -v test_cleanup > /dev/null 2>&1 && test_cleanup

@@ -1,7 +1,9 @@
 /* twin — a test workload: fills N MiB of anonymous memory with identical
  * pages (the same content in every twin), then waits. SIGUSR1: verify the
  * memory is unchanged and write "verify ok"/"verify bad" to the status file.
- * SIGUSR2: map and fill N more MiB (a new VMA, for rescan tests). SIGTERM:
+ * SIGUSR2: map and fill N more MiB (a new VMA, for rescan tests; --grow-mib M:
+ * M MiB, --grow-seed S: with seed S, so twins of different seeds grow the
+ * same content: late duplicates). SIGTERM:
  * exit. Writes "ready" to the status file once filled. --timer-hz N: a
  * SIGALRM handler runs N times a second (a profiler, an animation timer):
  * the process is signalled without pause, also while it is being enrolled.
@@ -48,6 +50,7 @@ static void on_signal(int sig)
 struct region {
 	uint64_t *mem;
 	size_t len;
+	unsigned seed;          /* its content's (a grown region may have its own) */
 };
 
 static long page;
@@ -124,8 +127,9 @@ static void status(const char *path, const char *word, size_t a)
 int main(int argc, char **argv)
 {
 	struct region reg[MAX_REGIONS];
-	size_t nreg = 0, mib = 20, bad = 0, reserve_gib = 0;
-	unsigned seed = 1;
+	size_t nreg = 0, mib = 20, bad = 0, reserve_gib = 0, grow_mib = 0;
+	unsigned seed = 1, grow_seed = 0;
+	int grow_seed_set = 0;
 	int distinct = 0, self_merge = 0, c;
 	unsigned timer_hz = 0;
 	const char *st = NULL;
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
 		{ "self-merge", no_argument, NULL, 'M' }, { "timer-hz", required_argument, NULL, 'T' },
 		{ "zero-pct", required_argument, NULL, 'z' }, { "ff-kib", required_argument, NULL, 'f' },
 		{ "reserve-gib", required_argument, NULL, 'R' },
+		{ "grow-mib", required_argument, NULL, 'g' }, { "grow-seed", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -150,9 +155,12 @@ int main(int argc, char **argv)
 		case 'z': zero_pct = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'f': ff_bytes = strtoul(optarg, NULL, 10) << 10; break;
 		case 'R': reserve_gib = strtoul(optarg, NULL, 10); break;
+		case 'g': grow_mib = strtoul(optarg, NULL, 10); break;
+		case 'G': grow_seed = (unsigned)strtoul(optarg, NULL, 10); grow_seed_set = 1; break;
 		default:
 			fprintf(stderr, "usage: twin [--mib N] [--seed N] [--status FILE] [--distinct] [--self-merge]"
-				" [--timer-hz N] [--zero-pct N] [--ff-kib N] [--reserve-gib N]\n");
+				" [--timer-hz N] [--zero-pct N] [--ff-kib N] [--reserve-gib N]"
+				" [--grow-mib N] [--grow-seed N]\n");
 			return 2;
 		}
 	}
@@ -177,8 +185,13 @@ int main(int argc, char **argv)
 		perror("twin: mmap");
 		return 1;
 	}
+	reg[0].seed = seed;
 	fill(&reg[nreg], nreg == 0, seed, distinct);
 	nreg++;
+	if (!grow_mib)
+		grow_mib = mib;
+	if (!grow_seed_set)
+		grow_seed = seed;
 	if (self_merge)
 		madvise(reg[0].mem, reg[0].len, MADV_MERGEABLE);
 	if (timer_hz)
@@ -191,13 +204,14 @@ int main(int argc, char **argv)
 			int ok = 1;
 			want_verify = 0;
 			for (size_t i = 0; i < nreg && ok; i++)
-				ok = verify(&reg[i], i == 0, seed, distinct, &bad);
+				ok = verify(&reg[i], i == 0, reg[i].seed, distinct, &bad);
 			status(st, ok ? "verify ok" : "verify bad page", ok ? nreg : bad);
 		}
 		if (want_grow) {
 			want_grow = 0;
-			if (nreg < MAX_REGIONS && map_region(&reg[nreg], mib << 20) == 0) {
-				fill(&reg[nreg], 0, seed, distinct);
+			if (nreg < MAX_REGIONS && map_region(&reg[nreg], grow_mib << 20) == 0) {
+				reg[nreg].seed = grow_seed;
+				fill(&reg[nreg], 0, grow_seed, distinct);
 				nreg++;
 				status(st, "grown", nreg);
 			}
