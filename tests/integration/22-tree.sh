@@ -9,6 +9,8 @@
 #     allows prctl is enrolled whole, one whose filter kills on prctl is
 #     enrolled range by range with madvise, one whose filter kills on both is
 #     skipped with the verdict; all stay alive with their memory intact.
+# Whole-process enrollment (merge-any, inherited through fork and exec):
+# policy = whole. The same tree under policy = census: 22-tree-census.sh.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_ksm
@@ -17,7 +19,7 @@ N=3
 MIB=10
 PAGES=$((MIB * 256))
 
-write_conf "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+write_conf "[ksmplusd]" "policy = whole" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
 start_daemon
 cp "$BUILD/tests/browser" "$TMP/ksmpbrowser"
 cp "$BUILD/tests/twin" "$TMP/ksmprender"

@@ -2,13 +2,14 @@
 # memory gets it advised by the next rescan of its maps, and merges it;
 # memory intact, and still by range. (The rescan path once ran in no test:
 # it enrolled such processes whole, with prctl, at their first new VMA.)
+# policy = whole: under census new memory waits for a census (93-census-late).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_ksm
 ksm_save
 MIB=8
 PAGES=$((MIB * 256))
-write_conf "[ksmplusd]" "rescan_interval_sec = 1" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10" \
+write_conf "[ksmplusd]" "policy = whole" "rescan_interval_sec = 1" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10" \
 	"[apps]" "app = ksmprescan" "[app ksmprescan]" "children = no"
 start_daemon
 a=$(start_twin ksmprescan $MIB)

@@ -4,13 +4,14 @@
 # its back-off it is enrolled and judged again (and dropped again). A dense
 # app stays. An app mixing a losing process with winning ones is judged as a
 # whole and keeps all of them (a browser's UI process may lose, the browser
-# wins).
+# wins). policy = whole: the profit check judges whole-process enrollment (a
+# census app's plan is its profit check, range by range: 90-census).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_ksm
 ksm_save
 
-write_conf "[ksmplusd]" "rescan_interval_sec = 1" "profit_min_scans = 2" "profit_min_sec = 2" \
+write_conf "[ksmplusd]" "policy = whole" "rescan_interval_sec = 1" "profit_min_scans = 2" "profit_min_sec = 2" \
 	"profit_backoff_sec = 3" \
 	"[apps]" "app = ksmpdense ksmpsparse ksmpmixed" "[ksmd]" "pages_to_scan = 5000" \
 	"sleep_millisecs = 10"

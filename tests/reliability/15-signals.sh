@@ -2,14 +2,15 @@
 # profiler or an animation timer) through enrollment and undo, three times:
 # every undo completes (nothing left merging, no merge-any flag), the
 # targets' memory is intact and they never saw an injected syscall fail,
-# and status is answered throughout.
+# and status is answered throughout. policy = whole: prctl's merge-any set
+# and undone (70-census injects ranges under attack).
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
 need_ksm
 ksm_save
 MIB=64
 PAGES=$((MIB * 256))
-write_conf "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+write_conf "[ksmplusd]" "policy = whole" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
 start_daemon
 a=$(start_twin ksmprsig $MIB --timer-hz 2000)
 b=$(start_twin ksmprsig $MIB --timer-hz 2000)

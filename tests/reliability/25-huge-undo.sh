@@ -3,7 +3,8 @@
 # deadline: `ksmplusctl remove --unmerge` must still answer at once, status
 # answers within 1 s throughout, and the unmerge goes on in the background
 # from where each attempt stopped until the process is no longer enrolled.
-# The target stays alive with its memory intact.
+# The target stays alive with its memory intact. policy = whole: the undo of
+# merge-any over the whole reservation.
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
 need_ksm
@@ -11,7 +12,7 @@ ksm_save
 grep -q "PR_SET_MEMORY_MERGE\|ksm_merge_any" "/proc/self/ksm_stat" 2>/dev/null ||
 	skip "kernel without PR_SET_MEMORY_MERGE (ksm_merge_any)"
 
-write_conf "[ksmd]" "pages_to_scan = 100"
+write_conf "[ksmplusd]" "policy = whole" "[ksmd]" "pages_to_scan = 100"
 start_daemon            # first: it must not inherit the fifo's write end
 cp "$BUILD/tests/checksum_loop" "$TMP/ksmphuge"
 mkfifo "$TMP/in"
