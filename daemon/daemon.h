@@ -73,7 +73,9 @@ void members_rescan_cgroups(struct daemon *d);
 /* lifecycle.c */
 void lifecycle_enroll(struct daemon *d, struct tracked *t);
 void lifecycle_arm_reaper(struct daemon *d);
-void lifecycle_schedule_retry(struct daemon *d, struct tracked *t);
+/* t was skipped for now (res.err: -EAGAIN, -ETIMEDOUT...): enrolled again
+ * with back-off; lasting (a frozen cgroup) is never given up on. */
+void lifecycle_schedule_retry(struct daemon *d, struct tracked *t, bool lasting);
 int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud);
 int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud);
 /* Stops treating app's processes as ours; with unmerge, undoes their

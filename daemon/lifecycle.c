@@ -283,9 +283,9 @@ static void schedule_retry(struct daemon *d, struct tracked *t, bool lasting)
 	arm_retry(d);
 }
 
-void lifecycle_schedule_retry(struct daemon *d, struct tracked *t)
+void lifecycle_schedule_retry(struct daemon *d, struct tracked *t, bool lasting)
 {
-	schedule_retry(d, t, false);
+	schedule_retry(d, t, lasting);
 }
 
 int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
@@ -307,7 +307,11 @@ int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud)
 			continue;
 		}
 		if (t->state == TRACKED_SKIPPED || t->state == TRACKED_FAILED) {
-			vmas_clear(&t->advised);
+			/* A census process's advised ranges stay: what the kernel
+			 * holds advised from an earlier plan, for the next plan's
+			 * difference. */
+			if (!t->census)
+				vmas_clear(&t->advised);
 			lifecycle_enroll(d, t);
 		}
 	}

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "governor.h"
 #include "log.h"
+#include "pidref.h"
 #include "procmem.h"
 
 /* ---- the plan (pure) ------------------------------------------------------ */
@@ -554,12 +555,15 @@ void rangeplan_enroll(struct daemon *d, struct tracked *t)
 	d->count.enrolled++;
 	t->state = TRACKED_ENROLLED;
 	t->mode = ENROLL_RANGES;
+	/* A process enrolled again after a "later" (lifecycle's retry) keeps
+	 * its back-off count, reset once a plan is applied, and the ranges
+	 * the kernel still holds advised from an earlier plan. */
+	if (!t->census)
+		vmas_free(&t->advised);
 	t->census = true;
 	t->census_anon_kib = 0;         /* never censused: due */
 	t->reason[0] = '\0';
-	t->retries = 0;
 	t->retry_usec = 0;
-	vmas_free(&t->advised);
 	log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
 					enroll_backend_name(d->enr.backend), NULL },
 		  "enrolled", LOG_INFO, "enrolled %s[%d] (app %s, %s, census: profitable ranges only)",
@@ -594,6 +598,36 @@ static int ranges_union(const struct vma_list *a, const struct vma_list *b, stru
 		out->v[out->n++] = r;
 	}
 	return 0;
+}
+
+/* t's plan could not be advised (res: why). As lifecycle_enroll does for a
+ * whole process: said once a process, shown in status; a passing state
+ * (stopped, in D state, a signal storm) is tried again with back-off, by
+ * lifecycle's retry, which enrolls t again (its census comes shortly), the
+ * rest (sandboxed, traced...) is final. Retrying the app's census every
+ * RP_RETRY_USEC instead would census a big app every 2 s for as long as
+ * one of its processes stays stopped, and status would show it enrolled. */
+static void plan_not_applied(struct daemon *d, struct tracked *t, const struct enroll_result *res)
+{
+	bool passing = res->err == -EAGAIN || res->err == -ETIMEDOUT ||
+		       (res->err == -ESRCH && pidref_alive(&t->ref));
+
+	if (res->err == -ESRCH && !passing)
+		return;                 /* gone: the exit event removes it */
+	t->state = TRACKED_SKIPPED;
+	snprintf(t->reason, sizeof(t->reason), "%s",
+		 res->reason[0] ? res->reason : strerror(res->err < 0 ? -res->err : EIO));
+	if (passing)
+		d->count.later++;
+	else
+		d->count.skipped++;
+	if (!t->retries)
+		log_event(&(struct log_fields){ LOG_MSGID_SKIPPED, t->app, t->ref.pid,
+						enroll_backend_name(d->enr.backend), t->reason },
+			  "not enrolling", LOG_WARNING, "not enrolling %s[%d] (app %s): %s", t->comm,
+			  (int)t->ref.pid, t->app, t->reason);
+	if (passing)
+		lifecycle_schedule_retry(d, t, res->lasting);
 }
 
 /* Makes t's advised ranges its plan: the ranges that stopped paying are
@@ -636,15 +670,11 @@ static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc
 			 (int)t->ref.pid, t->app, vmas_bytes(&add) / 1024, add.n);
 		governor_on_enrolled(d, t);
 	} else if (add.n) {
-		ok = false;
-		if (res.err != -EAGAIN && res.err != -ETIMEDOUT && res.err != -ESRCH) {
-			/* sandboxed, traced...: final, as lifecycle_enroll says */
-			t->state = TRACKED_SKIPPED;
-			snprintf(t->reason, sizeof(t->reason), "%s",
-				 res.reason[0] ? res.reason : strerror(-res.err));
-			log_warn("not enrolling %s[%d] (app %s): %s", t->comm, (int)t->ref.pid, t->app,
-				 t->reason);
-		}
+		plan_not_applied(d, t, &res);
+		/* skipped: its own retry, not the app's census; gone: none */
+		ok = t->state != TRACKED_ENROLLED || res.err == -ESRCH;
+	} else if (ok) {
+		t->retries = 0;                 /* applied: a later "later" starts over */
 	}
 	lifecycle_arm_reaper(d);
 out:
