@@ -182,8 +182,11 @@ static void on_seen(struct daemon *d, const struct procwatch_info *info)
 		   (t->state == TRACKED_ENROLLED && t->mode == ENROLL_RANGES)) {
 		/* exec replaced the mm, or a retry: advise everything again
 		 * (merge-any survives exec: nothing to do then). Dropped ones
-		 * stay dropped: they were judged to lose memory. */
+		 * stay dropped: they were judged to lose memory. A forked
+		 * child inherited its parent's ranges; after exec it holds
+		 * only what we advise now (merge-any says so again). */
 		vmas_clear(&t->advised);
+		t->inherited = false;
 		if (!already_merging(t))
 			lifecycle_enroll(d, t);
 	}
