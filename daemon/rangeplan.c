@@ -193,9 +193,15 @@ int rangeplan_plan(const struct rangeplan_page *p, size_t n, size_t page_size,
 #define RP_MAX_SAMPLED (1UL << 22)
 /* Like ksmplusctl analyze: at most this share of one core (percent). */
 #define RP_CPU_PCT 50
-/* A census is due again when a process's anonymous memory grew by a
- * quarter and by this much. */
+/* Growth that makes a census due (grown_due): a process's anonymous memory
+ * by a quarter and by RP_GROWTH_MIN_KIB, or the app's by RP_GROWTH_APP_KIB
+ * (8 MiB of duplicates net ~8 MiB; distinct, the census costs ~8 ms of CPU
+ * and advises none of it). At most one such census every
+ * RP_GROWTH_GAP_USEC, nor sooner than RP_GROWTH_CPU_X times its CPU. */
 #define RP_GROWTH_MIN_KIB 4096
+#define RP_GROWTH_APP_KIB 8192
+#define RP_GROWTH_GAP_USEC 5000000ULL
+#define RP_GROWTH_CPU_X 50
 /* New processes of an app are censused together: the first waits this long. */
 #define RP_KICK_USEC 200000ULL
 /* A plan that could not be applied (a "later") is tried again after this. */
@@ -230,6 +236,7 @@ struct rp_app {
 	uint64_t due_usec;              /* 0: not due until the interval passes */
 	uint64_t last_usec;
 	uint64_t cpu_usec;              /* every census of it so far */
+	uint64_t last_cpu_usec;         /* its last census's (growth's rate limit) */
 	unsigned censuses;
 	size_t members;                 /* processes in its last census */
 	struct statefile_census last;   /* its last census (when = 0: none yet) */
@@ -424,37 +431,61 @@ static uint64_t anon_kib(pid_t pid)
 	return kib;
 }
 
-/* A process never censused, or grown by a quarter and RP_GROWTH_MIN_KIB. */
-static bool grown(const struct tracked *t)
-{
-	uint64_t now;
-
-	if (!t->census_anon_kib)
-		return true;
-	now = anon_kib(t->ref.pid);
-	return now > t->census_anon_kib + t->census_anon_kib / 4 &&
-	       now > t->census_anon_kib + RP_GROWTH_MIN_KIB;
-}
-
 static bool is_census_member(const struct tracked *t, const char *app)
 {
 	return t->census && t->state == TRACKED_ENROLLED && strcmp(t->app, app) == 0;
 }
 
-/* Due: a process grew or is new, one left (its pages were the duplicates
- * of others': their ranges may no longer pay), a retry, or the interval. */
+/* Memory mapped after a census is merged only from the next one: growth
+ * brings it soon (the rescan timer looks, every rescan_interval_sec), when
+ * one process grew by a quarter (and RP_GROWTH_MIN_KIB) or the app's
+ * processes by RP_GROWTH_APP_KIB in all since they were censused: a
+ * renderer that grows in small steps adds up to it, as do many renderers
+ * growing a little each. Rate-limited: at most one such census every
+ * RP_GROWTH_GAP_USEC, nor sooner after the last than RP_GROWTH_CPU_X times
+ * the CPU it took, so an app that grows without pause spends at most
+ * 1/RP_GROWTH_CPU_X of a core on them. A growth held back makes the app due
+ * at the end of the gap (due_usec: the kick timer or the rescan looks). */
+static bool grown_due(struct rp_app *a, uint64_t now, bool grown)
+{
+	uint64_t gap = a->last_cpu_usec * RP_GROWTH_CPU_X, ok_at;
+
+	if (!grown)
+		return false;
+	if (gap < RP_GROWTH_GAP_USEC)
+		gap = RP_GROWTH_GAP_USEC;
+	ok_at = a->last_usec + gap;
+	if (now >= ok_at)
+		return true;
+	if (!a->due_usec || ok_at < a->due_usec)
+		a->due_usec = ok_at;
+	return false;
+}
+
+/* Due: a process is new, or one left (its pages were the duplicates of
+ * others': their ranges may no longer pay), a retry, the interval, or
+ * growth (grown_due). */
 static bool app_due(struct daemon *d, struct rp_app *a, uint64_t now)
 {
 	size_t members = 0;
+	uint64_t grown_kib = 0;
+	bool quarter = false;
 
 	for (size_t i = 0; i < d->tr.n; i++) {
 		const struct tracked *t = &d->tr.v[i];
+		uint64_t kib;
 
 		if (!is_census_member(t, a->name))
 			continue;
 		members++;
-		if (grown(t))
-			return true;
+		if (!t->census_anon_kib)
+			return true;    /* never censused: it joins at once */
+		kib = anon_kib(t->ref.pid);
+		if (kib <= t->census_anon_kib)
+			continue;
+		grown_kib += kib - t->census_anon_kib;
+		quarter |= kib > t->census_anon_kib + t->census_anon_kib / 4 &&
+			   kib > t->census_anon_kib + RP_GROWTH_MIN_KIB;
 	}
 	if (!members) {
 		a->members = 0;         /* a process that joins later is news */
@@ -462,8 +493,10 @@ static bool app_due(struct daemon *d, struct rp_app *a, uint64_t now)
 	}
 	if (members != a->members)
 		return true;
-	return (a->due_usec && now >= a->due_usec) ||
-	       now >= a->last_usec + (uint64_t)d->cfg.census_interval_sec * 1000000ULL;
+	if ((a->due_usec && now >= a->due_usec) ||
+	    now >= a->last_usec + (uint64_t)d->cfg.census_interval_sec * 1000000ULL)
+		return true;
+	return grown_due(a, now, quarter || grown_kib >= RP_GROWTH_APP_KIB);
 }
 
 /* Starts the census of app: its enrolled processes as they are now. */
@@ -776,6 +809,7 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	a = app_of(rp, j->app);
 	if (a) {
 		a->cpu_usec += j->cpu_usec;
+		a->last_cpu_usec = j->cpu_usec;
 		a->censuses++;
 	}
 	if (j->rc < 0)

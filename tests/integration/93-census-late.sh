@@ -1,0 +1,69 @@
+# Late memory under policy = census (the default): memory a process maps
+# after its app's census is merged only from the next census. Growth must
+# bring that census soon, not census_interval_sec (300 s here) later:
+#  1) two 100 MiB processes with no duplicates (nothing advised) each map
+#     20 MiB more, equal across them: 20 % growth, under the quarter that
+#     alone made a census due before (it waited the 300 s);
+#  2) two 40 MiB processes grow in four steps of 2 MiB (a renderer's small
+#     steps): each step is under a quarter and under 4 MiB, the app's
+#     growth adds up (16 MiB).
+# Each grown page must be merged within 90 s (whole-process merge-any: a few
+# seconds; the census: the rescan, a census rate-limited to one per 5 s,
+# ksmd). LATE_TEST_POLICY=whole runs the same on whole-process enrollment.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_ksm
+ksm_save
+ksm_set use_zero_pages 0
+POLICY=${LATE_TEST_POLICY:-}
+write_conf "[ksmplusd]" ${POLICY:+"policy = $POLICY"} "rescan_interval_sec = 1" \
+	"census_interval_sec = 300" "drop_unprofitable = no" \
+	"[apps]" "app = ksmplate ksmplstep" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+start_daemon
+policy=$(ctl status --json | python3 -c '
+import json, sys
+print(next(a for a in json.load(sys.stdin)["apps"] if a["name"] == "ksmplate").get("policy", "whole"))')
+[ "$policy" = "${POLICY:-census}" ] || fail "policy $policy, want ${POLICY:-census}"
+
+# first_census APP — under census, waits for its census of both processes
+first_census() {
+	[ "$policy" = census ] || return 0
+	wait_until 60 grep -q "census of app $1: 2 processes" "$DLOG" || fail "no census of $1"
+}
+# grow_merged PAGES PIDS — each of PIDS merges at least 95 % of PAGES
+grow_merged() { n=$1; shift; for p in "$@"; do [ "$(merging "$p")" -ge $((n * 95 / 100)) ] || return 1; done; }
+
+# 1) 20 MiB late, 20 % of the process
+a=$(start_twin ksmplate 100 --distinct --seed 1 --grow-mib 20 --grow-seed 7)
+b=$(start_twin ksmplate 100 --distinct --seed 2 --grow-mib 20 --grow-seed 7)
+first_census ksmplate
+m0=$(( $(merging "$a") + $(merging "$b") ))
+start=$(date +%s)
+for p in $a $b; do kill -USR2 "$p"; done
+for p in $a $b; do wait_until 30 grep -q grown "$TMP/twin.$p.st" || fail "$p did not grow"; done
+wait_until 90 grow_merged $((20 * 256)) $a $b ||
+	fail "$policy: 20 MiB mapped late not merged in 90 s ($(merging "$a") $(merging "$b") pages; before: $m0)"
+s1=$(( $(date +%s) - start ))
+note "$policy: 20 MiB mapped after the census merged in $s1 s"
+for p in $a $b; do verify_twin "$p"; done
+
+# 2) small steps: 4 x 2 MiB each
+c=$(start_twin ksmplstep 40 --distinct --seed 3 --grow-mib 2 --grow-seed 8)
+d=$(start_twin ksmplstep 40 --distinct --seed 4 --grow-mib 2 --grow-seed 8)
+first_census ksmplstep
+start=$(date +%s)
+for step in 1 2 3 4; do
+	for p in $c $d; do kill -USR2 "$p"; done
+	for p in $c $d; do wait_until 30 grep -q "grown $((step + 1))" "$TMP/twin.$p.st" ||
+		fail "$p did not grow (step $step)"; done
+	sleep 1         # a renderer's pace; the result does not depend on it
+done
+wait_until 90 grow_merged $((4 * 2 * 256)) $c $d ||
+	fail "$policy: 4 steps of 2 MiB not merged in 90 s ($(merging "$c") $(merging "$d") pages)"
+s2=$(( $(date +%s) - start ))
+note "$policy: 4 x 2 MiB grown in steps merged in $s2 s"
+for p in $c $d; do verify_twin "$p"; done
+censuses=$(grep -c "census of app ksmpl" "$DLOG")
+note "$policy: $censuses censuses in all"
+stop_daemon || fail "daemon exited non-zero"
+exit 0
