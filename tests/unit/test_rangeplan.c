@@ -212,9 +212,9 @@ static void test_config(void **state)
 
 	(void)state;
 	config_init(&c);
-	assert_false(c.policy_census);
+	assert_true(c.policy_census);           /* the default: README, "Enrolling only what pays" */
 	assert_int_equal(c.census_interval_sec, 300);
-	p = write_conf("a.conf", "[ksmplusd]\npolicy = census\ncensus_interval_sec = 30\n"
+	p = write_conf("a.conf", "[ksmplusd]\npolicy = whole\npolicy = census\ncensus_interval_sec = 30\n"
 		       "[app gimp]\npolicy = whole\n[app evince]\npolicy = census\n");
 	assert_int_equal(config_parse_file(p, &c, err, sizeof(err)), 0);
 	unlink(p);
@@ -230,6 +230,14 @@ static void test_config(void **state)
 	assert_int_equal(config_parse_file(p, &c, err, sizeof(err)), 0);
 	unlink(p);
 	assert_false(rangeplan_app_census(&c, "gimp"));  /* the last line wins */
+	assert_true(rangeplan_app_census(&c, "other"));  /* the default */
+	config_free(&c);
+
+	config_init(&c);
+	p = write_conf("e.conf", "[ksmplusd]\npolicy = whole\n");
+	assert_int_equal(config_parse_file(p, &c, err, sizeof(err)), 0);
+	unlink(p);
+	assert_false(rangeplan_app_census(&c, "other"));
 	config_free(&c);
 
 	config_init(&c);
