@@ -20,7 +20,11 @@ ksm_save
 # smart_scan = 0). The forecast assumes KSM compares every page: the test
 # measures that, and the man page says what smart_scan may do to it.
 [ -f "$KSM/smart_scan" ] && ksm_set smart_scan 0
-write_conf "[ksmplusd]" "drop_unprofitable = no" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
+# policy = whole: the forecast is of whole-process enrollment (every page
+# compared, across apps too); a census plans each app alone, so B, whose
+# pages have no duplicate in B, is never advised (README, "Enrolling only
+# what pays": duplicates across apps).
+write_conf "[ksmplusd]" "policy = whole" "drop_unprofitable = no" "[ksmd]" "pages_to_scan = 5000" "sleep_millisecs = 10"
 start_daemon
 
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["census"][sys.argv[1]])' "$1"; }
