@@ -1103,15 +1103,23 @@ void governor_stop(struct daemon *d)
 void governor_reload(struct daemon *d)
 {
 	bool admin[N_KNOBS] = { false };
+	long long smart_until = 0;
+	char smart_why[sizeof(d->gov->m.smart_why)] = "";
 
-	if (d->gov)
+	if (d->gov) {
 		for (size_t i = 0; i < N_KNOBS; i++)
 			admin[i] = d->gov->k[i].admin;
+		/* memory enrolled before the reload still needs its window */
+		smart_until = d->gov->m.smart_until;
+		snprintf(smart_why, sizeof(smart_why), "%s", d->gov->m.smart_why);
+	}
 	governor_stop(d);
 	if (start(d, admin) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
 	if (!d->gov)
 		return;
+	d->gov->m.smart_until = smart_until;
+	snprintf(d->gov->m.smart_why, sizeof(d->gov->m.smart_why), "%s", smart_why);
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
 			watch_process(d->gov, &d->tr.v[i].ref);

@@ -447,6 +447,14 @@ static void test_smart_scan_window(void **state)
 	assert_string_equal(field(&r, "gov_smart_scan"), "on");
 	enroll(&t, 999998);
 	RUN_UNTIL(knob_is("smart_scan", "0"));
+	/* a reload puts the knobs back and starts the governor again: the
+	 * window goes on until its full scan */
+	ksmd_restore();
+	governor_reload(&d);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	snprintf(want, sizeof(want), "off until full scan %d: enrolled late[999998], whole",
+		 10 + GOV_SMART_SCANS);
+	assert_string_equal(field(&r, "gov_smart_scan"), want);
 	stop_and_restore();
 	assert_knob("smart_scan", "1");
 }
