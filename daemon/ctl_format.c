@@ -78,6 +78,9 @@ static void print_governor(FILE *f, const struct proto_record *g)
 		fprintf(f, "advisor:         full scan in %s s, CPU cap %s %%, run %s\n",
 			clean(b, sizeof(b), get(g, "advisor_target_scan_time")),
 			clean(c, sizeof(c), get(g, "advisor_max_cpu")), clean(d, sizeof(d), get(g, "run")));
+	if (proto_get(g, "gov_smart_scan") && proto_get(g, "smart_scan"))
+		fprintf(f, "smart_scan:      %s (now %s)\n", clean(a, sizeof(a), get(g, "gov_smart_scan")),
+			clean(c, sizeof(c), get(g, "smart_scan")));
 	if (proto_get(g, "gov_note"))
 		fprintf(f, "note:            %s\n", clean(a, sizeof(a), get(g, "gov_note")));
 	if (proto_get(g, "gov_admin_knobs") && strcmp(get(g, "gov_admin_knobs"), "-") != 0)

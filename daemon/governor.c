@@ -31,6 +31,18 @@
 #define ADV_RAMP_START_SEC 20
 #define ADV_MIN_SCAN_SEC 2
 #define ADV_SETTLE_SCAN_SEC 200
+/* GOV_SMART_SCANS (5), from mm/ksm.c's skip schedule: should_skip_rmap_item()
+ * never skips a page at ages 0-3, so the kernel itself gives new memory four
+ * visits in a row: the first records its checksum, the next three compare
+ * it (three chances, in case the app was still writing it); from age 4 on
+ * it skips, like the old pages it should meet. Off for those four scans,
+ * plus the one in progress at enrollment (a new mm goes in behind ksmd's
+ * cursor: its first visit is in the next full scan), every old page is
+ * compared in each of the new page's four visits. More buys nothing: after
+ * them the new page skips on its own, with smart_scan on or off (its age
+ * does not grow while smart_scan is off, so a page left unmerged gets its
+ * four visits again afterwards). Fewer risks a scan: with a 2 s tick the
+ * window can open a scan late. */
 
 const char *gov_state_name(enum gov_state s)
 {
@@ -245,6 +257,11 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 
 	track_progress(m, in);
 	if (m->enroll_pending) {
+		long long until = in->full_scans + GOV_SMART_SCANS;
+
+		if (until > m->smart_until)
+			m->smart_until = until;
+		snprintf(m->smart_why, sizeof(m->smart_why), "%s", m->enroll_why);
 		/* two full scans from now: the first records, the second merges */
 		m->scans_target = in->full_scans + 2;
 		m->enroll_pending = false;
@@ -253,13 +270,20 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 				 m->enroll_why);
 	}
 	enum gov_state to = wanted_state(m, pressure, in);
+	bool smart_before = m->smart_off;
 
+	/* Not rate-limited: it changes which pages are compared, not the pace,
+	 * and its window opens and closes once per enrollment at most. */
+	m->smart_off = in->full_scans < m->smart_until;
 	if (to != m->state && (upward(m->state, to) || may_change))
 		enter(m, p, to, in);
 	else if (to == m->state && may_change)
 		pace(m, p, in);
-	if (same_knobs(&before, &m->knobs))
-		return false;
+	if (same_knobs(&before, &m->knobs)) {
+		if (m->smart_off != smart_before)
+			m->changes++;
+		return m->smart_off != smart_before;
+	}
 	m->last_change = in->now;
 	m->changes++;
 	return true;

@@ -16,6 +16,14 @@
  * advisor keeps ksmd at 10 % of a core at least, KSM_ADVISOR_MIN_CPU, so a
  * slow advisor pace does not exist).
  *
+ * smart_scan window: newly enrolled memory (an enrollment, census ranges
+ * added, an app's growth) turns KSM's smart_scan off until that memory had
+ * GOV_SMART_SCANS full scans (governor.c says why that many), then puts it
+ * back: with smart_scan on, an aged page is compared in one full scan out of
+ * 9, on its own phase, and a late duplicate may never be in the same scan
+ * (tests/integration/68-late-duplicate.sh). Not where [ksmd] sets
+ * smart_scan (pinned), nor on a knob someone else changed.
+ *
  * States: burst after enrollment (until the new memory had two full scans
  * and their merged pages stopped growing), then settle (kernel-default pace)
  * until a full scan gains nothing, then idle (a slow trickle); pressure
@@ -43,6 +51,9 @@ struct gov_params {
 #define GOV_MAX_CPU_PERCENT 25
 #define GOV_MIN_CHANGE_USEC (10 * 1000000ULL)
 #define GOV_PRESSURE_HOLD_USEC (20 * 1000000ULL)
+/* smart_scan stays off until full_scans reaches its value at the latest
+ * enrollment plus this. */
+#define GOV_SMART_SCANS 5
 
 struct gov_input {
 	uint64_t now;                   /* CLOCK_MONOTONIC, usec */
@@ -67,6 +78,9 @@ struct gov_machine {
 	bool enroll_pending, pressure_pending;
 	char enroll_why[64], pressure_why[48];
 	unsigned changes;               /* knob changes so far */
+	long long smart_until;          /* smart_scan off while full_scans < it; 0: never was */
+	bool smart_off;                 /* wanted: smart_scan = 0 (the window is open) */
+	char smart_why[64];             /* the enrollment that opened or extended it */
 };
 
 void gov_init(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
@@ -76,7 +90,7 @@ void gov_note_enrolled(struct gov_machine *m, const char *what);
  * as after an enrollment. */
 void gov_note_grew(struct gov_machine *m, const char *app, long long grown_kib);
 void gov_note_pressure(struct gov_machine *m, const char *source);
-/* Moves the machine on; true when the wanted knobs changed. */
+/* Moves the machine on; true when the wanted knobs (smart_off too) changed. */
 bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
 const char *gov_state_name(enum gov_state s);
 /* MemAvailable with hysteresis: low under 10 % of MemTotal, and stays low

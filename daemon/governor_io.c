@@ -58,10 +58,10 @@ struct steered {
 };
 
 /* The knobs a governor may steer; which ones depends on its policy. */
-enum { K_PAGES, K_SLEEP, K_ADV_MODE, K_ADV_SCAN, K_ADV_CPU, K_RUN, N_KNOBS };
+enum { K_PAGES, K_SLEEP, K_ADV_MODE, K_ADV_SCAN, K_ADV_CPU, K_RUN, K_SMART, N_KNOBS };
 static const char *const knob_names[N_KNOBS] = {
 	"pages_to_scan", "sleep_millisecs", "advisor_mode", "advisor_target_scan_time",
-	"advisor_max_cpu", "run",
+	"advisor_max_cpu", "run", "smart_scan",
 };
 
 enum watch_kind { W_V1_LEVEL, W_V2_PRESSURE, W_V2_EVENTS };
@@ -127,6 +127,7 @@ struct governor {
 	size_t n_am;
 	unsigned memevents;     /* memory.events high/max rises seen */
 	bool zero_pages;        /* use_zero_pages = 1: ksm_zero_pages is progress too */
+	char smart_orig[32];    /* smart_scan as found (put back when a window ends); "" */
 };
 
 /* governor_set_cgroup_roots: tests' fake cgroup trees */
@@ -253,7 +254,7 @@ static void advisor_taken(struct governor *g)
 	ksmd_forget("pages_to_scan");
 	if (!g->k[K_RUN].config && !g->k[K_RUN].admin && strcmp(g->k[K_RUN].last, "0") == 0)
 		steer_str(g, &g->k[K_RUN], "1");
-	for (size_t i = K_ADV_SCAN; i < N_KNOBS; i++)
+	for (size_t i = K_ADV_SCAN; i <= K_RUN; i++)
 		g->k[i].admin = true;
 	log_warn("governor: the KSM advisor was changed behind ksmplusd's back: "
 		 "its knobs and run are no longer steered");
@@ -272,14 +273,33 @@ static void rebase(struct governor *g)
 		if (ksmd_read_knob(k->knob, k->last, sizeof(k->last)) < 0)
 			k->last[0] = '\0';
 	}
+	/* Called at start and after every restore: smart_scan is as found. */
+	snprintf(g->smart_orig, sizeof(g->smart_orig), "%s", g->k[K_SMART].last);
 	if (g->advisor)
 		advisor_on(g);
+}
+
+/* smart_scan is ours to turn off: the kernel has it (6.7 and later: before,
+ * no page is skipped), it was on, and it is no one else's. */
+static bool steers_smart(const struct governor *g)
+{
+	const struct steered *k = &g->k[K_SMART];
+
+	return g->smart_orig[0] && strcmp(g->smart_orig, "0") != 0 && !k->config && !k->admin;
+}
+
+/* smart_scan: 0 while the machine's window is open, else as found. */
+static void steer_smart(struct governor *g)
+{
+	if (steers_smart(g))
+		steer_str(g, &g->k[K_SMART], g->m.smart_off ? "0" : g->smart_orig);
 }
 
 static void steer_all(struct governor *g)
 {
 	const struct gov_knobs *w = &g->m.knobs;
 
+	steer_smart(g);
 	if (!g->advisor) {
 		steer(g, &g->k[K_PAGES], w->pages_to_scan);
 		steer(g, &g->k[K_SLEEP], w->sleep_ms);
@@ -443,6 +463,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	struct governor *g = ud;
 	struct gov_input in;
 	enum gov_state before = g->m.state;
+	bool smart_before = g->m.smart_off;
 
 	(void)s;
 	sd_event_now(g->d->ev, CLOCK_MONOTONIC, &usec);   /* a kick runs early: now, not when due */
@@ -452,6 +473,12 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	if (g->m.state != before)
 		log_info("governor: %s -> %s: %s", gov_state_name(before),
 			 gov_state_name(g->m.state), g->m.why);
+	if (g->m.smart_off != smart_before && steers_smart(g) && g->m.smart_off)
+		log_info("governor: smart_scan off until full scan %lld: %s", g->m.smart_until,
+			 g->m.smart_why);
+	else if (g->m.smart_off != smart_before && steers_smart(g))
+		log_info("governor: smart_scan back to %s at full scan %lld (window until %lld)",
+			 g->smart_orig, in.full_scans, g->m.smart_until);
 	/* Paused by unmerge --all: the knobs are the admin's until resume. */
 	if (!g->d->paused) {
 		if (g->restores != ksmd_restores())
@@ -920,6 +947,11 @@ void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 	gov_note_enrolled(&g->m, what);
 	watch_process(g, &t->ref);
 	kick(g, GOV_BURST);
+	/* While bursting the kick waits for the tick (2 s: many fast full
+	 * scans); a smart_scan window that is closed opens now. Once open, the
+	 * tick extends it: its end counts from then, not from the enrollment. */
+	if (!g->m.smart_off && steers_smart(g))
+		schedule(g, 0);
 }
 
 /* governor = advisor on a kernel without the advisor, or with advisor_mode
@@ -965,10 +997,27 @@ static void leave_admins_advisor(struct governor *g)
 		 "advisor owns pages_to_scan, which is not steered (sleep_millisecs and run are)");
 }
 
-/* The knobs the policy steers (the others are left alone). */
+/* The knobs the policy steers (the others are left alone); smart_scan
+ * by both. */
 static bool steers(const struct governor *g, size_t i)
 {
-	return g->advisor ? i >= K_ADV_MODE : i < K_ADV_MODE;
+	return i == K_SMART || (g->advisor ? i >= K_ADV_MODE : i < K_ADV_MODE);
+}
+
+/* governor = fixed steers nothing, smart_scan included: the admin who
+ * fixed the pace keeps ksmd as configured. Said once, since with
+ * smart_scan on a duplicate enrolled late may never merge. */
+static void fixed_smart_scan(const struct daemon *d)
+{
+	char v[32];
+
+	for (size_t i = 0; i < d->cfg.n_knobs; i++)
+		if (strcmp(d->cfg.knobs[i].knob, "smart_scan") == 0)
+			return;
+	if (ksmd_read_knob("smart_scan", v, sizeof(v)) == 0 && strcmp(v, "0") != 0)
+		log_warn("governor = fixed: smart_scan = %s is left as is, so pages enrolled long "
+			 "after their duplicates may never be compared with them; set smart_scan = 0 "
+			 "in [ksmd], or a governor, which turns it off after each enrollment", v);
 }
 
 /* admin: the knobs an admin took before a reload (NULL: none), known
@@ -980,8 +1029,10 @@ static int start(struct daemon *d, const bool *admin)
 	uint64_t now;
 	int rc;
 
-	if (d->cfg.governor == GOVERNOR_FIXED)
+	if (d->cfg.governor == GOVERNOR_FIXED) {
+		fixed_smart_scan(d);
 		return 0;
+	}
 	if (!(g = calloc(1, sizeof(*g))))
 		return -ENOMEM;
 	g->d = d;
@@ -1052,15 +1103,23 @@ void governor_stop(struct daemon *d)
 void governor_reload(struct daemon *d)
 {
 	bool admin[N_KNOBS] = { false };
+	long long smart_until = 0;
+	char smart_why[sizeof(d->gov->m.smart_why)] = "";
 
-	if (d->gov)
+	if (d->gov) {
 		for (size_t i = 0; i < N_KNOBS; i++)
 			admin[i] = d->gov->k[i].admin;
+		/* memory enrolled before the reload still needs its window */
+		smart_until = d->gov->m.smart_until;
+		snprintf(smart_why, sizeof(smart_why), "%s", d->gov->m.smart_why);
+	}
 	governor_stop(d);
 	if (start(d, admin) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
 	if (!d->gov)
 		return;
+	d->gov->m.smart_until = smart_until;
+	snprintf(d->gov->m.smart_why, sizeof(d->gov->m.smart_why), "%s", smart_why);
 	for (size_t i = 0; i < d->tr.n; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
 			watch_process(d->gov, &d->tr.v[i].ref);
@@ -1088,6 +1147,31 @@ int governor_state(const struct daemon *d, const char **state, unsigned *knob_wr
 	return 0;
 }
 
+/* Why smart_scan is what it is (gov_smart_scan). */
+static void smart_status(struct daemon *d, struct proto_record *r)
+{
+	const struct governor *g = d->gov;
+	const struct steered *k = g ? &g->k[K_SMART] : NULL;
+
+	if (!g)
+		proto_set(r, "gov_smart_scan", "not steered (governor = fixed)");
+	else if (!g->smart_orig[0])
+		proto_set(r, "gov_smart_scan", "none (kernel before 6.7: no page is skipped)");
+	else if (k->config)
+		proto_set(r, "gov_smart_scan", "pinned: set in [ksmd]");
+	else if (k->admin)
+		proto_set(r, "gov_smart_scan", "not steered: changed by someone else");
+	else if (d->paused)
+		proto_set(r, "gov_smart_scan", "as found (paused)");
+	else if (strcmp(g->smart_orig, "0") == 0)
+		proto_set(r, "gov_smart_scan", "off as found");
+	else if (g->m.smart_off)
+		proto_set(r, "gov_smart_scan", "off until full scan %lld: %s", g->m.smart_until,
+			  g->m.smart_why);
+	else
+		proto_set(r, "gov_smart_scan", "on");
+}
+
 void governor_status(struct daemon *d, struct proto_record *r)
 {
 	struct governor *g = d->gov;
@@ -1098,6 +1182,9 @@ void governor_status(struct daemon *d, struct proto_record *r)
 		proto_set(r, "pages_to_scan", "%s", buf);
 	if (ksmd_read_knob("sleep_millisecs", buf, sizeof(buf)) == 0)
 		proto_set(r, "sleep_millisecs", "%s", buf);
+	if (ksmd_read_knob("smart_scan", buf, sizeof(buf)) == 0)
+		proto_set(r, "smart_scan", "%s", buf);
+	smart_status(d, r);
 	if (!g)
 		return;
 	double cpu = cpu_percent(g, CPU_STATUS_USEC);
@@ -1114,9 +1201,8 @@ void governor_status(struct daemon *d, struct proto_record *r)
 		proto_set(r, "gov_memory_events", "%u", g->memevents);
 	if (g->note[0])
 		proto_set(r, "gov_note", "%s", g->note);
-	if (!g->advisor)
-		return;
-	for (size_t i = K_ADV_SCAN; i < N_KNOBS; i++)
-		if (ksmd_read_knob(knob_names[i], buf, sizeof(buf)) == 0)
-			proto_set(r, knob_names[i], "%s", buf);
+	if (g->advisor)
+		for (size_t i = K_ADV_SCAN; i <= K_RUN; i++)
+			if (ksmd_read_knob(knob_names[i], buf, sizeof(buf)) == 0)
+				proto_set(r, knob_names[i], "%s", buf);
 }

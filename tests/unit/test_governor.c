@@ -2,7 +2,7 @@
  * burst after enrollment, settle, idle; pressure now, and bounded knob
  * changes under pressure that comes and goes; the CPU cap; MemAvailable's
  * hysteresis; the advisor's knobs for the same states; app growth;
- * memory.events parsing. */
+ * memory.events parsing; the smart_scan window after new memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +324,56 @@ static void test_growth_bursts(void **state)
 	assert_int_equal(w.m.state, GOV_IDLE);
 }
 
+/* New memory turns smart_scan off for GOV_SMART_SCANS full scans counted
+ * from the step that sees it; another enrollment inside the window extends
+ * it from then; growth opens one too; pressure leaves it alone; it closes
+ * by full scans, not by time, and whatever the pace state. */
+static void test_smart_scan_window(void **state)
+{
+	struct world w;
+	long long f;
+
+	(void)state;
+	start(&w);
+	assert_false(w.m.smart_off);
+	go_idle(&w);
+	assert_false(w.m.smart_off);
+	f = w.in.full_scans;
+	gov_note_enrolled(&w.m, "b[7], whole");
+	w.in.now += SEC;
+	assert_true(gov_step(&w.m, w.p, &w.in));        /* a change to write */
+	assert_true(w.m.smart_off);
+	assert_int_equal(w.m.smart_until, f + GOV_SMART_SCANS);
+	assert_string_equal(w.m.smart_why, "enrolled b[7], whole");
+	/* time alone does not close it */
+	run(&w, 600, 0, 0);
+	assert_true(w.m.smart_off);
+	/* a second enrollment two scans later: five scans from there */
+	run(&w, 4, 2, 10);
+	gov_note_enrolled(&w.m, "b[8], whole");
+	run(&w, 1, 0, 0);
+	assert_int_equal(w.m.smart_until, f + 2 + GOV_SMART_SCANS);
+	assert_string_equal(w.m.smart_why, "enrolled b[8], whole");
+	w.in.full_scans = f + 2 + GOV_SMART_SCANS - 1;
+	run(&w, 1, 0, 0);
+	assert_true(w.m.smart_off);
+	w.in.full_scans++;
+	w.in.now += SEC;
+	assert_true(gov_step(&w.m, w.p, &w.in));
+	assert_false(w.m.smart_off);
+	/* pressure is not new memory */
+	gov_note_pressure(&w.m, "PSI");
+	run(&w, 30, 1, 0);
+	assert_false(w.m.smart_off);
+	/* growth is new memory */
+	gov_note_grew(&w.m, "b", 100 * 1024);
+	run(&w, 1, 0, 0);
+	assert_true(w.m.smart_off);
+	assert_string_equal(w.m.smart_why, "b grew by 100 MiB");
+	run(&w, 2 * GOV_SMART_SCANS, 1, 0);
+	assert_false(w.m.smart_off);
+}
+
 static void test_memevents_parse(void **state)
 {
 	long long high, max;
@@ -425,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_advisor_knobs),
 		cmocka_unit_test(test_growth_rule),
 		cmocka_unit_test(test_growth_bursts),
+		cmocka_unit_test(test_smart_scan_window),
 		cmocka_unit_test(test_memevents_parse),
 		cmocka_unit_test(test_config),
 	};

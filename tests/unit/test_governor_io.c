@@ -6,7 +6,10 @@
  * admin, the fallback to pressure on a kernel without the advisor, an
  * app's growth read from /proc, and the per-cgroup watches held by enrolled
  * processes and released, fds and all, with the last one (a fake v1
- * memory hierarchy too: cgroup.event_control is a plain file there). */
+ * memory hierarchy too: cgroup.event_control is a plain file there); the
+ * smart_scan window after an enrollment: off, back after its full scans,
+ * put back at stop and by the kill switch's restore, left alone when
+ * pinned in [ksmd], taken by the admin, or absent (kernels before 6.7). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -395,6 +398,152 @@ static void test_tracker_releases_watches(void **state)
 	assert_null(d.tr.on_release);
 }
 
+/* An enrolled process as lifecycle.c hands it over (a PID with no /proc
+ * entry: no cgroup to watch). */
+static void enroll(struct tracked *t, pid_t pid)
+{
+	memset(t, 0, sizeof(*t));
+	t->ref = (struct pidref){ pid, -1, 7 };
+	t->state = TRACKED_ENROLLED;
+	t->mode = ENROLL_WHOLE;
+	snprintf(t->comm, sizeof(t->comm), "late");
+	snprintf(t->app, sizeof(t->app), "late");
+	governor_on_enrolled(&d, t);
+}
+
+static void start_smart(const char *smart)
+{
+	put(sysfs, "smart_scan", smart);
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	RUN_UNTIL(knob_is("pages_to_scan", "100"));     /* the first tick */
+}
+
+/* Off at once after an enrollment, with why in status; back when
+ * full_scans reaches the window's end (5 + GOV_SMART_SCANS), not by time;
+ * off again for the next one, and put back at stop. */
+static void test_smart_scan_window(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+	char want[64];
+
+	(void)state;
+	start_smart("1\n");
+	assert_string_equal(field(&r, "gov_smart_scan"), "on");
+	assert_string_equal(field(&r, "smart_scan"), "1");
+	enroll(&t, 999999);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	snprintf(want, sizeof(want), "off until full scan %d: enrolled late[999999], whole",
+		 5 + GOV_SMART_SCANS);
+	assert_string_equal(field(&r, "gov_smart_scan"), want);
+	assert_string_equal(field(&r, "gov_admin_knobs"), "-");
+	put(sysfs, "full_scans", "9\n");
+	for (int i = 0; i < 12; i++)                    /* 3 s: a tick or more */
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "0"));
+	put(sysfs, "full_scans", "10\n");
+	RUN_UNTIL(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "on");
+	enroll(&t, 999998);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	/* a reload puts the knobs back and starts the governor again: the
+	 * window goes on until its full scan */
+	ksmd_restore();
+	governor_reload(&d);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	snprintf(want, sizeof(want), "off until full scan %d: enrolled late[999998], whole",
+		 10 + GOV_SMART_SCANS);
+	assert_string_equal(field(&r, "gov_smart_scan"), want);
+	stop_and_restore();
+	assert_knob("smart_scan", "1");
+}
+
+/* The kill switch (unmerge --all) puts every knob back and pauses: the
+ * window is not steered while paused, and resumes after. */
+static void test_smart_scan_killswitch(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+
+	(void)state;
+	start_smart("1\n");
+	enroll(&t, 999999);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	d.paused = true;
+	ksmd_restore();
+	assert_knob("smart_scan", "1");
+	for (int i = 0; i < 12; i++)
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "as found (paused)");
+	d.paused = false;                               /* resume */
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	stop_and_restore();
+	assert_knob("smart_scan", "1");
+}
+
+/* smart_scan in [ksmd] is the admin's: never turned off, status says so. */
+static void test_smart_scan_pinned(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+
+	(void)state;
+	snprintf(d.cfg.knobs[0].knob, sizeof(d.cfg.knobs[0].knob), "smart_scan");
+	snprintf(d.cfg.knobs[0].value, sizeof(d.cfg.knobs[0].value), "1");
+	d.cfg.n_knobs = 1;
+	start_smart("1\n");
+	enroll(&t, 999999);
+	for (int i = 0; i < 12; i++)
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "pinned: set in [ksmd]");
+	assert_non_null(strstr(field(&r, "gov_admin_knobs"), "smart_scan"));
+}
+
+/* Set by hand inside a window: the admin's from then on, not put back. */
+static void test_smart_scan_taken(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+
+	(void)state;
+	start_smart("1\n");
+	enroll(&t, 999999);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	put(sysfs, "smart_scan", "1\n");
+	enroll(&t, 999998);
+	RUN_UNTIL(strcmp(field(&r, "gov_smart_scan"), "not steered: changed by someone else") == 0);
+	put(sysfs, "smart_scan", "0\n");
+	stop_and_restore();
+	assert_knob("smart_scan", "0");
+}
+
+/* Found off, or absent (before 6.7): nothing to turn off, nothing written. */
+static void test_smart_scan_off_or_absent(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+
+	(void)state;
+	start_smart("0\n");
+	enroll(&t, 999999);
+	RUN_UNTIL(state_is("burst"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "off as found");
+	governor_stop(&d);
+	char p[2 * PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/smart_scan", sysfs);
+	assert_int_equal(unlink(p), 0);
+	d.cfg.governor = GOVERNOR_PRESSURE;
+	assert_int_equal(governor_start(&d), 0);
+	enroll(&t, 999999);
+	RUN_UNTIL(state_is("burst"));
+	assert_non_null(strstr(field(&r, "gov_smart_scan"), "kernel before 6.7"));
+	assert_null(proto_get(&r, "smart_scan"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +555,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pressure_leaves_admins_advisor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watches_released, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracker_releases_watches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_killswitch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_pinned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_off_or_absent, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
