@@ -236,17 +236,9 @@ checkpatch() {
 
 # --- boot and evaluate ------------------------------------------------------
 
-# Kernel reports; lockdep's and DEBUG_ATOMIC_SLEEP's start with WARNING:/BUG:,
-# kmemleak's suspects (listed by init.sh) with "unreferenced object".
-KSPLAT='(WARNING:|BUG:|kernel BUG at|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|INFO: task .* blocked|rcu: INFO:|watchdog: BUG:|unreferenced object|KTEST-SETUP-FAIL)'
-# reports SERIAL-LOG -> the log less the "Call Trace:" lines of memcg OOM
-# reports a test provokes on purpose (test_32 writes KTEST-OOM-EXPECTED-BEGIN
-# and -END to /dev/kmsg around the call). Every other line stays: a WARNING,
-# BUG or KASAN report between the markers still fails.
-reports() {
-	awk '/KTEST-OOM-EXPECTED-BEGIN/ { x = 1 } /KTEST-OOM-EXPECTED-END/ { x = 0 }
-		x && /Call Trace:/ { next } { print }' "$1"
-}
+# KSPLAT, reports, console_verdict: what in the serial log fails a boot.
+# shellcheck source=tests/kernel/console.sh
+. "$TESTDIR/console.sh"
 
 # expect FLAVOR NAME -> "STATUS ERE" (default "PASS")
 expect() {
@@ -286,9 +278,9 @@ run_guest() {
 		log "$run: qemu exited with status $rc"
 		ffail=$((ffail + 1))
 	fi
-	if reports "$serial" | grep -qE "$KSPLAT"; then
-		log "$run: kernel report (WARNING/BUG/Oops/KASAN/lockdep/kmemleak) in the log:"
-		reports "$serial" | grep -nE -A3 "$KSPLAT" | head -n 40 >&2
+	local verdict
+	if ! verdict=$(console_verdict "$serial" "$debug"); then
+		log "$run: $verdict"
 		ffail=$((ffail + 1))
 	fi
 	grep -q '^KTEST-DONE' "$serial" || { log "$run: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
@@ -334,6 +326,8 @@ main() {
 	log "kernel $(kernel_version) from $TARBALL"
 	mapfile -t PATCHES < <(series_patches)
 	phase_start; checkpatch "${PATCHES[@]}"; phase_end "checkpatch"
+	# The checker of the serial logs, on recorded reports (a second).
+	"$TESTDIR/console-selftest.sh" || die "tests/kernel/console.sh misses reports (see above)"
 	if [ $checkpatch_only = 1 ]; then
 		echo "checkpatch: $PASSED passed, $FAILED failed"
 		[ $FAILED = 0 ]; exit
