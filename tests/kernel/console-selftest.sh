@@ -138,6 +138,7 @@ expect_verdict pass "expected memcg OOM between the markers" \
 	"$(make_log oom -e "/^KTEST-OOM-EXPECTED-BEGIN/r $TMP/r-oom")"
 expect_verdict fail "Call Trace after the OOM window" \
 	"$(make_log late -e "/^KTEST-RUN remote_fork_mremap/r $TMP/r-oom")"
+# shellcheck disable=SC2016,SC1003 # sed's "$a\" (append after the last line)
 expect_verdict fail "Call Trace in a window whose END came late (after KTEST-DONE)" \
 	"$(make_log open -e '/^KTEST-OOM-EXPECTED-END/d' -e '$a\' -e 'KTEST-OOM-EXPECTED-END' \
 		-e "/^KTEST-RUN remote_fork_mremap/r $TMP/r-oom")"
