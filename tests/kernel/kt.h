@@ -113,6 +113,40 @@ static inline double kt_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* "KEY=N" from the guest's kernel command line, the last one (as init.sh
+ * reads ksmplus.test_timeout: KSMPLUS_GUEST_APPEND can override); def if
+ * absent. */
+static inline long kt_cmdline_long(const char *key, long def)
+{
+	char buf[2048], *p, *last = NULL;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return def;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	for (; p && (p = strstr(p, key)); p += strlen(key))
+		last = p;
+	return last ? strtol(last + strlen(key), NULL, 10) : def;
+}
+
+static double kt_t_start;
+
+__attribute__((constructor)) static void kt_start_clock(void)
+{
+	kt_t_start = kt_now();
+}
+
+/* Seconds left before init.sh kills this test (ksmplus.test_timeout, 300 s
+ * by default), less 20 s to report. The safety net of a wait whose bound is
+ * counted in scans: a slow kernel (KASAN under TCG is 5-20 times slower)
+ * then runs into the test's own limit, with a result line, instead of into
+ * a number of seconds written for the normal kernel. */
+static inline double kt_time_left(void)
+{
+	return kt_cmdline_long("ksmplus.test_timeout=", 300) - 20 - (kt_now() - kt_t_start);
+}
+
 static inline void kt_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

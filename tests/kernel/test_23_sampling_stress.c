@@ -263,27 +263,12 @@ static void worker(uint32_t wid, double deadline)
 	_exit(0);	/* process exit with merged pages */
 }
 
-static long cmdline_long(const char *key, long def)
-{
-	char buf[1024], *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-	size_t n;
-
-	if (!f)
-		return def;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : def;
-}
-
 int main(void)
 {
 	/* 5 minutes, but inside init.sh's per-test limit (300s unless
 	 * ksmplus.test_timeout= says otherwise) */
-	long limit = cmdline_long("ksmplus.test_timeout=", 300);
-	long dur = cmdline_long("ksmplus.stress_s=", limit >= 330 ? 300 : limit - 30);
+	long limit = kt_cmdline_long("ksmplus.test_timeout=", 300);
+	long dur = kt_cmdline_long("ksmplus.stress_s=", limit >= 330 ? 300 : limit - 30);
 	double t0 = kt_now(), deadline = t0 + dur, next_knob = t0 + 15;
 	pid_t pids[NWORKERS];
 	long spawned = 0, knobs = 0, merged_max = 0;

@@ -70,25 +70,11 @@ static void spread(void)
 			n_new, CLASSES);
 }
 
-static long cmdline_long(const char *key, long def)
-{
-	char buf[1024], *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return def;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (!p || !(p = strstr(buf, key)))
-		return def;
-	return strtol(p + strlen(key), NULL, 10);
-}
-
 int main(void)
 {
 	struct ks_layout l = { .dup_pages = DUP };
 	struct ks_worker w[NW];
-	long want_scans = cmdline_long("ksmplus.spread_scans=", KS_SCANS);
+	long want_scans = kt_cmdline_long("ksmplus.spread_scans=", KS_SCANS);
 	long retired0, last, first, seen = 0;
 	long worst = 0, worst_at = 0, merged;
 	double t0;
@@ -109,7 +95,7 @@ int main(void)
 	for (int i = 0; i < NW; i++)
 		ks_enroll_remote(&w[i]);
 	ks_wait_retired(retired0, ks_ranges(w, NW));
-	ks_wait_scans(2, 60);
+	ks_wait_scans(2, kt_time_left());
 
 	/* Read at every full scan: busy-poll full_scans (== the kernel's
 	 * ksm_scan.seqnr) and read the items as soon as it moves. */
@@ -127,8 +113,9 @@ int main(void)
 			worst_at = s;
 		}
 		last = s;
-		if (kt_now() - t0 > 330)
-			kt_fail("b) only %ld of %ld full scans in 330 s", last - first, want_scans);
+		if (kt_time_left() <= 0)
+			kt_fail("b) out of time (test_timeout): only %ld of %ld full scans in %.0f s",
+				last - first, want_scans, kt_now() - t0);
 	}
 	merged = ks_sum(w, NW, "ksm_merging_pages");
 	kt_log("b) full_scans %ld..%ld (%ld scans, read at %ld, %.0f s): rmap_items max %ld "

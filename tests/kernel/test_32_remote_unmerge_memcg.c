@@ -55,9 +55,14 @@ static long cg_current(void)
 	return v;
 }
 
+/* One kernel log record; with its newline, or the record stays open (and
+ * unprinted) until the next message, which may come after the test. */
 static void kmsg(const char *msg)
 {
-	kt_write_file("/dev/kmsg", msg);
+	char line[128];
+
+	snprintf(line, sizeof(line), "%s\n", msg);
+	kt_write_file("/dev/kmsg", line);
 }
 
 int main(void)
