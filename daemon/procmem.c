@@ -23,6 +23,7 @@ int procmem_open(struct procmem *pm, pid_t pid)
 	memset(pm, 0, sizeof(*pm));
 	pm->pid = pid;
 	pm->pagemap_fd = -1;
+	pm->mem_fd = -1;
 	rc = vmas_read(pid, &pm->vmas);
 	if (rc < 0)
 		return rc == -ENOENT ? -ESRCH : rc;
@@ -41,6 +42,9 @@ void procmem_close(struct procmem *pm)
 	if (pm->pagemap_fd >= 0)
 		close(pm->pagemap_fd);
 	pm->pagemap_fd = -1;
+	if (pm->mem_fd >= 0)
+		close(pm->mem_fd);
+	pm->mem_fd = -1;
 	vmas_free(&pm->vmas);
 }
 
@@ -51,16 +55,56 @@ struct batch {
 	unsigned char *buf;             /* PROCMEM_BATCH pages */
 };
 
-/* Reads and hashes the batch's pages. A page unmapped since pagemap said it
- * was there ends a process_vm_readv early: it is skipped and the read goes
- * on after it. 0, or -ESRCH, -ENOMEM, another -errno. */
-static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
-		       struct procmem_stats *st)
+/* Kernels built without CONFIG_CROSS_MEMORY_ATTACH (minimal and embedded
+ * configs, our own test kernels) have no process_vm_readv: ENOSYS. The
+ * same bytes, under the same ptrace-read check, come from /proc/PID/mem, a
+ * page per pread. A page unmapped meanwhile (EIO) is skipped; a read of 0
+ * bytes means the process's memory is gone: it exited. */
+static int read_batch_mem(struct procmem *pm, struct batch *b, struct census *c,
+			  struct procmem_stats *st)
+{
+	size_t ps = c->page_size;
+
+	if (pm->mem_fd < 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)pm->pid);
+		pm->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (pm->mem_fd < 0)
+			return errno == ENOENT ? -ESRCH : -errno;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		ssize_t got = pread(pm->mem_fd, b->buf, ps, (off_t)b->addr[i]);
+		int rc;
+
+		if (got == 0)
+			return -ESRCH;
+		if (got < 0 && errno != EIO && errno != EFAULT)
+			return errno == ESRCH ? -ESRCH : -errno;
+		if (got != (ssize_t)ps) {
+			st->vanished++;
+			continue;
+		}
+		st->read_bytes += ps;
+		rc = census_add_page(c, b->addr[i], b->buf);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Reads and hashes the batch's pages with process_vm_readv. A page unmapped
+ * since pagemap said it was there ends a read early: it is skipped and the
+ * read goes on after it. 0, or -ESRCH, -ENOMEM, another -errno. */
+static int read_batch(struct procmem *pm, struct batch *b, struct census *c,
+		      struct procmem_stats *st)
 {
 	size_t ps = c->page_size;
 	struct iovec remote[PROCMEM_BATCH];
 	size_t done = 0;
 
+	if (pm->no_vm_readv)
+		return read_batch_mem(pm, b, c, st);
 	while (done < b->n) {
 		size_t nr = 0;
 		struct iovec local = { b->buf, (b->n - done) * ps };
@@ -74,6 +118,10 @@ static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
 				remote[nr++] = (struct iovec){ (void *)b->addr[i], ps };
 		}
 		got = process_vm_readv(pm->pid, &local, 1, remote, nr, 0);
+		if (got < 0 && errno == ENOSYS && done == 0) {
+			pm->no_vm_readv = true;
+			return read_batch_mem(pm, b, c, st);
+		}
 		if (got < 0 && errno != EFAULT)
 			return errno == ESRCH ? -ESRCH : -errno;
 		size_t pages = got < 0 ? 0 : (size_t)got / ps;
@@ -91,6 +139,17 @@ static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
 			done++;
 		}
 	}
+	return 0;
+}
+
+/* Reads and hashes the batch's pages, empties it, and paces. */
+static int batch_flush(struct procmem *pm, struct batch *b, struct census *c,
+		       struct procmem_stats *st)
+{
+	int rc = read_batch(pm, b, c, st);
+
+	if (rc < 0)
+		return rc;
 	b->n = 0;
 	if (pm->pace)
 		pm->pace(pm->pace_ud);

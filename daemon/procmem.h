@@ -2,7 +2,8 @@
  * census (census.h), without stopping it: its eligible VMAs from
  * /proc/PID/maps (vmas.h), which pages are present from /proc/PID/pagemap,
  * and their contents
- * with process_vm_readv in batches of PROCMEM_BATCH pages, each hashed and
+ * with process_vm_readv in batches of PROCMEM_BATCH pages (pread of
+ * /proc/PID/mem where the kernel has no process_vm_readv), each hashed and
  * dropped before the next batch is read.
  *
  * Present pages are found with the PAGEMAP_SCAN ioctl (Linux 6.7+), which
@@ -29,6 +30,8 @@ struct procmem {
 	struct vma_list vmas;
 	const atomic_bool *cancel;      /* checked every pagemap chunk; NULL: never */
 	bool no_scan;                   /* PAGEMAP_SCAN refused: pagemap reads */
+	bool no_vm_readv;               /* process_vm_readv ENOSYS: /proc/PID/mem */
+	int mem_fd;                     /* /proc/PID/mem, opened on first need; -1 */
 	void (*pace)(void *ud);         /* called after each batch read; NULL: none */
 	void *pace_ud;
 };

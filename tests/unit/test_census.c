@@ -244,7 +244,7 @@ static void test_add_before_vma_refused(void **state)
 /* procmem on this very process: a mapping of 64 identical pages, 16 zero
  * pages and 16 GiB PROT_NONE reserved that must cost nothing (valgrind
  * refuses more; the integration test reserves 1 TiB). */
-static void test_procmem_self(void **state)
+static void procmem_self(bool via_mem)
 {
 	size_t len = 80 * PS;
 	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -258,7 +258,6 @@ static void test_procmem_self(void **state)
 	struct census c;
 	struct census_report r;
 
-	(void)state;
 	assert_true(m != MAP_FAILED);
 	assert_true(huge != MAP_FAILED);
 	assert_true(sparse != MAP_FAILED);
@@ -267,8 +266,11 @@ static void test_procmem_self(void **state)
 		page_of(m + (size_t)i * PS, 77);
 	memset(m + 64 * PS, 0, 16 * PS);
 	assert_int_equal(procmem_open(&pm, getpid()), 0);
+	pm.no_vm_readv = via_mem;
 	census_init(&c, 1, PS);
 	assert_int_equal(procmem_census(&pm, &c, &st), 0);
+	/* the fallback's fd is opened only when used */
+	assert_true(via_mem ? pm.mem_fd >= 0 : pm.mem_fd < 0);
 	procmem_close(&pm);
 	census_report(&c, &r);
 	assert_true(r.zero >= 16);
@@ -280,6 +282,21 @@ static void test_procmem_self(void **state)
 	munmap(m, len);
 	munmap(huge, 1ULL << 34);
 	munmap(sparse, 1ULL << 34);
+}
+
+static void test_procmem_self(void **state)
+{
+	(void)state;
+	procmem_self(false);
+}
+
+/* The same through /proc/PID/mem, as on a kernel without
+ * CONFIG_CROSS_MEMORY_ATTACH (process_vm_readv: ENOSYS): the same pages
+ * read, the same groups found. */
+static void test_procmem_self_via_mem(void **state)
+{
+	(void)state;
+	procmem_self(true);
 }
 
 /* Duplicates against other apps: app A's groups meet other apps' pages,
@@ -357,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_top_ranges),
 		cmocka_unit_test(test_add_before_vma_refused),
 		cmocka_unit_test(test_procmem_self),
+		cmocka_unit_test(test_procmem_self_via_mem),
 		cmocka_unit_test(test_against_other_apps),
 		cmocka_unit_test(test_procmem_no_such_process),
 	};
