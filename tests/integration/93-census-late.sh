@@ -61,10 +61,17 @@ for step in 1 2 3 4; do
 	for p in $c $d; do kill -USR2 "$p"; done
 	for p in $c $d; do wait_until 30 grep -q "grown $((step + 1))" "$TMP/twin.$p.st" ||
 		fail "$p did not grow (step $step)"; done
-	sleep 1         # a renderer's pace; the result does not depend on it
 done
-wait_until 90 grow_merged $((4 * 2 * 256)) $c $d ||
-	fail "$policy: 4 steps of 2 MiB not merged in 90 s ($(merging "$c") $(merging "$d") pages)"
+# What the trigger promises: the app's growth not yet censused stays under
+# 8 MiB in all. A census can fall between two steps (the machine's pace
+# decides where: seen under load, c censused after 3 steps and d after 4,
+# c's last 2 MiB then waits for census_interval_sec), so of the 16 MiB grown
+# at least 8 MiB is merged, whatever the interleaving; the old trigger (a
+# quarter of the process) merged 3 pages. whole merges it all.
+app_merged() { [ $(( $(merging "$c") + $(merging "$d") )) -ge "$1" ]; }
+if [ "$policy" = whole ]; then want=$((2 * 4 * 2 * 256 * 95 / 100)); else want=$((2 * 4 * 2 * 256 - 8 * 256)); fi
+wait_until 90 app_merged "$want" ||
+	fail "$policy: 4 steps of 2 MiB: $(merging "$c") + $(merging "$d") pages merged in 90 s, want $want"
 s2=$(( $(date +%s) - start ))
 note "$policy: 4 x 2 MiB grown in steps merged in $s2 s"
 for p in $c $d; do verify_twin "$p"; done
