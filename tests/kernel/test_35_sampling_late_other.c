@@ -6,11 +6,12 @@
  * next wake. How many full scans until A and B are merged? Bound:
  * MAX_SCANS, issue 9's goal for the late twin (64).
  *
- * PENDING (tests/kernel/pending): fails on the current 0002 on the normal
- * kernel (73 % of the pairs merged in 401 scans; 84 % with the throw-away
- * variant of test_29 in kernel-patch/README.md, "Late twin", row 3), but
- * passes on the debug kernel's thp-always boot (95 % in 43 scans): see the
- * README. The fix is the next patch revision's.
+ * Failed on 0002 while smart_scan could skip pages of ranges in full scans
+ * (normal kernel: 73 % of the pairs merged in 401 scans; the debug
+ * kernel's thp-always boot passed, 95 % in 43): B's rmap_items aged while
+ * B waited for the wake, and when a range pair was re-armed, smart_scan
+ * skipped B's pages 8 scans in 9 while A's range decayed again. With
+ * smart_scan=0 the same kernel passed (95 % in 49 scans). See the README.
  *
  * A: 32 MiB of pairwise distinct pages, enrolled with process_madvise
  * (kernel-patch/0001), left until its 16 ranges are retired, then two more
