@@ -264,6 +264,17 @@ static inline void ks_worker_stop(struct ks_worker *w)
 	close(w->pidfd);
 }
 
+/* The end of a test's workload: each of the n workers must still hold what
+ * it wrote (merging changes no byte), then they exit. */
+static inline void ks_workers_verify_stop(struct ks_worker *w, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ks_worker_cmd(&w[i], 'v'))
+			kt_fail("pid %d: pages changed", w[i].pid);
+	for (int i = 0; i < n; i++)
+		ks_worker_stop(&w[i]);
+}
+
 /* How many 2 MiB ranges of the sampling scan the workers' regions touch. */
 static inline long ks_ranges(const struct ks_worker *w, int n)
 {
@@ -309,5 +320,225 @@ static inline long ks_sum(struct ks_worker *w, int n, const char *key)
 	for (int i = 0; i < n; i++)
 		s += kt_ksm_stat(w[i].pid, key);
 	return s;
+}
+/* --- the remap tests' workers (test_28, test_34) and the waits they share --- */
+
+/* How a worker's memory is made mergeable: by itself (madvise, or prctl
+ * before it maps), or from outside (ks_enroll_remote()) */
+enum { KS_BY_MADVISE, KS_BY_PRCTL, KS_BY_REMOTE };
+
+/* A worker's region of distinct pages (kind 1, contents id) */
+struct ks_region {
+	unsigned char *p;
+	size_t len;
+	int how;
+	uint64_t id;
+};
+
+/*
+ * In a worker: prctl(PR_SET_MEMORY_MERGE) first if how says so, then maps
+ * len bytes at shift past a 2 MiB boundary (shift 0: whole ranges of the
+ * sampling scan), fills them with distinct pages, madvise(MADV_MERGEABLE)s
+ * them if how says so, and reports the address to the parent.
+ */
+static inline struct ks_region ks_region_aligned(size_t len, size_t shift, int how,
+						 uint64_t id, int reply)
+{
+	struct ks_region r = { .len = len, .how = how, .id = id };
+	unsigned char *raw;
+	unsigned long addr;
+
+	if (how == KS_BY_PRCTL && prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0))
+		_exit(3);
+	raw = mmap(NULL, len + 4 * KT_MIB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		_exit(2);
+	addr = (((unsigned long)raw + 2 * KT_MIB - 1) & ~(2 * KT_MIB - 1)) + shift;
+	r.p = (unsigned char *)addr;
+	for (size_t i = 0; i < len / KT_PAGE; i++)
+		ks_fill_page(r.p + i * KT_PAGE, 1, id, i);
+	if (how == KS_BY_MADVISE && madvise(r.p, len, MADV_MERGEABLE))
+		_exit(4);
+	if (write(reply, &addr, sizeof(addr)) != sizeof(addr))
+		_exit(2);
+	return r;
+}
+
+/* Pages of a region that no longer hold what ks_region_aligned() wrote */
+static inline size_t ks_region_check(const struct ks_region *r)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < r->len / KT_PAGE; i++)
+		bad += !ks_page_ok(r->p + i * KT_PAGE, 1, r->id, i);
+	return bad;
+}
+
+/* In a worker: answers each command c with handle(c, ctx) (a size_t: an
+ * errno, or bad pages) until 'q' or the parent goes. */
+static inline void ks_worker_serve(int cmd, int reply, size_t (*handle)(char c, void *ctx),
+				   void *ctx)
+{
+	char c;
+
+	while (read(cmd, &c, 1) == 1 && c != 'q') {
+		size_t r = handle(c, ctx);
+
+		if (write(reply, &r, sizeof(r)) != sizeof(r))
+			_exit(2);
+	}
+	_exit(0);
+}
+
+struct ks_region_arg {
+	size_t len, shift;
+	uint64_t id;
+};
+
+static inline size_t ks_region_handle(char c, void *ctx)
+{
+	return c == 'v' ? ks_region_check(ctx) : 0;
+}
+
+static inline void ks_region_body(const void *arg, int cmd, int reply)
+{
+	const struct ks_region_arg *a = arg;
+	struct ks_region r = ks_region_aligned(a->len, a->shift, KS_BY_REMOTE, a->id, reply);
+
+	ks_worker_serve(cmd, reply, ks_region_handle, &r);
+}
+
+/* Forks a worker holding len bytes of distinct pages (contents id) at shift
+ * past a 2 MiB boundary, mergeable only once enrolled from outside
+ * (ks_enroll_remote()); command 'v' verifies them. */
+static inline void ks_spawn_region(struct ks_worker *w, size_t len, size_t shift, uint64_t id)
+{
+	struct ks_region_arg a = { .len = len, .shift = shift, .id = id };
+
+	ks_worker_fork(w, len, ks_region_body, &a);
+}
+
+/* Waits until full_scans % mod == rem: a given scan of ksmd's rounds. */
+static inline void ks_wait_scan_phase(long mod, long rem)
+{
+	while (kt_ksm_sys("full_scans") % mod != rem) {
+		if (kt_time_left() <= 0)
+			kt_fail("out of time (test_timeout) at full_scans %ld",
+				kt_ksm_sys("full_scans"));
+		kt_sleep_ms(5);
+	}
+}
+
+/* Full scans from s0 until each of the n workers has 95 % of its npages
+ * merged (merged[] holds the last counts), or -1 once give_up scans have
+ * passed. Running out of the test's time fails the test. */
+static inline long ks_wait_all_merged(struct ks_worker *w, int n, long npages, long s0,
+				      long give_up, long *merged)
+{
+	for (;;) {
+		long s = kt_ksm_sys("full_scans");
+		bool all = true;
+
+		for (int i = 0; i < n; i++) {
+			merged[i] = kt_ksm_stat(w[i].pid, "ksm_merging_pages");
+			all = all && merged[i] >= npages * 95 / 100;
+		}
+		if (all)
+			return s - s0;
+		if (s - s0 > give_up)
+			return -1;
+		if (kt_time_left() <= 0)
+			kt_fail("out of time (test_timeout) %ld full scans after %ld: merged %ld "
+				"and %ld", s - s0, s0, merged[0], merged[n - 1]);
+		kt_sleep_ms(10);
+	}
+}
+
+struct ks_how_arg {
+	size_t (*handle)(char c, void *region);
+	size_t len;
+	int how;
+	uint64_t id;
+};
+
+static inline void ks_how_body(const void *arg, int cmd, int reply)
+{
+	const struct ks_how_arg *a = arg;
+	struct ks_region r = ks_region_aligned(a->len, 0, a->how, a->id, reply);
+
+	ks_worker_serve(cmd, reply, a->handle, &r);
+}
+
+/* Forks a worker holding len bytes of distinct pages (contents id) made
+ * mergeable how, at a 2 MiB boundary; it answers commands with
+ * handle(c, its struct ks_region). */
+static inline void ks_spawn_how(struct ks_worker *w, size_t len,
+				size_t (*handle)(char c, void *region), int how, uint64_t id)
+{
+	struct ks_how_arg a = { .handle = handle, .len = len, .how = how, .id = id };
+
+	ks_worker_fork(w, len, ks_how_body, &a);
+}
+
+/*
+ * The remap tests' start: ksmd restarted with sampling on, two workers of
+ * len bytes (w[0] madvise, w[1] prctl), left until all their ranges are
+ * retired; then ksmd is stopped (run=0 waits for its batch and unmerges
+ * nothing) right after the scan that followed a probe round, so that no
+ * probe round falls within the test's bound. Returns full_scans then.
+ */
+static inline long ks_retire_pair_then_stop(struct ks_worker *w, size_t len,
+					    size_t (*handle)(char c, void *region),
+					    long *rmap_items_retired)
+{
+	long retired0;
+
+	ks_require_sampling();
+	kt_ksm_start();
+	ks_ksm_restart();
+	ks_set("sampling", 1);
+	retired0 = kt_ksm_sys("sampling_ranges_retired");
+	ks_spawn_how(&w[0], len, handle, KS_BY_MADVISE, 1);
+	ks_spawn_how(&w[1], len, handle, KS_BY_PRCTL, 2);
+	kt_log("regions at %#lx (madvise) and %#lx (prctl)", w[0].addr, w[1].addr);
+	ks_wait_retired(retired0, ks_ranges(w, 2));
+	*rmap_items_retired = ks_sum(w, 2, "ksm_rmap_items");
+	ks_wait_scan_phase(32, 2);
+	ks_set("run", 0);
+	return kt_ksm_sys("full_scans");
+}
+
+/* --- late twins (test_29, test_35) --- */
+
+/* Full scans from B's enrollment to A's first merge, to half and to 95 % of
+ * both merged (-1: not seen), the last counts, and the scans watched. */
+struct ks_twin_progress {
+	long first, half, all, ma, mb, n;
+};
+
+/* Watches A (w[0]) and B (w[1]), npages each, from full scan s0 until 95 %
+ * of both are merged, give_up scans have passed, or the test's time runs
+ * out (then all stays -1 and the caller's verdict says how far it got). */
+static inline void ks_watch_twins(struct ks_worker *w, long npages, long s0, long give_up,
+				  struct ks_twin_progress *p)
+{
+	*p = (struct ks_twin_progress){ .first = -1, .half = -1, .all = -1 };
+	for (;;) {
+		p->n = kt_ksm_sys("full_scans") - s0;
+		p->ma = kt_ksm_stat(w[0].pid, "ksm_merging_pages");
+		p->mb = kt_ksm_stat(w[1].pid, "ksm_merging_pages");
+		if (p->first < 0 && p->ma > 0)
+			p->first = p->n;
+		if (p->half < 0 && p->ma >= npages / 2 && p->mb >= npages / 2)
+			p->half = p->n;
+		if (p->ma >= npages * 95 / 100 && p->mb >= npages * 95 / 100) {
+			p->all = p->n;
+			return;
+		}
+		if (p->n > give_up || kt_time_left() <= 0)
+			return;
+		kt_sleep_ms(10);
+	}
 }
 #endif

@@ -55,11 +55,7 @@ int main(void)
 	kt_log("after rewrite: merged %ld of %lu in %.1fs, rearmed %ld, rmap_items %ld",
 	       merged, NW * RW_PAGES, took, kt_ksm_sys("sampling_ranges_rearmed"),
 	       ks_sum(w, NW, "ksm_rmap_items"));
-	for (int i = 0; i < NW; i++)
-		if (ks_worker_cmd(&w[i], 'v'))
-			kt_fail("pid %d: pages changed", w[i].pid);
-	for (int i = 0; i < NW; i++)
-		ks_worker_stop(&w[i]);
+	ks_workers_verify_stop(w, NW);
 	ks_set("sampling", 0);
 	if (merged < want)
 		kt_fail("only %ld of %lu rewritten pages merged %.0fs after the rewrite",

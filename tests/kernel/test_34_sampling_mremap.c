@@ -39,8 +39,6 @@
 #define MAX_SCANS 8	/* full scans from the move until 95 % of the pages merged */
 #define GIVE_UP (4 * MAX_SCANS)	/* to report how far it got */
 
-enum { BY_MADVISE, BY_PRCTL };
-
 static uint64_t pair_content(size_t i)
 {
 	return i < HALF ? i : (i - HALF + 1) % HALF;
@@ -66,124 +64,38 @@ static size_t move_pairs_onto(unsigned char *x, int how, uint64_t id)
 		return (size_t)errno;
 	for (size_t i = 0; i < NPAGES; i++)
 		ks_fill_page(y + i * KT_PAGE, 4, id, pair_content(i));
-	if (how == BY_MADVISE && madvise(y, LEN, MADV_MERGEABLE))
+	if (how == KS_BY_MADVISE && madvise(y, LEN, MADV_MERGEABLE))
 		return (size_t)errno;
 	if (mremap(y, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, x) != x)
 		return (size_t)errno;
 	return 0;
 }
 
-/* Commands: 'y' move pairs onto X, 'a' advise X unmergeable then mergeable
- * again, 'v' verify, 'q' quit. Replies are size_t (an errno, or bad pages). */
-static void worker(int how, uint64_t id, int cmd, int reply)
+/* 'y' move pairs onto X, 'a' advise X unmergeable then mergeable again,
+ * 'v' verify */
+static size_t handle(char c, void *ctx)
 {
-	unsigned char *raw, *x;
-	unsigned long addr;
-	char c;
+	struct ks_region *r = ctx;
 
-	if (how == BY_PRCTL && prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0))
-		_exit(3);
-	raw = mmap(NULL, LEN + 2 * KT_MIB, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		_exit(2);
-	addr = ((unsigned long)raw + 2 * KT_MIB - 1) & ~(2 * KT_MIB - 1);
-	x = (unsigned char *)addr;
-	for (size_t i = 0; i < NPAGES; i++)
-		ks_fill_page(x + i * KT_PAGE, 1, id, i);
-	if (how == BY_MADVISE && madvise(x, LEN, MADV_MERGEABLE))
-		_exit(4);
-	if (write(reply, &addr, sizeof(addr)) != sizeof(addr))
-		_exit(2);
-	while (read(cmd, &c, 1) == 1) {
-		size_t r = 0;
-
-		switch (c) {
-		case 'y':
-			r = move_pairs_onto(x, how, id);
-			break;
-		case 'a':
-			if (madvise(x, LEN, MADV_UNMERGEABLE) || madvise(x, LEN, MADV_MERGEABLE))
-				r = (size_t)errno;
-			break;
-		case 'v':
-			r = check_pairs(x, id);
-			break;
-		case 'q':
-			_exit(0);
-		}
-		if (write(reply, &r, sizeof(r)) != sizeof(r))
-			_exit(2);
+	switch (c) {
+	case 'y':
+		return move_pairs_onto(r->p, r->how, r->id);
+	case 'a':
+		if (madvise(r->p, LEN, MADV_UNMERGEABLE) || madvise(r->p, LEN, MADV_MERGEABLE))
+			return (size_t)errno;
+		return 0;
+	case 'v':
+		return check_pairs(r->p, r->id);
 	}
-	_exit(0);
-}
-
-struct spawn_arg {
-	int how;
-	uint64_t id;
-};
-
-static void body(const void *arg, int cmd, int reply)
-{
-	const struct spawn_arg *a = arg;
-
-	worker(a->how, a->id, cmd, reply);
-}
-
-static void spawn(struct ks_worker *w, int how, uint64_t id)
-{
-	struct spawn_arg a = { .how = how, .id = id };
-
-	ks_worker_fork(w, LEN, body, &a);
-}
-
-/* Full scans from s0 until 95 % of each region is merged (merged[] the last
- * counts), or -1 after GIVE_UP scans. */
-static long wait_merged(struct ks_worker *w, long s0, long *merged)
-{
-	for (;;) {
-		long s = kt_ksm_sys("full_scans");
-		bool all = true;
-
-		for (int i = 0; i < NW; i++) {
-			merged[i] = kt_ksm_stat(w[i].pid, "ksm_merging_pages");
-			all = all && merged[i] >= (long)NPAGES * 95 / 100;
-		}
-		if (all)
-			return s - s0;
-		if (s - s0 > GIVE_UP)
-			return -1;
-		if (kt_time_left() <= 0)
-			kt_fail("out of time (test_timeout) after %ld full scans: merged %ld "
-				"and %ld", s - s0, merged[0], merged[1]);
-		kt_sleep_ms(10);
-	}
+	return 0;
 }
 
 int main(void)
 {
 	struct ks_worker w[NW];
-	long retired0, s0, s1, scans, control, merged[NW] = { 0 }, cmerged[NW] = { 0 };
+	long rmap_retired, s0, s1, scans, control, merged[NW] = { 0 }, cmerged[NW] = { 0 };
 
-	ks_require_sampling();
-	kt_ksm_start();
-	ks_ksm_restart();
-	ks_set("sampling", 1);
-	retired0 = kt_ksm_sys("sampling_ranges_retired");
-	spawn(&w[0], BY_MADVISE, 1);
-	spawn(&w[1], BY_PRCTL, 2);
-	kt_log("X at %#lx (madvise) and %#lx (prctl)", w[0].addr, w[1].addr);
-	ks_wait_retired(retired0, NW * LEN / (2 * KT_MIB));
-
-	/* just after the scan that followed a probe round */
-	while (kt_ksm_sys("full_scans") % 32 != 2) {
-		if (kt_time_left() <= 0)
-			kt_fail("out of time (test_timeout) at full_scans %ld",
-				kt_ksm_sys("full_scans"));
-		kt_sleep_ms(5);
-	}
-	ks_set("run", 0);	/* waits for ksmd's batch; unmerges nothing */
-	s0 = kt_ksm_sys("full_scans");
+	s0 = ks_retire_pair_then_stop(w, LEN, handle, &rmap_retired);
 	for (int i = 0; i < NW; i++) {
 		size_t e = ks_worker_cmd(&w[i], 'y');
 
@@ -195,7 +107,7 @@ int main(void)
 				w[i].pid, w[i].addr);
 	}
 	ks_set("run", 1);
-	scans = wait_merged(w, s0, merged);
+	scans = ks_wait_all_merged(w, NW, NPAGES, s0, GIVE_UP, merged);
 	kt_log("after the move at full_scans %ld: merged %ld (madvise) and %ld (prctl) of %lu "
 	       "each, %s %ld full scans; rearmed %ld", s0, merged[0], merged[1], NPAGES,
 	       scans < 0 ? "not within" : "after", scans < 0 ? (long)GIVE_UP : scans,
@@ -210,15 +122,11 @@ int main(void)
 			kt_fail("pid %d: madvise(MADV_UNMERGEABLE, MADV_MERGEABLE): errno=%s",
 				w[i].pid, kt_errname((int)e));
 	}
-	control = wait_merged(w, s1, cmerged);
+	control = ks_wait_all_merged(w, NW, NPAGES, s1, GIVE_UP, cmerged);
 	kt_log("control, advised again at full_scans %ld: merged %ld and %ld, %s %ld full scans",
 	       s1, cmerged[0], cmerged[1], control < 0 ? "not within" : "after",
 	       control < 0 ? (long)GIVE_UP : control);
-	for (int i = 0; i < NW; i++)
-		if (ks_worker_cmd(&w[i], 'v'))
-			kt_fail("pid %d: pages changed", w[i].pid);
-	for (int i = 0; i < NW; i++)
-		ks_worker_stop(&w[i]);
+	ks_workers_verify_stop(w, NW);
 	ks_set("sampling", 0);
 	if (control < 0 || control > MAX_SCANS)
 		kt_fail("control: advised again, the pairs merged %ld and %ld of %lu, not within "

@@ -32,65 +32,18 @@
 #define GIVE_UP 400	/* full scans, to report how far it gets */
 #define LEN_C (2 * KT_MIB)
 
-struct spawn_arg {
-	size_t len, shift;
-	uint64_t id;	/* contents: A and B 1, C 2 */
-};
-
-/* Commands: 'v' verify (replies bad pages), 'q' quit. */
-static void worker(const struct spawn_arg *a, int cmd, int reply)
-{
-	const size_t npages = a->len / KT_PAGE;
-	unsigned char *raw = mmap(NULL, a->len + 4 * KT_MIB, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	unsigned char *p;
-	unsigned long addr;
-	char c;
-
-	if (raw == MAP_FAILED)
-		_exit(2);
-	addr = (((unsigned long)raw + 2 * KT_MIB - 1) & ~(2 * KT_MIB - 1)) + a->shift;
-	p = (unsigned char *)addr;
-	for (size_t i = 0; i < npages; i++)
-		ks_fill_page(p + i * KT_PAGE, 1, a->id, i);
-	if (write(reply, &addr, sizeof(addr)) != sizeof(addr))
-		_exit(2);
-	while (read(cmd, &c, 1) == 1) {
-		size_t bad = 0;
-
-		if (c == 'q')
-			_exit(0);
-		for (size_t i = 0; i < npages; i++)
-			bad += !ks_page_ok(p + i * KT_PAGE, 1, a->id, i);
-		if (write(reply, &bad, sizeof(bad)) != sizeof(bad))
-			_exit(2);
-	}
-	_exit(0);
-}
-
-static void body(const void *arg, int cmd, int reply)
-{
-	worker(arg, cmd, reply);
-}
-
-static void spawn(struct ks_worker *w, size_t len, size_t shift, uint64_t id)
-{
-	struct spawn_arg a = { .len = len, .shift = shift, .id = id };
-
-	ks_worker_fork(w, len, body, &a);
-}
-
 int main(void)
 {
 	struct ks_worker w[3];	/* A, B, C */
-	long retired0, c0, s0, n = 0, first = -1, half = -1, all = -1, ma = 0, mb = 0;
+	struct ks_twin_progress pr;
+	long retired0, c0, s0;
 
 	ks_require_sampling();
 	kt_ksm_start();
 	ks_ksm_restart();
 	ks_set("sampling", 1);
 	retired0 = kt_ksm_sys("sampling_ranges_retired");
-	spawn(&w[0], LEN, 0, 1);
+	ks_spawn_region(&w[0], LEN, 0, 1);	/* contents: A and B 1, C 2 */
 	ks_enroll_remote(&w[0]);
 	ks_wait_retired(retired0, ks_ranges(&w[0], 1));
 	if (!ks_wait_scans(2, kt_time_left()))
@@ -99,8 +52,8 @@ int main(void)
 	 * scans pass between C's wake and B's enrollment must not depend on
 	 * how fast a process fills 32 MiB (the first version filled B after
 	 * C's wake) */
-	spawn(&w[1], LEN, SHIFT_B, 1);
-	spawn(&w[2], LEN_C, 0, 2);
+	ks_spawn_region(&w[1], LEN, SHIFT_B, 1);
+	ks_spawn_region(&w[2], LEN_C, 0, 2);
 	/* C: new memory while A is retired; its wake comes in the next scan */
 	c0 = kt_ksm_sys("full_scans");
 	ks_enroll_remote(&w[2]);
@@ -112,38 +65,20 @@ int main(void)
 	       "enrolled %ld full scans after C", w[0].addr,
 	       kt_ksm_stat(w[0].pid, "ksm_rmap_items"), w[2].addr,
 	       kt_ksm_stat(w[2].pid, "ksm_rmap_items"), w[1].addr, s0 - c0);
-	for (;;) {
-		n = kt_ksm_sys("full_scans") - s0;
-
-		ma = kt_ksm_stat(w[0].pid, "ksm_merging_pages");
-		mb = kt_ksm_stat(w[1].pid, "ksm_merging_pages");
-		if (first < 0 && ma > 0)
-			first = n;
-		if (half < 0 && ma >= NPAGES / 2 && mb >= NPAGES / 2)
-			half = n;
-		if (ma >= NPAGES * 95 / 100 && mb >= NPAGES * 95 / 100) {
-			all = n;
-			break;
-		}
-		if (n > GIVE_UP || kt_time_left() <= 0)
-			break;
-		kt_sleep_ms(10);
-	}
+	ks_watch_twins(w, NPAGES, s0, GIVE_UP, &pr);
 	kt_log("late twin after C: full scans from B's enrollment to A's first merge %ld, to "
 	       "half merged %ld, to 95%% merged %ld (-1: not within the %ld scans watched); "
-	       "merged %ld (A) %ld (B) of %ld = %ld %%; rearmed %ld", first, half, all, n, ma,
-	       mb, NPAGES, (ma + mb) * 100 / (2 * NPAGES), kt_ksm_sys("sampling_ranges_rearmed"));
-	for (int i = 0; i < 3; i++)
-		if (ks_worker_cmd(&w[i], 'v'))
-			kt_fail("pid %d: pages changed", w[i].pid);
-	for (int i = 0; i < 3; i++)
-		ks_worker_stop(&w[i]);
+	       "merged %ld (A) %ld (B) of %ld = %ld %%; rearmed %ld", pr.first, pr.half, pr.all, pr.n,
+	       pr.ma, pr.mb, NPAGES, (pr.ma + pr.mb) * 100 / (2 * NPAGES),
+	       kt_ksm_sys("sampling_ranges_rearmed"));
+	ks_workers_verify_stop(w, 3);
 	ks_set("sampling", 0);
-	if (all < 0 || all > MAX_SCANS)
+	if (pr.all < 0 || pr.all > MAX_SCANS)
 		kt_fail("late twin after other new memory not merged within %d full scans: %ld "
 			"(A) %ld (B) of %ld pages merged after %ld scans (first merge after %ld, "
-			"half after %ld)", MAX_SCANS, ma, mb, NPAGES, all < 0 ? n : all, first, half);
+			"half after %ld)", MAX_SCANS, pr.ma, pr.mb, NPAGES, pr.all < 0 ? pr.n : pr.all,
+			pr.first, pr.half);
 	kt_pass("late twin after other new memory: 95%% of 2 x %ld pages merged %ld full scans "
-		"after B's enrollment (first merge %ld, half %ld; bound %d)", NPAGES, all, first,
-		half, MAX_SCANS);
+		"after B's enrollment (first merge %ld, half %ld; bound %d)", NPAGES, pr.all,
+		pr.first, pr.half, MAX_SCANS);
 }
