@@ -86,7 +86,9 @@ kernel_version() {
 # --- kernels ----------------------------------------------------------------
 
 # The cache key of a kernel: the source tarball, the build recipe, the config
-# fragment and every patch of the series (name and contents, in order).
+# fragment and every patch of the series that changes the kernel (name and
+# contents, in order). A patch that only touches tools/ (0003's selftests)
+# builds nothing into the bzImage: editing a selftest must not rebuild it.
 kernel_key() {
 	local p f
 	{
@@ -95,7 +97,10 @@ kernel_key() {
 		echo "fragment"; cat "$FRAGMENT"
 		# Only when there are any: the keys of existing kernels stay.
 		for f in "${EXTRA_FRAGMENTS[@]}"; do echo "extra fragment $(basename "$f")"; cat "$f"; done
-		for p in "$@"; do echo "patch $(basename "$p")"; cat "$p"; done
+		for p in "$@"; do
+			patch_files "$p" | grep -qv '^tools/' || continue
+			echo "patch $(basename "$p")"; cat "$p"
+		done
 	} | sha256sum | cut -c1-16
 }
 

@@ -23,6 +23,27 @@ kt_cleanup() {
 	KT_PIDS=""
 }
 
+# Seconds left before /init kills this test (ksmplus.test_timeout, less
+# 20 s to report): the safety net of a wait whose bound is something else.
+KT_T0=$(date +%s)
+kt_time_left() {
+	limit=$(sed -n 's/.*ksmplus.test_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+	echo $(( ${limit:-300} - 20 - ($(date +%s) - KT_T0) ))
+}
+
+# kt_wait_scans N CMD... — polls CMD until true; 1 once ksmd has completed
+# N more full scans (counted, not timed: a debug kernel is ten times
+# slower) or the test's time has run out.
+kt_wait_scans() {
+	n=$1; shift
+	end=$(( $(cat $KSM/full_scans) + n + 1 ))	# +1: the scan in flight
+	while ! "$@"; do
+		[ "$(cat $KSM/full_scans)" -ge "$end" ] && return 1
+		[ "$(kt_time_left)" -le 0 ] && return 1
+		sleep 0.2
+	done
+}
+
 # kt_wait SECONDS CMD... — polls CMD every 0.2 s; 1 on timeout. CMD is run
 # anew each time, but its arguments are expanded once: poll a function.
 kt_wait() {

@@ -32,13 +32,13 @@ st=$W/sandboxed.st
 ksandbox ktwin 8 $st >/dev/null 2>&1 &
 s=$!
 kt_track $s
-kt_wait 60 grep -qs ready $st || kt_fail "sandboxed ktwin did not start"
+kt_wait "$(kt_time_left)" grep -qs ready $st || kt_fail "sandboxed ktwin did not start"
 grep -q "Seccomp:[[:space:]]*2" /proc/$s/status || kt_fail "ktwin $s is not under a seccomp filter"
 
 $D --config $W/ksmplusd.conf --socket $SOCK >$W/ksmplusd.log 2>&1 &
 dpid=$!
 kt_track $dpid
-kt_wait 60 grep -q ready $W/ksmplusd.log || { daemon_log; kt_fail "ksmplusd not ready after 60 s"; }
+kt_wait "$(kt_time_left)" grep -q ready $W/ksmplusd.log || { daemon_log; kt_fail "ksmplusd not ready"; }
 backend=$(ctl status | sed -n 's/^backend: *//p')
 if [ "$backend" != process_madvise ]; then
 	ctl status | grep "^ *$s " | sed 's/^/# /'
@@ -46,10 +46,10 @@ if [ "$backend" != process_madvise ]; then
 fi
 # shellcheck disable=SC2317 # called through kt_wait
 merging() { [ "$(kt_ksm_stat "$s" ksm_merging_pages)" -ge 1945 ]; }     # 95 % of 2048
-kt_wait 120 merging || { ctl status; daemon_log; kt_fail "sandboxed twin merging $(kt_ksm_stat "$s" ksm_merging_pages) of 2048 pages"; }
+kt_wait "$(kt_time_left)" merging || { ctl status; daemon_log; kt_fail "sandboxed twin merging $(kt_ksm_stat "$s" ksm_merging_pages) of 2048 pages"; }
 kill -0 $s || kt_fail "the sandboxed process died"
 kill -USR1 $s
-kt_wait 60 grep -q verify $st || kt_fail "sandboxed twin did not verify"
+kt_wait "$(kt_time_left)" grep -q verify $st || kt_fail "sandboxed twin did not verify"
 grep -q "verify ok" $st || kt_fail "sandboxed twin: memory changed: $(grep verify $st)"
 ctl status | grep "^ *$s " | grep -q enrolled || { ctl status; kt_fail "status does not show $s enrolled"; }
 kill $dpid
