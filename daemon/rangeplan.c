@@ -215,6 +215,7 @@ struct rp_proc {
 	unsigned long long start_time;
 	size_t first, end;              /* its entries in the census */
 	bool read;                      /* censused whole (not exited meanwhile) */
+	int census_err;                 /* -errno: could not be read; enrolled whole */
 	struct vma_list plan;
 	struct rangeplan_stats st;
 };
@@ -284,27 +285,57 @@ static void pace(void *ud)
 		usleep((useconds_t)(due - wall));
 }
 
-/* One process into c; one that exits half-read is left out. 0 or a fatal
- * -errno. */
+bool rangeplan_falls_back(int err)
+{
+	return err < 0 && err != -ESRCH && err != -ECANCELED && err != -ENOMEM &&
+	       err != -E2BIG && err != -ENOSYS;
+}
+
+int rangeplan_test_fault(const char *path, int pid)
+{
+	FILE *f = path ? fopen(path, "re") : NULL;
+	int p, e, rc = 0;
+
+	if (!f)
+		return 0;
+	while (!rc && fscanf(f, "%d %d", &p, &e) == 2)
+		if (p == pid && e > 0)
+			rc = -e;
+	fclose(f);
+	return rc;
+}
+
+/* One process into c; one that exits half-read is left out, one that
+ * cannot be read (rangeplan_falls_back) too, with p->census_err set. 0 or
+ * a fatal -errno. */
 static int census_proc(struct rp_job *j, struct census *c, struct rp_proc *p)
 {
 	struct procmem pm;
 	struct census_mark mark;
-	int rc = procmem_open(&pm, p->pid);
+	int rc = rangeplan_test_fault(getenv("KSMPLUS_CENSUS_FAIL"), (int)p->pid);
 
 	p->first = p->end = c->n;
-	if (rc == -ESRCH || rc == -EACCES || rc == -EPERM)
-		return 0;               /* gone, or not ours to read: no plan */
-	if (rc < 0)
-		return rc;
+	if (rc == 0)
+		rc = procmem_open(&pm, p->pid);
+	else
+		memset(&pm, 0, sizeof(pm));
+	if (rc == -ESRCH)
+		return 0;               /* gone: the exit event removes it */
+	if (rc < 0) {
+		if (!rangeplan_falls_back(rc))
+			return rc;
+		p->census_err = rc;
+		return 0;
+	}
 	pm.cancel = j->cancel;
 	pm.pace = pace;
 	pm.pace_ud = j;
 	census_mark(c, &mark);
 	rc = procmem_census(&pm, c, &j->pst);
 	procmem_close(&pm);
-	if (rc == -ESRCH) {
+	if (rc == -ESRCH || rangeplan_falls_back(rc)) {
 		census_rollback(c, &mark);
+		p->census_err = rc == -ESRCH ? 0 : rc;
 		return 0;
 	}
 	if (rc < 0)
@@ -717,6 +748,25 @@ out:
 	return ok;
 }
 
+/* t's census could not read it (err): enrolled whole instead, as
+ * policy = whole would, and no longer censused (its memory is all
+ * advised). Said once, and shown in status as its reason. */
+static void fall_back_whole(struct daemon *d, struct tracked *t, int err)
+{
+	char why[sizeof(t->reason)];
+
+	snprintf(why, sizeof(why), "census cannot read it (%s): whole process", strerror(-err));
+	lifecycle_enroll_whole(d, t);
+	if (t->state != TRACKED_ENROLLED)
+		return;                 /* said by lifecycle, with its own reason */
+	snprintf(t->reason, sizeof(t->reason), "%s", why);
+	log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
+					enroll_backend_name(d->enr.backend), why },
+		  "census fallback", LOG_WARNING,
+		  "census of %s[%d] (app %s) failed: %s; enrolled the whole process instead",
+		  t->comm, (int)t->ref.pid, t->app, strerror(-err));
+}
+
 /* The job's plans summed; *procs: the processes it read whole. */
 static void job_totals(const struct rp_job *j, struct rangeplan_stats *sum, size_t *procs)
 {
@@ -777,9 +827,15 @@ static void apply_job(struct daemon *d, struct rp_job *j, struct rp_app *a)
 		const struct rp_proc *p = &j->procs[i];
 		struct tracked *t = tracker_find(&d->tr, p->pid);
 
-		if (!p->read || !t || t->ref.start_time != p->start_time ||
+		if ((!p->read && !p->census_err) || !t || t->ref.start_time != p->start_time ||
 		    !is_census_member(t, j->app))
 			continue;       /* gone, reused, removed or dropped meanwhile */
+		if (p->census_err) {
+			fall_back_whole(d, t, p->census_err);
+			if (a && a->members)
+				a->members--;   /* no longer a census member: no news */
+			continue;
+		}
 		if (clock_usec(CLOCK_MONOTONIC) - start > RP_APPLY_BATCH_USEC) {
 			again = true;   /* the rest at the next census, soon */
 			t->census_anon_kib = 0;
