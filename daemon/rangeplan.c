@@ -4,6 +4,7 @@
 #include "rangeplan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -225,6 +226,7 @@ struct rp_job {
 	struct rp_proc *procs;
 	size_t n;
 	const atomic_bool *cancel;
+	struct vma_list vmas;           /* procmem's VMA list, one for every process */
 	int rc;
 	char err[200];
 	uint64_t started_usec, cpu0_usec, cpu_usec, wall_usec;
@@ -316,7 +318,7 @@ static int census_proc(struct rp_job *j, struct census *c, struct rp_proc *p)
 
 	p->first = p->end = c->n;
 	if (rc == 0)
-		rc = procmem_open(&pm, p->pid);
+		rc = procmem_open_keep(&pm, p->pid, &j->vmas);
 	else
 		memset(&pm, 0, sizeof(pm));
 	if (rc == -ESRCH)
@@ -330,6 +332,7 @@ static int census_proc(struct rp_job *j, struct census *c, struct rp_proc *p)
 	pm.cancel = j->cancel;
 	pm.pace = pace;
 	pm.pace_ud = j;
+	pm.skip_shared = true;          /* shared since fork: nothing to merge */
 	census_mark(c, &mark);
 	rc = procmem_census(&pm, c, &j->pst);
 	procmem_close(&pm);
@@ -384,6 +387,7 @@ static void job_census(struct rp_job *j)
 			j->rc = plan_proc(&c, m, &j->procs[i]);
 	free(m);
 	census_free(&c);        /* the hashes go now */
+	vmas_free(&j->vmas);
 	if (j->rc == -E2BIG)
 		snprintf(j->err, sizeof(j->err), "more than %lu resident pages: too big to census",
 			 RP_MAX_SAMPLED);
@@ -445,21 +449,28 @@ static void kick(struct rangeplan *rp, uint64_t usec)
 	sd_event_source_set_enabled(rp->kick, SD_EVENT_ONESHOT);
 }
 
-/* RssAnon of pid, KiB; 0 when unreadable. */
+/* RssAnon of pid, KiB; 0 when unreadable. Read into the stack, not
+ * through stdio: it is read for every member at every look at an app
+ * (app_due), and a FILE's buffer a read (201 members, a few looks a
+ * second) is what an ASan daemon's quarantine kept: RSS grew by tens of
+ * MiB in reliability/41-bounds-census. */
 static uint64_t anon_kib(pid_t pid)
 {
-	char path[64], line[128];
-	unsigned long long kib = 0;
-	FILE *f;
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %llu", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nRssAnon:");
+	return p ? strtoull(p + strlen("\nRssAnon:"), NULL, 10) : 0;
 }
 
 static bool is_census_member(const struct tracked *t, const char *app)
@@ -615,6 +626,7 @@ static int on_kick(sd_event_source *s, uint64_t usec, void *ud)
 void rangeplan_enroll(struct daemon *d, struct tracked *t)
 {
 	struct rp_app *a = d->rp ? app_of(d->rp, t->app) : NULL;
+
 
 	d->count.enrolled++;
 	t->state = TRACKED_ENROLLED;
@@ -793,11 +805,12 @@ static void log_job(const struct rp_job *j, const struct rp_app *a)
 
 	job_totals(j, &s, &procs);
 	log_info("census of app %s: %zu processes, %llu resident pages, %llu duplicate; plan: "
-		 "%llu ranges, %llu pages, forecast net %lld KiB; %.3f s CPU (%.3f s in %u censuses)",
+		 "%llu ranges, %llu pages, forecast net %lld KiB; %.3f s CPU (%.3f s in %u censuses); "
+		 "%llu pages shared since fork left out",
 		 j->app, procs, (unsigned long long)s.pages, (unsigned long long)s.dup_pages,
 		 (unsigned long long)s.ranges, (unsigned long long)s.planned_pages,
 		 (long long)(s.net_bytes / 1024), j->cpu_usec / 1e6, a ? a->cpu_usec / 1e6 : 0.0,
-		 a ? a->censuses : 0);
+		 a ? a->censuses : 0, (unsigned long long)j->pst.shared);
 }
 
 /* The census's figures for status, here and in the state file (a
