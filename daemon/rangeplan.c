@@ -623,10 +623,44 @@ static int on_kick(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
+static bool apply_plan(struct daemon *d, struct tracked *t, const struct vma_list *plan);
+
+/* A retry of t, whose plan a passing state kept from being advised: the
+ * plan is advised now, as it was made. Censusing the app again instead, at
+ * every retry, re-censused it every second or so for as long as t stayed
+ * stopped or frozen, and showed t enrolled while each census ran. Still
+ * not possible: skipped again, with its next retry (plan_not_applied). */
+static void retry_pending(struct daemon *d, struct tracked *t)
+{
+	struct vma_list plan = t->pending;
+
+	t->pending = (struct vma_list){ 0 };
+	t->state = TRACKED_ENROLLED;
+	t->mode = ENROLL_RANGES;
+	t->retry_usec = 0;
+	if (apply_plan(d, t, &plan) && t->state == TRACKED_ENROLLED) {
+		d->count.enrolled++;
+		t->reason[0] = '\0';
+		t->census_anon_kib = anon_kib(t->ref.pid);
+		if (!t->census_anon_kib)
+			t->census_anon_kib = 1;
+		log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
+						enroll_backend_name(d->enr.backend), NULL },
+			  "enrolled", LOG_INFO, "enrolled %s[%d] (app %s, %s, census: its plan advised "
+			  "on a retry)", t->comm, (int)t->ref.pid, t->app,
+			  enroll_backend_name(d->enr.backend));
+	}
+	vmas_free(&plan);
+}
+
 void rangeplan_enroll(struct daemon *d, struct tracked *t)
 {
 	struct rp_app *a = d->rp ? app_of(d->rp, t->app) : NULL;
 
+	if (t->census && t->pending.n && t->state == TRACKED_SKIPPED) {
+		retry_pending(d, t);
+		return;
+	}
 
 	d->count.enrolled++;
 	t->state = TRACKED_ENROLLED;
@@ -683,8 +717,13 @@ static int ranges_union(const struct vma_list *a, const struct vma_list *b, stru
  * rest (sandboxed, traced...) is final. Retrying the app's census every
  * RP_RETRY_USEC instead would census a big app every 2 s for as long as
  * one of its processes stays stopped, and status would show it enrolled. */
-static void plan_not_applied(struct daemon *d, struct tracked *t, const struct enroll_result *res)
+static int ranges_union(const struct vma_list *a, const struct vma_list *b, struct vma_list *out);
+
+static void plan_not_applied(struct daemon *d, struct tracked *t, const struct enroll_result *res,
+			     const struct vma_list *plan)
 {
+	static const struct vma_list none;
+
 	bool passing = res->err == -EAGAIN || res->err == -ETIMEDOUT ||
 		       (res->err == -ESRCH && pidref_alive(&t->ref));
 
@@ -702,13 +741,18 @@ static void plan_not_applied(struct daemon *d, struct tracked *t, const struct e
 						enroll_backend_name(d->enr.backend), t->reason },
 			  "not enrolling", LOG_WARNING, "not enrolling %s[%d] (app %s): %s", t->comm,
 			  (int)t->ref.pid, t->app, t->reason);
-	if (passing)
+	if (passing) {
+		/* the retry advises this plan (retry_pending); without it
+		 * (ENOMEM), it enrolls t again and the app's census comes */
+		if (ranges_union(plan, &none, &t->pending) < 0)
+			vmas_free(&t->pending);
 		lifecycle_schedule_retry(d, t, res->lasting);
+	}
 }
 
 /* Makes t's advised ranges its plan: the ranges that stopped paying are
  * unmerged, the new ones advised. false when a step must be tried again. */
-static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc *p)
+static bool apply_plan(struct daemon *d, struct tracked *t, const struct vma_list *plan)
 {
 	struct vma_list add = { 0 }, drop = { 0 }, next = { 0 };
 	struct enroll_result res = { 0 };
@@ -716,8 +760,8 @@ static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc
 	bool ok = true;
 
 	e.has_prctl_merge = false;      /* by range, never merge-any */
-	if (vmas_subtract(&p->plan, &t->advised, &add) < 0 ||
-	    vmas_subtract(&t->advised, &p->plan, &drop) < 0) {
+	if (vmas_subtract(plan, &t->advised, &add) < 0 ||
+	    vmas_subtract(&t->advised, plan, &drop) < 0) {
 		ok = false;
 		goto out;
 	}
@@ -746,7 +790,7 @@ static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc
 			 (int)t->ref.pid, t->app, vmas_bytes(&add) / 1024, add.n);
 		governor_on_enrolled(d, t);
 	} else if (add.n) {
-		plan_not_applied(d, t, &res);
+		plan_not_applied(d, t, &res, plan);
 		/* skipped: its own retry, not the app's census; gone: none */
 		ok = t->state != TRACKED_ENROLLED || res.err == -ESRCH;
 	} else if (ok) {
@@ -854,7 +898,7 @@ static void apply_job(struct daemon *d, struct rp_job *j, struct rp_app *a)
 			t->census_anon_kib = 0;
 			continue;
 		}
-		if (!apply_plan(d, t, p))
+		if (!apply_plan(d, t, &p->plan))
 			again = true;
 	}
 	if (again && a)
