@@ -4,5 +4,6 @@
 # advised by a retry once thawed. Before: each retry enrolled it again and
 # censused the app again (under load, about every second), status showing
 # it "enrolled" while each census ran.
+# shellcheck disable=SC2034 # read by 20-frozen.sh, sourced below
 FROZEN_POLICY=census
 . "$(dirname "$0")/20-frozen.sh"
