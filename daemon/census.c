@@ -58,6 +58,12 @@ int census_classify(const void *page, size_t page_size)
 
 int census_begin_vma(struct census *c, pid_t pid, uintptr_t start, uintptr_t end)
 {
+	/* The last VMA had no page hashed: nothing refers to its entry, which
+	 * this one takes over. Otherwise a census of processes with many
+	 * VMAs and few hashed pages (forked children whose pages are all
+	 * shared since fork: 200 x 60,000 VMAs) would keep an entry a VMA. */
+	if (c->n_maps && (!c->n_ranges || c->ranges[c->n_ranges - 1].map != c->n_maps - 1))
+		c->n_maps--;
 	struct census_area *m = array_grow(c->maps, c->n_maps, &c->cap_maps, sizeof(*m), 16);
 
 	if (!m)

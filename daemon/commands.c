@@ -108,6 +108,8 @@ static void append_proc(const struct tracked *t, const struct app_figures *pf,
 		proto_set(&r, "enrolled_kib", "%lld", f.enrolled_kib);
 		proto_set(&r, "merging_kib", "%lld", f.merging_kib);
 		proto_set(&r, "profit_kib", "%lld", f.profit_kib);
+		if (t->reason[0])       /* enrolled, but not as its policy says */
+			proto_set(&r, "reason", "%s", t->reason);
 	} else {
 		proto_set(&r, "reason", "%s", t->reason);
 	}

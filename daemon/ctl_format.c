@@ -309,13 +309,18 @@ void ctl_print_status(FILE *f, const struct control_reply *r)
 		char pid[32], comm[64], state[32];
 		bool enrolled = strcmp(get(x, "state"), "enrolled") == 0;
 		clean(state, sizeof(state), get(x, "state"));
+		/* enrolled with a reason: not as its policy says (the census
+		 * could not read it: whole process) */
+		bool why = !enrolled || *get(x, "reason");
 		if (enrolled && strcmp(get(x, "inherited"), "1") == 0)
 			snprintf(state, sizeof(state), "inherited");
+		else if (enrolled && why)
+			snprintf(state, sizeof(state), "whole");
 		ctl_format_mib(b, sizeof(b), get(x, "merging_kib"), 1024);
 		fprintf(f, "%7s  %-*s  %-15s  %-6s  %-9s  %11s%s%s\n", clean(pid, sizeof(pid), get(x, "pid")),
 			wapp, clean(a, sizeof(a), get(x, "app")), clean(comm, sizeof(comm), get(x, "comm")),
 			clean(d, sizeof(d), get(x, "member")), state, enrolled ? b : "-",
-			enrolled ? "" : "  ", enrolled ? "" : clean(c, sizeof(c), get(x, "reason")));
+			why ? "  " : "", why ? clean(c, sizeof(c), get(x, "reason")) : "");
 	}
 }
 

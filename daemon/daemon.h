@@ -72,6 +72,9 @@ void members_rescan_cgroups(struct daemon *d);
 
 /* lifecycle.c */
 void lifecycle_enroll(struct daemon *d, struct tracked *t);
+/* Whole-process enrollment, whatever t's app's policy: what policy = whole
+ * does, and a census app's fallback for a process its census cannot read. */
+void lifecycle_enroll_whole(struct daemon *d, struct tracked *t);
 void lifecycle_arm_reaper(struct daemon *d);
 /* t was skipped for now (res.err: -EAGAIN, -ETIMEDOUT...): enrolled again
  * with back-off; lasting (a frozen cgroup) is never given up on. */

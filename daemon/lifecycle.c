@@ -47,10 +47,6 @@ static void schedule_retry(struct daemon *d, struct tracked *t, bool lasting);
 
 void lifecycle_enroll(struct daemon *d, struct tracked *t)
 {
-	struct vma_list ranges = { 0 };
-	struct enroll_result res = { 0 };
-	int rc;
-
 	t->cross_user = other_domain(d, t, t->reason, sizeof(t->reason));
 	if (t->cross_user) {
 		/* Tried again at each rescan: the other uid's processes may be
@@ -66,6 +62,15 @@ void lifecycle_enroll(struct daemon *d, struct tracked *t)
 		rangeplan_enroll(d, t);         /* its ranges once censused */
 		return;
 	}
+	lifecycle_enroll_whole(d, t);
+}
+
+void lifecycle_enroll_whole(struct daemon *d, struct tracked *t)
+{
+	struct vma_list ranges = { 0 };
+	struct enroll_result res = { 0 };
+	int rc;
+
 	t->census = false;
 	rc = vmas_read(t->ref.pid, &ranges);
 	lifecycle_arm_reaper(d);          /* covers the previous attempt's leftovers too */

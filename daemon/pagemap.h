@@ -11,8 +11,9 @@
 
 #define PM_PRESENT      (1ULL << 63)
 #define PM_FILE         (1ULL << 61)    /* file page or shared anonymous: not KSM's */
-#define PM_EXCLUSIVE    (1ULL << 56)
+#define PM_EXCLUSIVE    (1ULL << 56)    /* PM_MMAP_EXCLUSIVE: mapped by this mm alone */
 #define PM_PFN_MASK     ((1ULL << 55) - 1)
+#define KPF_KSM         (1ULL << 21)    /* /proc/kpageflags: a KSM page */
 
 #ifndef PAGEMAP_SCAN
 #define PAGE_IS_FILE    (1 << 2)

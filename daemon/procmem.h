@@ -31,7 +31,14 @@ struct procmem {
 	const atomic_bool *cancel;      /* checked every pagemap chunk; NULL: never */
 	bool no_scan;                   /* PAGEMAP_SCAN refused: pagemap reads */
 	bool no_vm_readv;               /* process_vm_readv ENOSYS: /proc/PID/mem */
+	/* Leave out pages shared since fork (procmem_census): set by the
+	 * caller after procmem_open; the census's plans want it, analyze's
+	 * forecast (measured against savings that count them) does not. */
+	bool skip_shared;
+	int kpageflags_fd;              /* /proc/kpageflags, opened on first need; -1 */
+	bool no_kpageflags;             /* it could not be opened: every page counts */
 	int mem_fd;                     /* /proc/PID/mem, opened on first need; -1 */
+	struct vma_list *keep;          /* procmem_open_keep's: vmas goes back there */
 	void (*pace)(void *ud);         /* called after each batch read; NULL: none */
 	void *pace_ud;
 };
@@ -43,11 +50,17 @@ struct procmem_stats {
 	uint64_t resident;              /* present, exclusively anonymous */
 	uint64_t read_bytes;            /* page contents read */
 	uint64_t vanished;              /* present in pagemap, unmapped before the read */
+	uint64_t shared;                /* skip_shared: present, left out as shared since fork */
 };
 
 /* Reads pid's maps and opens its pagemap. 0, or -ESRCH (no such process,
  * or it exited), -EACCES/-EPERM, -ENOMEM. */
 int procmem_open(struct procmem *pm, pid_t pid);
+/* The same with its VMA list in keep's storage, handed back to keep (empty,
+ * its capacity kept) by procmem_close: a census of many processes of many
+ * VMAs each (200 forked children of a 60,000-VMA process: 1-2 MB each)
+ * allocates the list once, not once a process. */
+int procmem_open_keep(struct procmem *pm, pid_t pid, struct vma_list *keep);
 /* Feeds every sampled resident anonymous page to c (census_begin_vma, then
  * census_count_resident and census_add_page) and adds to st. 0, or -ESRCH
  * when the process exited meanwhile (c then holds part of it: see

@@ -4,6 +4,7 @@
 #include "rangeplan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -215,6 +216,7 @@ struct rp_proc {
 	unsigned long long start_time;
 	size_t first, end;              /* its entries in the census */
 	bool read;                      /* censused whole (not exited meanwhile) */
+	int census_err;                 /* -errno: could not be read; enrolled whole */
 	struct vma_list plan;
 	struct rangeplan_stats st;
 };
@@ -224,6 +226,7 @@ struct rp_job {
 	struct rp_proc *procs;
 	size_t n;
 	const atomic_bool *cancel;
+	struct vma_list vmas;           /* procmem's VMA list, one for every process */
 	int rc;
 	char err[200];
 	uint64_t started_usec, cpu0_usec, cpu_usec, wall_usec;
@@ -284,27 +287,58 @@ static void pace(void *ud)
 		usleep((useconds_t)(due - wall));
 }
 
-/* One process into c; one that exits half-read is left out. 0 or a fatal
- * -errno. */
+bool rangeplan_falls_back(int err)
+{
+	return err < 0 && err != -ESRCH && err != -ECANCELED && err != -ENOMEM &&
+	       err != -E2BIG && err != -ENOSYS;
+}
+
+int rangeplan_test_fault(const char *path, int pid)
+{
+	FILE *f = path ? fopen(path, "re") : NULL;
+	int p, e, rc = 0;
+
+	if (!f)
+		return 0;
+	while (!rc && fscanf(f, "%d %d", &p, &e) == 2)
+		if (p == pid && e > 0)
+			rc = -e;
+	fclose(f);
+	return rc;
+}
+
+/* One process into c; one that exits half-read is left out, one that
+ * cannot be read (rangeplan_falls_back) too, with p->census_err set. 0 or
+ * a fatal -errno. */
 static int census_proc(struct rp_job *j, struct census *c, struct rp_proc *p)
 {
 	struct procmem pm;
 	struct census_mark mark;
-	int rc = procmem_open(&pm, p->pid);
+	int rc = rangeplan_test_fault(getenv("KSMPLUS_CENSUS_FAIL"), (int)p->pid);
 
 	p->first = p->end = c->n;
-	if (rc == -ESRCH || rc == -EACCES || rc == -EPERM)
-		return 0;               /* gone, or not ours to read: no plan */
-	if (rc < 0)
-		return rc;
+	if (rc == 0)
+		rc = procmem_open_keep(&pm, p->pid, &j->vmas);
+	else
+		memset(&pm, 0, sizeof(pm));
+	if (rc == -ESRCH)
+		return 0;               /* gone: the exit event removes it */
+	if (rc < 0) {
+		if (!rangeplan_falls_back(rc))
+			return rc;
+		p->census_err = rc;
+		return 0;
+	}
 	pm.cancel = j->cancel;
 	pm.pace = pace;
 	pm.pace_ud = j;
+	pm.skip_shared = true;          /* shared since fork: nothing to merge */
 	census_mark(c, &mark);
 	rc = procmem_census(&pm, c, &j->pst);
 	procmem_close(&pm);
-	if (rc == -ESRCH) {
+	if (rc == -ESRCH || rangeplan_falls_back(rc)) {
 		census_rollback(c, &mark);
+		p->census_err = rc == -ESRCH ? 0 : rc;
 		return 0;
 	}
 	if (rc < 0)
@@ -353,6 +387,7 @@ static void job_census(struct rp_job *j)
 			j->rc = plan_proc(&c, m, &j->procs[i]);
 	free(m);
 	census_free(&c);        /* the hashes go now */
+	vmas_free(&j->vmas);
 	if (j->rc == -E2BIG)
 		snprintf(j->err, sizeof(j->err), "more than %lu resident pages: too big to census",
 			 RP_MAX_SAMPLED);
@@ -414,21 +449,28 @@ static void kick(struct rangeplan *rp, uint64_t usec)
 	sd_event_source_set_enabled(rp->kick, SD_EVENT_ONESHOT);
 }
 
-/* RssAnon of pid, KiB; 0 when unreadable. */
+/* RssAnon of pid, KiB; 0 when unreadable. Read into the stack, not
+ * through stdio: it is read for every member at every look at an app
+ * (app_due), and a FILE's buffer a read (201 members, a few looks a
+ * second) is what an ASan daemon's quarantine kept: RSS grew by tens of
+ * MiB in reliability/41-bounds-census. */
 static uint64_t anon_kib(pid_t pid)
 {
-	char path[64], line[128];
-	unsigned long long kib = 0;
-	FILE *f;
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %llu", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nRssAnon:");
+	return p ? strtoull(p + strlen("\nRssAnon:"), NULL, 10) : 0;
 }
 
 static bool is_census_member(const struct tracked *t, const char *app)
@@ -581,9 +623,44 @@ static int on_kick(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
+static bool apply_plan(struct daemon *d, struct tracked *t, const struct vma_list *plan);
+
+/* A retry of t, whose plan a passing state kept from being advised: the
+ * plan is advised now, as it was made. Censusing the app again instead, at
+ * every retry, re-censused it every second or so for as long as t stayed
+ * stopped or frozen, and showed t enrolled while each census ran. Still
+ * not possible: skipped again, with its next retry (plan_not_applied). */
+static void retry_pending(struct daemon *d, struct tracked *t)
+{
+	struct vma_list plan = t->pending;
+
+	t->pending = (struct vma_list){ 0 };
+	t->state = TRACKED_ENROLLED;
+	t->mode = ENROLL_RANGES;
+	t->retry_usec = 0;
+	if (apply_plan(d, t, &plan) && t->state == TRACKED_ENROLLED) {
+		d->count.enrolled++;
+		t->reason[0] = '\0';
+		t->census_anon_kib = anon_kib(t->ref.pid);
+		if (!t->census_anon_kib)
+			t->census_anon_kib = 1;
+		log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
+						enroll_backend_name(d->enr.backend), NULL },
+			  "enrolled", LOG_INFO, "enrolled %s[%d] (app %s, %s, census: its plan advised "
+			  "on a retry)", t->comm, (int)t->ref.pid, t->app,
+			  enroll_backend_name(d->enr.backend));
+	}
+	vmas_free(&plan);
+}
+
 void rangeplan_enroll(struct daemon *d, struct tracked *t)
 {
 	struct rp_app *a = d->rp ? app_of(d->rp, t->app) : NULL;
+
+	if (t->census && t->pending.n && t->state == TRACKED_SKIPPED) {
+		retry_pending(d, t);
+		return;
+	}
 
 	d->count.enrolled++;
 	t->state = TRACKED_ENROLLED;
@@ -640,8 +717,13 @@ static int ranges_union(const struct vma_list *a, const struct vma_list *b, stru
  * rest (sandboxed, traced...) is final. Retrying the app's census every
  * RP_RETRY_USEC instead would census a big app every 2 s for as long as
  * one of its processes stays stopped, and status would show it enrolled. */
-static void plan_not_applied(struct daemon *d, struct tracked *t, const struct enroll_result *res)
+static int ranges_union(const struct vma_list *a, const struct vma_list *b, struct vma_list *out);
+
+static void plan_not_applied(struct daemon *d, struct tracked *t, const struct enroll_result *res,
+			     const struct vma_list *plan)
 {
+	static const struct vma_list none;
+
 	bool passing = res->err == -EAGAIN || res->err == -ETIMEDOUT ||
 		       (res->err == -ESRCH && pidref_alive(&t->ref));
 
@@ -659,13 +741,18 @@ static void plan_not_applied(struct daemon *d, struct tracked *t, const struct e
 						enroll_backend_name(d->enr.backend), t->reason },
 			  "not enrolling", LOG_WARNING, "not enrolling %s[%d] (app %s): %s", t->comm,
 			  (int)t->ref.pid, t->app, t->reason);
-	if (passing)
+	if (passing) {
+		/* the retry advises this plan (retry_pending); without it
+		 * (ENOMEM), it enrolls t again and the app's census comes */
+		if (ranges_union(plan, &none, &t->pending) < 0)
+			vmas_free(&t->pending);
 		lifecycle_schedule_retry(d, t, res->lasting);
+	}
 }
 
 /* Makes t's advised ranges its plan: the ranges that stopped paying are
  * unmerged, the new ones advised. false when a step must be tried again. */
-static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc *p)
+static bool apply_plan(struct daemon *d, struct tracked *t, const struct vma_list *plan)
 {
 	struct vma_list add = { 0 }, drop = { 0 }, next = { 0 };
 	struct enroll_result res = { 0 };
@@ -673,8 +760,8 @@ static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc
 	bool ok = true;
 
 	e.has_prctl_merge = false;      /* by range, never merge-any */
-	if (vmas_subtract(&p->plan, &t->advised, &add) < 0 ||
-	    vmas_subtract(&t->advised, &p->plan, &drop) < 0) {
+	if (vmas_subtract(plan, &t->advised, &add) < 0 ||
+	    vmas_subtract(&t->advised, plan, &drop) < 0) {
 		ok = false;
 		goto out;
 	}
@@ -703,7 +790,7 @@ static bool apply_plan(struct daemon *d, struct tracked *t, const struct rp_proc
 			 (int)t->ref.pid, t->app, vmas_bytes(&add) / 1024, add.n);
 		governor_on_enrolled(d, t);
 	} else if (add.n) {
-		plan_not_applied(d, t, &res);
+		plan_not_applied(d, t, &res, plan);
 		/* skipped: its own retry, not the app's census; gone: none */
 		ok = t->state != TRACKED_ENROLLED || res.err == -ESRCH;
 	} else if (ok) {
@@ -715,6 +802,25 @@ out:
 	vmas_free(&drop);
 	vmas_free(&next);
 	return ok;
+}
+
+/* t's census could not read it (err): enrolled whole instead, as
+ * policy = whole would, and no longer censused (its memory is all
+ * advised). Said once, and shown in status as its reason. */
+static void fall_back_whole(struct daemon *d, struct tracked *t, int err)
+{
+	char why[sizeof(t->reason)];
+
+	snprintf(why, sizeof(why), "census cannot read it (%s): whole process", strerror(-err));
+	lifecycle_enroll_whole(d, t);
+	if (t->state != TRACKED_ENROLLED)
+		return;                 /* said by lifecycle, with its own reason */
+	snprintf(t->reason, sizeof(t->reason), "%s", why);
+	log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
+					enroll_backend_name(d->enr.backend), why },
+		  "census fallback", LOG_WARNING,
+		  "census of %s[%d] (app %s) failed: %s; enrolled the whole process instead",
+		  t->comm, (int)t->ref.pid, t->app, strerror(-err));
 }
 
 /* The job's plans summed; *procs: the processes it read whole. */
@@ -743,11 +849,12 @@ static void log_job(const struct rp_job *j, const struct rp_app *a)
 
 	job_totals(j, &s, &procs);
 	log_info("census of app %s: %zu processes, %llu resident pages, %llu duplicate; plan: "
-		 "%llu ranges, %llu pages, forecast net %lld KiB; %.3f s CPU (%.3f s in %u censuses)",
+		 "%llu ranges, %llu pages, forecast net %lld KiB; %.3f s CPU (%.3f s in %u censuses); "
+		 "%llu pages shared since fork left out",
 		 j->app, procs, (unsigned long long)s.pages, (unsigned long long)s.dup_pages,
 		 (unsigned long long)s.ranges, (unsigned long long)s.planned_pages,
 		 (long long)(s.net_bytes / 1024), j->cpu_usec / 1e6, a ? a->cpu_usec / 1e6 : 0.0,
-		 a ? a->censuses : 0);
+		 a ? a->censuses : 0, (unsigned long long)j->pst.shared);
 }
 
 /* The census's figures for status, here and in the state file (a
@@ -777,15 +884,21 @@ static void apply_job(struct daemon *d, struct rp_job *j, struct rp_app *a)
 		const struct rp_proc *p = &j->procs[i];
 		struct tracked *t = tracker_find(&d->tr, p->pid);
 
-		if (!p->read || !t || t->ref.start_time != p->start_time ||
+		if ((!p->read && !p->census_err) || !t || t->ref.start_time != p->start_time ||
 		    !is_census_member(t, j->app))
 			continue;       /* gone, reused, removed or dropped meanwhile */
+		if (p->census_err) {
+			fall_back_whole(d, t, p->census_err);
+			if (a && a->members)
+				a->members--;   /* no longer a census member: no news */
+			continue;
+		}
 		if (clock_usec(CLOCK_MONOTONIC) - start > RP_APPLY_BATCH_USEC) {
 			again = true;   /* the rest at the next census, soon */
 			t->census_anon_kib = 0;
 			continue;
 		}
-		if (!apply_plan(d, t, p))
+		if (!apply_plan(d, t, &p->plan))
 			again = true;
 	}
 	if (again && a)

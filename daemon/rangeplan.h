@@ -54,6 +54,18 @@ struct rangeplan_stats {
 int rangeplan_plan(const struct rangeplan_page *p, size_t n, size_t page_size,
 		   size_t max_ranges, struct vma_list *out, struct rangeplan_stats *st);
 
+/* A census that cannot read a process (err: -errno) enrolls it whole
+ * instead, as policy = whole would: the user asked for its memory merged.
+ * Not for -ESRCH (gone), -ECANCELED, -ENOMEM and -E2BIG (the daemon's own
+ * limits, not the process's), nor -ENOSYS (procmem.c reads /proc/PID/mem
+ * instead). */
+bool rangeplan_falls_back(int err);
+/* The test hook KSMPLUS_CENSUS_FAIL=PATH: while PATH exists, each of its
+ * lines "PID ERRNO" (decimal) makes the census of PID fail with -ERRNO
+ * before it reads anything, as an unreadable pagemap would (no test can
+ * make root's read of it fail otherwise). 0 when pid is not listed. */
+int rangeplan_test_fault(const char *path, int pid);
+
 struct config;
 struct daemon;
 struct tracked;

@@ -51,7 +51,6 @@
 
 #include "pagemap.h"
 
-#define KPF_KSM         (1ULL << 21)    /* /proc/kpageflags */
 
 #define RMAP_ITEM_BYTES 64      /* sizeof(struct ksm_rmap_item), 64-bit */
 #define BATCH_PAGES     4096    /* pagemap entries per pread; frames per lookup */

@@ -48,6 +48,7 @@ static void tracked_release(struct tracker *t, struct tracked *e)
 		t->on_release(e, t->release_ud);
 	pidref_close(&e->ref);
 	vmas_free(&e->advised);
+	vmas_free(&e->pending);
 }
 
 void tracker_remove(struct tracker *t, pid_t pid)

@@ -43,6 +43,9 @@ struct tracked {
 	 * census_anon_kib its RssAnon when last censused (0: never). */
 	bool census;
 	uint64_t census_anon_kib;
+	/* census: the plan a "later" kept from being advised (stopped,
+	 * frozen): its retry advises it, without censusing the app again. */
+	struct vma_list pending;
 	bool cross_user;                /* skipped for another uid's enrolled processes */
 	/* A "later" skip (stopped, in D state, interrupted...) is retried with
 	 * exponential back-off: when (CLOCK_MONOTONIC usec, 0 = not due) and

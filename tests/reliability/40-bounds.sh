@@ -36,13 +36,15 @@ list_probe() {
 
 cp "$BUILD/tests/forker" "$TMP/ksmpvmas"
 cp "$BUILD/tests/forker" "$TMP/ksmpcap"
-# policy = whole: this bounds tracking. Under census (the default) the
-# census of the app reads all 201 processes (each child's copy of its
-# parent's 236 MiB, shared since fork, read again): ~50 bytes per page read
-# while it runs, up to RP_MAX_SAMPLED pages (rangeplan.c); measured here at
-# +102 MiB RSS. Not yet bounded by this test's 16 MiB (README, "Enrolling
-# only what pays").
-write_conf "[ksmplusd]" "policy = whole" "drop_unprofitable = no" "[apps]" "app = ksmpcap"
+# policy = whole: this bounds tracking. BOUNDS_POLICY=census measures the
+# census default (not in the suite: it does not hold this bound yet). Its
+# census now leaves out the children's pages shared since fork, but the
+# census of the parent alone (60,525 pages in 60,000 VMAs: an entry per
+# page, per VMA and per 2 MiB range, its plan's arrays) peaks at ~10 MiB,
+# which an ASan daemon keeps: +44 to +46 MiB (+23 MiB with ASan's
+# quarantine at 16 MiB), against +102 MiB before (README, "Fork-heavy").
+POLICY=${BOUNDS_POLICY:-whole}
+write_conf "[ksmplusd]" "policy = $POLICY" "drop_unprofitable = no" "[apps]" "app = ksmpcap"
 start_daemon
 need_governor pressure       # status while nothing is enrolled: no walk to wait for
 list_probe
@@ -71,7 +73,7 @@ wait_until 60 sh -c "[ \$(ls /proc/$DAEMON_PID/fd | wc -l) -le $((fds0 + 2)) ]" 
 	fail "daemon holds $(daemon_fds) fds after the forker exited"
 
 # The cap.
-write_conf "[ksmplusd]" "policy = whole" "drop_unprofitable = no" "max_processes = 100" "[apps]" "app = ksmpvmas ksmpcap"
+write_conf "[ksmplusd]" "policy = $POLICY" "drop_unprofitable = no" "max_processes = 100" "[apps]" "app = ksmpvmas ksmpcap"
 kill -HUP "$DAEMON_PID"
 wait_until 20 grep -q "configuration reloaded" "$DLOG" || fail "reload not done"
 st=$TMP/cap.st

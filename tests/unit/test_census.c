@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -299,6 +300,73 @@ static void test_procmem_self_via_mem(void **state)
 	procmem_self(true);
 }
 
+/* Pages of m in c's entries (census_keep_addresses). */
+static size_t entries_in(const struct census *c, const unsigned char *m, size_t len)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		k += c->addr[i] >= (uintptr_t)m && c->addr[i] < (uintptr_t)m + len;
+	return k;
+}
+
+/* skip_shared on a forked child: 64 equal pages written before the fork;
+ * the parent writes 16 of them again after it (each side then holds its
+ * own copy of those, exclusively). With page frame numbers (root) the
+ * child's census takes those 16 and leaves out the 48 still shared since
+ * fork, and they stay shared; without them it cannot tell, and takes all
+ * 64, as without skip_shared. Without skip_shared last: process_vm_readv
+ * pins what it reads, and pinning a page shared since fork gives the
+ * child its own copy (the kernel's GUP unsharing): after that read all 64
+ * are the child's alone. */
+static void test_procmem_skip_shared(void **state)
+{
+	size_t len = 64 * PS;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int go[2];
+	pid_t child;
+	struct procmem pm;
+	struct procmem_stats st = { 0 };
+	struct census c;
+	bool pfns = geteuid() == 0 && access("/proc/kpageflags", R_OK) == 0;
+	char x;
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	for (int i = 0; i < 64; i++)
+		page_of(m + (size_t)i * PS, 77);
+	assert_int_equal(pipe(go), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(go[1]);
+		_exit(read(go[0], &x, 1) < 0);  /* until the parent closes it */
+	}
+	close(go[0]);
+	for (int i = 0; i < 16; i++)
+		page_of(m + (size_t)i * PS, 77);        /* copy on write */
+	for (int pass = 0; pass < 2; pass++) {
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(procmem_open(&pm, child), 0);
+		pm.skip_shared = pass == 0;
+		census_init(&c, 1, PS);
+		census_keep_addresses(&c);
+		assert_int_equal(procmem_census(&pm, &c, &st), 0);
+		procmem_close(&pm);
+		if (pass == 1 || !pfns) {
+			assert_int_equal(entries_in(&c, m, len), 64);
+			assert_int_equal(st.shared, 0);
+		} else {
+			assert_int_equal(entries_in(&c, m, len), 16);
+			assert_true(st.shared >= 48);
+		}
+		census_free(&c);
+	}
+	close(go[1]);
+	waitpid(child, NULL, 0);
+	munmap(m, len);
+}
+
 /* Duplicates against other apps: app A's groups meet other apps' pages,
  * each process tagged with its app (B: tag 0, two processes; C: tag 1).
  *   10: A 1, B 2 (both processes)  -> (1+2-1)*1/3 - 0 = 2/3 owed to B
@@ -375,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_add_before_vma_refused),
 		cmocka_unit_test(test_procmem_self),
 		cmocka_unit_test(test_procmem_self_via_mem),
+		cmocka_unit_test(test_procmem_skip_shared),
 		cmocka_unit_test(test_against_other_apps),
 		cmocka_unit_test(test_procmem_no_such_process),
 	};

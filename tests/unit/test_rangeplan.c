@@ -255,6 +255,50 @@ static void test_config(void **state)
 	config_free(&c);
 }
 
+/* A census that cannot read a process falls back to whole enrollment for
+ * the process's own failures; the daemon's (memory, its size cap), a
+ * cancel and an exit are not the process's. */
+static void test_falls_back(void **state)
+{
+	(void)state;
+	assert_true(rangeplan_falls_back(-EACCES));
+	assert_true(rangeplan_falls_back(-EPERM));
+	assert_true(rangeplan_falls_back(-EIO));
+	assert_true(rangeplan_falls_back(-EFAULT));
+	assert_false(rangeplan_falls_back(0));
+	assert_false(rangeplan_falls_back(-ESRCH));
+	assert_false(rangeplan_falls_back(-ENOSYS));
+	assert_false(rangeplan_falls_back(-ENOMEM));
+	assert_false(rangeplan_falls_back(-E2BIG));
+	assert_false(rangeplan_falls_back(-ECANCELED));
+}
+
+/* KSMPLUS_CENSUS_FAIL's file: "PID ERRNO" lines; a missing file, an
+ * unlisted PID, a non-positive errno or garbage make no failure. */
+static void test_fault_hook(void **state)
+{
+	char path[] = "/tmp/test_rangeplan.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "100 13\n200 5\n300 0\n");
+	fclose(f);
+	assert_int_equal(rangeplan_test_fault(path, 100), -EACCES);
+	assert_int_equal(rangeplan_test_fault(path, 200), -EIO);
+	assert_int_equal(rangeplan_test_fault(path, 300), 0);
+	assert_int_equal(rangeplan_test_fault(path, 10), 0);
+	assert_int_equal(rangeplan_test_fault(NULL, 100), 0);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "garbage\n100 13\n");
+	fclose(f);
+	assert_int_equal(rangeplan_test_fault(path, 100), 0);     /* stops at garbage */
+	unlink(path);
+	assert_int_equal(rangeplan_test_fault(path, 100), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +309,8 @@ int main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_group_sizes),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_falls_back),
+		cmocka_unit_test(test_fault_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
