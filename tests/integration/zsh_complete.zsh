@@ -6,8 +6,8 @@
 # on a pseudo-terminal (zsh/zpty): compinit, then LINE and a TAB typed. A
 # compadd wrapper appends every match the completion functions add (after
 # zsh's own prefix matching: `compadd -A`) to a file. The shell is told to
-# write markers when set up and after the TAB; this waits for each marker
-# (typed-ahead keys sent before compinit finishes would be discarded).
+# write markers when its line editor is reading and after the TAB; this
+# waits for each marker (keys sent before would be lost, see setup.zsh).
 # Exit 3: no zsh/zpty; 4: the shell never got there (the log on stderr).
 zmodload zsh/zpty || exit 3
 emulate -L zsh
@@ -31,7 +31,16 @@ compadd() {
 	(( $#__hits )) && print -rl -- $__hits >> $ZC_TMP/hits
 	builtin compadd "$@"
 }
-print ready > $ZC_TMP/ready
+# The marker is written when the line editor starts (zle-line-init), not
+# when this file is done: until then the terminal is still in canonical
+# mode, where keys sent early are held by the kernel's line discipline and
+# the ^U sent after the TAB erases them there (a loaded machine: nothing
+# offered). Once, for the first line.
+zc-ready() {
+	print ready > $ZC_TMP/ready
+	zle -D zle-line-init
+}
+zle -N zle-line-init zc-ready
 SETUP
 export ZC_DIR=$dir ZC_TMP=$tmp
 : > $tmp/hits
