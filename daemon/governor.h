@@ -138,5 +138,6 @@ void governor_set_cgroup_roots(const char *v1_root, const char *v2_root);
 /* commands.c: the governor's fields of the status record. */
 void governor_status(struct daemon *d, struct proto_record *r);
 /* metrics.c: its state's name and knob writes so far; -1 with governor = fixed. */
-int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes);
+int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes,
+		   int *smart_window);
 #endif

@@ -1138,12 +1138,16 @@ static void admin_knobs(const struct governor *g, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes)
+int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes,
+		   int *smart_window)
 {
 	if (!d->gov)
 		return -1;
 	*state = gov_state_name(d->gov->m.state);
 	*knob_writes = d->gov->writes;
+	/* Only where the governor steers smart_scan: elsewhere it says nothing.
+	 * Paused (unmerge --all), the knob is as found: no window. */
+	*smart_window = steers_smart(d->gov) ? !d->paused && d->gov->m.smart_off : -1;
 	return 0;
 }
 

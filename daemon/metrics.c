@@ -134,6 +134,10 @@ char *metrics_format(const struct metrics_global *g, const char *const *names,
 		sample(out, "ksmplus_governor_knob_writes_total", "counter",
 		       "Writes of ksmd's knobs by the governor since ksmplusd started.", "%u",
 		       g->gov_knob_writes);
+		if (g->gov_smart_window >= 0)
+			sample(out, "ksmplus_governor_smart_scan_window", "gauge",
+			       "1 while the governor holds smart_scan off so that newly enrolled "
+			       "memory meets its duplicates, else 0.", "%d", g->gov_smart_window);
 	}
 	if (g->figures_age_seconds >= 0)
 		sample(out, "ksmplus_figures_age_seconds", "gauge",
@@ -167,7 +171,7 @@ char *metrics_render(struct daemon *d)
 	g.general_profit = k.general_profit;
 	if (ksmd && ksmd_thread_ticks(ksmd, &ticks) == 0)
 		g.ksmd_cpu_seconds = (double)ticks / (double)sysconf(_SC_CLK_TCK);
-	if (governor_state(d, &g.gov_state, &g.gov_knob_writes) < 0)
+	if (governor_state(d, &g.gov_state, &g.gov_knob_writes, &g.gov_smart_window) < 0)
 		g.gov_state = NULL;
 	g.figures_age_seconds = age < 0 ? -1 : (double)age / 1000;
 	figures_apps(d, f, NULL);

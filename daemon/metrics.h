@@ -23,6 +23,7 @@ struct metrics_global {
 	unsigned long long enrolled, later, skipped, gone, dropped;
 	const char *gov_state;          /* NULL: governor = fixed */
 	unsigned gov_knob_writes;
+	int gov_smart_window;           /* 1 smart_scan held off for new memory, 0 not; -1 not steered */
 	double figures_age_seconds;     /* < 0: none yet */
 };
 

@@ -131,8 +131,12 @@ echo "$why" | grep -q "^off until full scan [0-9]*: enrolled ksmplatec\[$c\]" ||
 	fail "status --json does not say why smart_scan is off: '$why'"
 [ "$(gov smart_scan)" = 0 ] || fail "status --json smart_scan: '$(gov smart_scan)'"
 ctl status | grep -q "^smart_scan: *off until full scan .*(now 0)" || fail "text status: $(ctl status | head -12)"
+ctl metrics | grep -qx "ksmplus_governor_smart_scan_window 1" ||
+	fail "metrics in C's window: $(ctl metrics | grep smart_scan_window)"
 ctl unmerge --all > /dev/null || fail "unmerge --all failed"
 smart_is 1 || fail "unmerge --all left smart_scan $(cat "$KSM/smart_scan")"
+ctl metrics | grep -qx "ksmplus_governor_smart_scan_window 0" ||
+	fail "metrics after unmerge --all: $(ctl metrics | grep smart_scan_window)"
 ctl resume > /dev/null || fail "resume failed"
 wait_until 20 smart_is 0 || fail "smart_scan not off after resume enrolled the apps again"
 stop_daemon || fail "daemon exited non-zero"

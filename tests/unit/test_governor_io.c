@@ -83,8 +83,20 @@ static bool state_is(const char *want)
 {
 	const char *st;
 	unsigned writes;
+	int window;
 
-	return governor_state(&d, &st, &writes) == 0 && strcmp(st, want) == 0;
+	return governor_state(&d, &st, &writes, &window) == 0 && strcmp(st, want) == 0;
+}
+
+/* The smart_scan window as the metrics see it: 1 open, 0 closed, -1 not
+ * steered, -2 no governor. */
+static int smart_window(void)
+{
+	const char *st;
+	unsigned writes;
+	int window;
+
+	return governor_state(&d, &st, &writes, &window) == 0 ? window : -2;
 }
 
 /* Runs the loop until cond holds (a tick is due at once or within 2 s, and
@@ -442,9 +454,11 @@ static void test_smart_scan_window(void **state)
 	for (int i = 0; i < 12; i++)                    /* 3 s: a tick or more */
 		sd_event_run(d.ev, 250000);
 	assert_true(knob_is("smart_scan", "0"));
+	assert_int_equal(smart_window(), 1);
 	put(sysfs, "full_scans", "10\n");
 	RUN_UNTIL(knob_is("smart_scan", "1"));
 	assert_string_equal(field(&r, "gov_smart_scan"), "on");
+	assert_int_equal(smart_window(), 0);
 	enroll(&t, 999998);
 	RUN_UNTIL(knob_is("smart_scan", "0"));
 	/* a reload puts the knobs back and starts the governor again: the
@@ -477,6 +491,7 @@ static void test_smart_scan_killswitch(void **state)
 		sd_event_run(d.ev, 250000);
 	assert_true(knob_is("smart_scan", "1"));
 	assert_string_equal(field(&r, "gov_smart_scan"), "as found (paused)");
+	assert_int_equal(smart_window(), 0);
 	d.paused = false;                               /* resume */
 	RUN_UNTIL(knob_is("smart_scan", "0"));
 	stop_and_restore();
@@ -499,6 +514,7 @@ static void test_smart_scan_pinned(void **state)
 		sd_event_run(d.ev, 250000);
 	assert_true(knob_is("smart_scan", "1"));
 	assert_string_equal(field(&r, "gov_smart_scan"), "pinned: set in [ksmd]");
+	assert_int_equal(smart_window(), -1);
 	assert_non_null(strstr(field(&r, "gov_admin_knobs"), "smart_scan"));
 }
 

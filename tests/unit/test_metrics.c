@@ -62,6 +62,7 @@ static void test_per_app_and_global(void **state)
 	/* No governor (fixed), no exact figures yet: those metrics are absent,
 	 * not zero (a zero would read as "idle" or "fresh"). */
 	assert_null(strstr(t, "ksmplus_governor_state"));
+	assert_null(strstr(t, "smart_scan_window"));
 	assert_null(strstr(t, "ksmplus_figures_age_seconds"));
 	/* every metric has its HELP and TYPE, once */
 	assert_int_equal(strstr(t, "# TYPE ksmplus_app_processes") - strstr(t, "# HELP ksmplus_app_processes") > 0, 1);
@@ -75,6 +76,7 @@ static void test_governor_and_unknowns(void **state)
 	struct metrics_global g = base;
 	g.gov_state = "burst";
 	g.gov_knob_writes = 7;
+	g.gov_smart_window = 1;
 	g.ksmd_cpu_seconds = -1;        /* no ksmd thread found */
 	g.figures_age_seconds = 0.25;
 	char *t = metrics_format(&g, NULL, NULL, 0);
@@ -84,8 +86,15 @@ static void test_governor_and_unknowns(void **state)
 	assert_true(has_line(t, "ksmplus_governor_state{state=\"idle\"} 0"));
 	assert_true(has_line(t, "ksmplus_governor_state{state=\"pressure\"} 0"));
 	assert_true(has_line(t, "ksmplus_governor_knob_writes_total 7"));
+	assert_true(has_line(t, "ksmplus_governor_smart_scan_window 1"));
 	assert_true(has_line(t, "ksmplus_figures_age_seconds 0.250"));
 	assert_null(strstr(t, "ksmd_cpu_seconds"));
+	free(t);
+	g.gov_smart_window = -1;                /* smart_scan not the governor's */
+	t = metrics_format(&g, NULL, NULL, 0);
+	assert_non_null(t);
+	assert_true(has_line(t, "ksmplus_governor_knob_writes_total 7"));
+	assert_null(strstr(t, "smart_scan_window"));
 	/* no apps: the per-app metrics still say what they are */
 	assert_true(has_line(t, "# TYPE ksmplus_app_processes gauge"));
 	assert_null(strstr(t, "{app="));
