@@ -21,6 +21,11 @@
 #define CALL_TIMEOUT_MS 30000
 #define FRESH_TIMEOUT_MS 30000
 #define WAIT_TIMEOUT_MS (600 * 1000)    /* add --wait */
+/* add --wait's quiet full scans: KSM merges a new page in the scan after the
+ * one that saw it unchanged (2); with smart_scan on, a page that has not
+ * merged yet is compared once in up to 9 scans (skipped 1, 2, 4, then 8). */
+#define WAIT_QUIET_SCANS 2
+#define WAIT_QUIET_SCANS_SMART 10
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -269,7 +274,7 @@ static int top_args(int argc, char **argv)
 /* The figures of app in a status reply: 0, or -1 if the reply lacks it. */
 struct app_now {
 	long long merging_kib, enrolled_kib, saved_kib, full_scans, procs;
-	int run;
+	int run, smart_scan;    /* -1: not known */
 	bool paused;
 };
 
@@ -279,6 +284,7 @@ static int app_now(const struct control_reply *r, const char *app, struct app_no
 
 	memset(a, 0, sizeof(*a));
 	a->run = -1;
+	a->smart_scan = -1;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct proto_record *x = &r->rec[i];
 		const char *type = proto_get(x, "type"), *v;
@@ -289,6 +295,7 @@ static int app_now(const struct control_reply *r, const char *app, struct app_no
 			a->full_scans = (v = proto_get(x, "full_scans")) ? atoll(v) : 0;
 			a->run = (v = proto_get(x, "run")) ? atoi(v) : -1;
 			a->paused = (v = proto_get(x, "paused")) && strcmp(v, "1") == 0;
+			a->smart_scan = (v = proto_get(x, "smart_scan")) ? atoi(v) : -1;
 		} else if (strcmp(type, "app") == 0 && (v = proto_get(x, "name")) && strcmp(v, app) == 0) {
 			a->merging_kib = (v = proto_get(x, "merging_kib")) ? atoll(v) : 0;
 			a->enrolled_kib = (v = proto_get(x, "enrolled_kib")) ? atoll(v) : 0;
@@ -300,9 +307,10 @@ static int app_now(const struct control_reply *r, const char *app, struct app_no
 	return found ? 0 : -1;
 }
 
-/* add --wait: until two of ksmd's full scans pass with no more of app's
- * pages merging (what KSM needs to merge new memory: one scan to see a
- * page unchanged, one to find its twin), then what it saves, exactly.
+/* add --wait: until WAIT_QUIET_SCANS of ksmd's full scans pass with no more
+ * of app's pages merging (what KSM needs to merge new memory: one scan to
+ * see a page unchanged, one to find its twin; more while smart_scan is on),
+ * then what it saves, exactly.
  * Progress on a terminal: merging MiB of enrolled MiB, as a bar. */
 static int wait_merged(const char *app)
 {
@@ -355,7 +363,9 @@ static int wait_merged(const char *app)
 				(double)a.merging_kib / 1024, (double)a.enrolled_kib / 1024,
 				a.full_scans - scans0);
 		}
-		if (a.full_scans >= scans0 + 2 && a.full_scans >= scans_at_best + 2)
+		int quiet = a.smart_scan == 1 ? WAIT_QUIET_SCANS_SMART : WAIT_QUIET_SCANS;
+
+		if (a.full_scans >= scans0 + quiet && a.full_scans >= scans_at_best + quiet)
 			break;
 		if (mono_ms() - t0 > WAIT_TIMEOUT_MS) {
 			fprintf(stderr, "%sksmplusctl: %s: still merging after %d s (%.1f MiB so far); "
