@@ -59,6 +59,8 @@
 #   BUILD                   the repo's build directory (default build): where
 #                           ksmplusd/ksmplusctl are looked for and where test
 #                           binaries, initramfs and serial logs go (BUILD/kernel)
+#   KSMPLUS_GUEST_MEM       the guest's memory (qemu -m; 1G, --debug 2G),
+#                           e.g. 3G for make bench-kernel's 2 GiB region
 #   V=1                     print the whole serial log, not just KTEST lines
 #   KSMPLUS_GUEST_APPEND    more guest kernel arguments, e.g. ksmplus.stress_s=30
 #   KSMPLUS_KERNEL_BOOTS    --debug: boot only the variants whose name
@@ -121,6 +123,7 @@ if [ $debug = 1 ]; then
 	VARIANTS=("thp-always transparent_hugepage=always ksmplus.merge_across_nodes=1 $DEBUG_ARGS"
 		  "thp-madvise transparent_hugepage=madvise ksmplus.merge_across_nodes=0 $DEBUG_ARGS")
 fi
+GUEST_MEM=${KSMPLUS_GUEST_MEM:-$GUEST_MEM}
 
 # shellcheck source=tests/kernel/build.sh
 . "$REPO/tests/kernel/build.sh"

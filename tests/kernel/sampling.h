@@ -303,14 +303,21 @@ static inline void ks_wait_retired(long retired0, long n)
 }
 
 /* Enrolls a worker from outside with process_madvise(MADV_MERGEABLE)
- * (kernel-patch/0001), as ksmplusd does. */
+ * (kernel-patch/0001), as ksmplusd does. One call advises at most
+ * MAX_RW_COUNT (2 GiB - 4 KiB) and says how much it did: the rest follows. */
 static inline void ks_enroll_remote(struct ks_worker *w)
 {
-	long r = kt_pmadvise(w->pidfd, (void *)w->addr, w->len, MADV_MERGEABLE);
+	size_t done = 0;
 
-	if (r != (long)w->len)
-		kt_fail("process_madvise(pid %d, MADV_MERGEABLE) = %ld: errno=%s",
-			w->pid, r, kt_errname(errno));
+	while (done < w->len) {
+		long r = kt_pmadvise(w->pidfd, (void *)(w->addr + done), w->len - done,
+				     MADV_MERGEABLE);
+
+		if (r <= 0)
+			kt_fail("process_madvise(pid %d, MADV_MERGEABLE, %zu bytes at +%zu) = %ld: "
+				"errno=%s", w->pid, w->len - done, done, r, kt_errname(errno));
+		done += (size_t)r;
+	}
 }
 
 static inline long ks_sum(struct ks_worker *w, int n, const char *key)

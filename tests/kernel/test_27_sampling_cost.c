@@ -1,14 +1,35 @@
 /* kernel-patch/0002, issue 9 defect 2, the benchmark (make bench-kernel):
  * what ksmd costs, at the default pages_to_scan=100 and sleep_millisecs=20,
- * on a large enrolled region of distinct pages, with sampling=0 (stock)
- * against sampling=1 once every range is retired; and what the region's
- * owner feels: the worst mmap() and munmap() latency of a loop that maps,
- * touches and unmaps 64 KiB every millisecond (both take the mmap_lock for
- * writing, so they wait for ksmd's read lock).
+ * on a large enrolled region of distinct pages, with sampling=0 (stock: every
+ * page has its rmap_item and is compared in every scan) against sampling=1
+ * once every range is retired; and what the region's owner feels: the worst
+ * and the 99th-percentile latency of mmap() and munmap() in a loop that
+ * maps, touches and unmaps 64 KiB every millisecond (both take the mmap_lock
+ * for writing, so they wait for ksmd's read lock; and on this PREEMPT_NONE
+ * kernel a ksmd batch keeps the CPU until its next cond_resched()).
+ *
+ * The settings alternate in short slices of one boot, in the order stock,
+ * sampling / sampling, stock / ... (ABBA: a drift of the host's load over
+ * the run cancels), each pair followed by a slice with ksmd stopped (run=0:
+ * the latency the guest shows without ksmd at all). A TCG guest's CPU time
+ * grows when the host is busy; between boots stock's own figure moved 2.7x,
+ * which is what the slices are for. Before each slice the setting is brought
+ * to its steady state at full speed (stock: two full scans, every page in
+ * the unstable tree; sampling: every range retired again) and the slice
+ * starts with ksmd's second batch at the measured pace.
+ *
+ * ksmd's CPU time is its scheduler runtime in ns (clock_getcpuclockid());
+ * its batches are its voluntary context switches (it sleeps once per batch
+ * of pages_to_scan budget units), so CPU per budget unit follows. Stock
+ * spends a unit per scanned page; sampling one per KSM_SAMPLE_SKIP_COST (16)
+ * pages passed over, so 16 * (stock ns per unit) / (sampling ns per unit) is
+ * the skip cost at which a unit of either costs the same, printed as the
+ * calibration.
  *
  * Runs only with ksmplus.bench_mib=N on the guest command line (the region,
- * MiB; ksmplus.bench_s=S the measuring window, default 30 s): it takes
- * minutes, so check-kernel skips it. tests/kernel/sampling-bench.sh sets it.
+ * MiB; ksmplus.bench_s=S each slice, default 8 s; ksmplus.bench_pairs=P,
+ * default 6): it takes minutes, so check-kernel skips it.
+ * tests/kernel/sampling-bench.sh sets them.
  *
  * With ksmplus.reset_mms=N (issue 9), first: what ksm_sample_reset_all()
  * costs under many mms. N processes, each with RESET_RANGES ranges that hold
@@ -18,24 +39,28 @@
 #include <stdatomic.h>
 #include "sampling.h"
 
+/* mmap()/munmap() latency histogram: 1/4 ms buckets up to 64 ms */
+#define SKIP_COST	16	/* KSM_SAMPLE_SKIP_COST */
+#define LAT_BUCKET_NS	250000L
+#define LAT_BUCKETS	256
+
 struct shared {
 	_Atomic long worst_mmap_ns, worst_munmap_ns;
+	_Atomic long hist[LAT_BUCKETS + 1];	/* both calls; last: overflow */
 	_Atomic int stop;
 };
 
-static long cmdline_num(const char *key, long dflt)
-{
-	char buf[1024], *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-	long v = dflt;
+enum { STOCK, SAMPLING, IDLE, NSETTINGS };
+static const char *const setting_name[NSETTINGS] = { "0 (stock)", "1 (sampling)", "ksmd stopped" };
 
-	if (!f)
-		return dflt;
-	if (fgets(buf, sizeof(buf), f) && (p = strstr(buf, key)))
-		v = strtol(p + strlen(key), NULL, 10);
-	fclose(f);
-	return v;
-}
+/* What the slices of one setting added up to */
+struct totals {
+	double secs;
+	long cpu_ns, batches, scans, scanned, items, slices;
+	long worst_mmap_ns, worst_munmap_ns;
+	long hist[LAT_BUCKETS + 1];
+	double ns_per_unit[64];	/* per slice, for the pairs' ratios */
+};
 
 static long ns_since(const struct timespec *a)
 {
@@ -51,6 +76,14 @@ static void worst(_Atomic long *w, long v)
 
 	while (v > cur && !atomic_compare_exchange_weak(w, &cur, v))
 		;
+}
+
+static void record(struct shared *sh, _Atomic long *w, long ns)
+{
+	long b = ns / LAT_BUCKET_NS;
+
+	worst(w, ns);
+	atomic_fetch_add(&sh->hist[b < LAT_BUCKETS ? b : LAT_BUCKETS], 1);
 }
 
 /* The target: the region, then the mmap/munmap loop until told to stop. */
@@ -73,13 +106,13 @@ static void target(size_t len, struct shared *sh, int reply)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		q = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		worst(&sh->worst_mmap_ns, ns_since(&t0));
+		record(sh, &sh->worst_mmap_ns, ns_since(&t0));
 		if (q == MAP_FAILED)
 			_exit(3);
 		memset(q, 1, 64 * 1024);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		munmap(q, 64 * 1024);
-		worst(&sh->worst_munmap_ns, ns_since(&t0));
+		record(sh, &sh->worst_munmap_ns, ns_since(&t0));
 		kt_sleep_ms(1);
 	}
 	_exit(0);
@@ -105,42 +138,190 @@ static pid_t find_ksmd(void)
 	kt_fail("no ksmd thread found in /proc");
 }
 
-/* utime + stime of a task, in clock ticks. */
-static long task_ticks(pid_t pid)
+/* ksmd's scheduler runtime, ns: exact, where /proc/PID/stat has 4-ms ticks */
+static long cpu_ns(clockid_t clk)
 {
-	char path[64], buf[512], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
+	struct timespec ts;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, sizeof(buf), f))
-		kt_fail("read %s: errno=%s", path, kt_errname(errno));
-	fclose(f);
-	p = strrchr(buf, ')');
-	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		kt_fail("cannot parse %s", path);
-	return (long)(ut + st);
+	if (clock_gettime(clk, &ts))
+		kt_fail("clock_gettime(ksmd's CPU clock): errno=%s", kt_errname(errno));
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-static void measure(int sampling, size_t len, long window_s, pid_t ksmd)
+/* ksmd's voluntary context switches: one per batch (it sleeps between) */
+static long batches(pid_t ksmd)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", ksmd);
+	f = fopen(path, "r");
+	if (!f)
+		kt_fail("open %s: errno=%s", path, kt_errname(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	if (n < 0)
+		kt_fail("no voluntary_ctxt_switches in %s", path);
+	return n;
+}
+
+static void set_pace(long pages, long ms)
+{
+	ks_set("pages_to_scan", pages);
+	ks_set("sleep_millisecs", ms);
+}
+
+/* Brings setting s to its steady state at full speed; *cur: the last one. */
+static void converge(int s, int *cur, const struct ks_worker *w)
+{
+	long retired0 = kt_ksm_sys("sampling_ranges_retired");
+
+	if (s == IDLE) {
+		ks_set("run", 0);
+		return;
+	}
+	ks_set("run", 1);
+	if (s == *cur)
+		return;		/* still there: a stopped slice changes nothing */
+	set_pace(20000, 10);
+	ks_set("sampling", s == SAMPLING);
+	if (s == SAMPLING)
+		ks_wait_retired(retired0, ks_ranges(w, 1));
+	else if (!ks_wait_scans(2, kt_time_left()))
+		kt_fail("stock: 2 full scans not done before the test's deadline");
+	*cur = s;
+}
+
+/* One slice of setting s: window_s seconds at pages_to_scan=100, 20 ms. */
+static void slice(int s, int *cur, const struct ks_worker *w, struct shared *sh,
+		  pid_t ksmd, clockid_t clk, long window_s, struct totals *t)
+{
+	long b0, ns0, scans0, scanned0, n;
+	double t0, secs;
+
+	converge(s, cur, w);
+	set_pace(100, 20);
+	/* The batch in flight may be a full-speed one: start with the second */
+	b0 = batches(ksmd);
+	while (s != IDLE && batches(ksmd) < b0 + 2) {
+		if (kt_time_left() <= 0)
+			kt_fail("ksmd did not sleep twice at the measured pace");
+		kt_sleep_ms(5);
+	}
+	atomic_store(&sh->worst_mmap_ns, 0);
+	atomic_store(&sh->worst_munmap_ns, 0);
+	for (int i = 0; i <= LAT_BUCKETS; i++)
+		atomic_store(&sh->hist[i], 0);
+	b0 = batches(ksmd);
+	ns0 = cpu_ns(clk);
+	scans0 = kt_ksm_sys("full_scans");
+	scanned0 = kt_ksm_sys("pages_scanned");
+	t0 = kt_now();
+	kt_sleep_ms(window_s * 1000);
+	secs = kt_now() - t0;
+	n = cpu_ns(clk) - ns0;
+	t->secs += secs;
+	t->cpu_ns += n;
+	t->batches += batches(ksmd) - b0;
+	t->scans += kt_ksm_sys("full_scans") - scans0;
+	t->scanned += kt_ksm_sys("pages_scanned") - scanned0;
+	t->items = kt_ksm_stat(w->pid, "ksm_rmap_items");
+	if (t->slices < 64)
+		t->ns_per_unit[t->slices] = batches(ksmd) - b0 > 0 ?
+			(double)n / ((batches(ksmd) - b0) * 100.0) : 0;
+	t->slices++;
+	if (atomic_load(&sh->worst_mmap_ns) > t->worst_mmap_ns)
+		t->worst_mmap_ns = atomic_load(&sh->worst_mmap_ns);
+	if (atomic_load(&sh->worst_munmap_ns) > t->worst_munmap_ns)
+		t->worst_munmap_ns = atomic_load(&sh->worst_munmap_ns);
+	for (int i = 0; i <= LAT_BUCKETS; i++)
+		t->hist[i] += atomic_load(&sh->hist[i]);
+	kt_log("slice %-12s %.1f s: ksmd %.2f %% CPU, %ld batches, %ld full scans, "
+	       "worst mmap %.1f ms", setting_name[s], secs, 100.0 * n / (secs * 1e9),
+	       batches(ksmd) - b0, kt_ksm_sys("full_scans") - scans0,
+	       atomic_load(&sh->worst_mmap_ns) / 1e6);
+}
+
+/* The latency under which q of all calls completed, ms (upper bucket edge) */
+static double percentile_ms(const struct totals *t, double q)
+{
+	long all = 0, seen = 0;
+
+	for (int i = 0; i <= LAT_BUCKETS; i++)
+		all += t->hist[i];
+	for (int i = 0; i <= LAT_BUCKETS; i++) {
+		seen += t->hist[i];
+		if (seen >= q * all)
+			return (i + 1) * LAT_BUCKET_NS / 1e6;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void report(size_t len, struct totals *t)
+{
+	double ratio[64], unit[2];
+	long pairs = t[STOCK].slices < t[SAMPLING].slices ? t[STOCK].slices :
+			t[SAMPLING].slices;
+
+	kt_log("TABLE | sampling | region | ksmd CPU | CPU per budget unit | "
+	       "full scans/s | pages scanned/s | worst mmap | worst munmap | "
+	       "p99 / p99.9 mmap+munmap | rmap_items |");
+	kt_log("TABLE |---|---|---|---|---|---|---|---|---|---|");
+	for (int s = 0; s < NSETTINGS; s++) {
+		const struct totals *x = &t[s];
+
+		if (s < IDLE)
+			unit[s] = x->batches ? x->cpu_ns / (x->batches * 100.0) : 0;
+		kt_log("TABLE | %s | %zu MiB | %.2f %% | %s%.0f ns | %.2f | %.0f | "
+		       "%.1f ms | %.1f ms | %.2f / %.2f ms | %ld |",
+		       setting_name[s], len / KT_MIB,
+		       100.0 * x->cpu_ns / (x->secs * 1e9),
+		       s == IDLE ? "- " : "", s == IDLE ? 0 : unit[s],
+		       x->scans / x->secs, x->scanned / x->secs,
+		       x->worst_mmap_ns / 1e6, x->worst_munmap_ns / 1e6,
+		       percentile_ms(x, 0.99), percentile_ms(x, 0.999), x->items);
+	}
+	if (pairs > 64)
+		pairs = 64;
+	for (long i = 0; i < pairs; i++)
+		ratio[i] = t[STOCK].ns_per_unit[i] > 0 ?
+			t[SAMPLING].ns_per_unit[i] / t[STOCK].ns_per_unit[i] : 0;
+	qsort(ratio, (size_t)pairs, sizeof(ratio[0]), cmp_double);
+	kt_log("TABLE ratio: sampling/stock ksmd CPU %.2f over all slices; per pair "
+	       "(CPU per budget unit) min %.2f, median %.2f, max %.2f (%ld pairs)",
+	       (double)t[SAMPLING].cpu_ns / t[SAMPLING].secs /
+	       ((double)t[STOCK].cpu_ns / t[STOCK].secs),
+	       ratio[0], ratio[pairs / 2], ratio[pairs - 1], pairs);
+	kt_log("TABLE calibration: a budget unit costs the same in both settings "
+	       "at KSM_SAMPLE_SKIP_COST %.1f (now %d: %d x %.0f ns / %.0f ns)",
+	       unit[SAMPLING] > 0 ? SKIP_COST * unit[STOCK] / unit[SAMPLING] : 0,
+	       SKIP_COST, SKIP_COST, unit[STOCK], unit[SAMPLING]);
+}
+
+static void measure(size_t len, long window_s, long pairs, pid_t ksmd)
 {
 	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	static struct totals t[NSETTINGS];
 	struct ks_worker w = { .len = len };
-	long retired0, ticks0, scans0, items;
-	double t0, secs, cpu;
-	int r[2];
+	int r[2], cur = -1;
+	clockid_t clk;
 
 	if (sh == MAP_FAILED || pipe(r))
 		kt_fail("mmap/pipe: errno=%s", kt_errname(errno));
-	ks_set("pages_to_scan", 20000);
-	ks_set("sleep_millisecs", 10);
+	if (clock_getcpuclockid(ksmd, &clk))
+		kt_fail("clock_getcpuclockid(ksmd %d) failed", ksmd);
 	ks_ksm_restart();
-	ks_set("sampling", sampling);
 	w.pid = fork();
 	if (w.pid < 0)
 		kt_fail("fork: errno=%s", kt_errname(errno));
@@ -155,30 +336,16 @@ static void measure(int sampling, size_t len, long window_s, pid_t ksmd)
 	w.pidfd = kt_pidfd_open(w.pid);
 	if (w.pidfd < 0)
 		kt_fail("pidfd_open: errno=%s", kt_errname(errno));
-	retired0 = kt_ksm_sys("sampling_ranges_retired");
 	ks_enroll_remote(&w);
-	/* Steady state: every rmap_item made (stock), every range retired */
-	if (!ks_wait_scans(3, 600))
-		kt_fail("sampling=%d: 3 full scans took over 600 s", sampling);
-	if (sampling)
-		ks_wait_retired(retired0, ks_ranges(&w, 1));
-	ks_set("pages_to_scan", 100);
-	ks_set("sleep_millisecs", 20);
-	kt_sleep_ms(1000);
-	atomic_store(&sh->worst_mmap_ns, 0);
-	atomic_store(&sh->worst_munmap_ns, 0);
-	ticks0 = task_ticks(ksmd);
-	scans0 = kt_ksm_sys("full_scans");
-	t0 = kt_now();
-	kt_sleep_ms(window_s * 1000);
-	secs = kt_now() - t0;
-	cpu = 100.0 * (task_ticks(ksmd) - ticks0) / sysconf(_SC_CLK_TCK) / secs;
-	items = kt_ksm_stat(w.pid, "ksm_rmap_items");
-	kt_log("TABLE | %d | %zu MiB | %.1f %% | %.3f | %.1f ms | %.1f ms | %ld |",
-	       sampling, len / KT_MIB, cpu,
-	       (kt_ksm_sys("full_scans") - scans0) / secs,
-	       atomic_load(&sh->worst_mmap_ns) / 1e6,
-	       atomic_load(&sh->worst_munmap_ns) / 1e6, items);
+	for (long p = 0; p < pairs; p++) {
+		int first = p % 2 ? SAMPLING : STOCK;
+
+		slice(first, &cur, &w, sh, ksmd, clk, window_s, &t[first]);
+		slice(!first, &cur, &w, sh, ksmd, clk, window_s, &t[!first]);
+		slice(IDLE, &cur, &w, sh, ksmd, clk, window_s, &t[IDLE]);
+	}
+	ks_set("run", 1);
+	report(len, t);
 	atomic_store(&sh->stop, 1);
 	waitpid(w.pid, NULL, 0);
 	close(r[0]);
@@ -251,14 +418,17 @@ static void measure_reset(long mms)
 
 int main(void)
 {
-	long mib = cmdline_num("ksmplus.bench_mib=", 0);
-	long reset_mms = cmdline_num("ksmplus.reset_mms=", 0);
-	long window_s = cmdline_num("ksmplus.bench_s=", 30);
+	long mib = kt_cmdline_long("ksmplus.bench_mib=", 0);
+	long reset_mms = kt_cmdline_long("ksmplus.reset_mms=", 0);
+	long window_s = kt_cmdline_long("ksmplus.bench_s=", 8);
+	long pairs = kt_cmdline_long("ksmplus.bench_pairs=", 6);
 	long pts0, sleep0;
-	pid_t ksmd;
 
 	if (mib <= 0 && reset_mms <= 0)
 		kt_skip("a benchmark: runs with ksmplus.bench_mib=N (make bench-kernel)");
+	if (pairs < 1 || pairs > 64 || window_s < 1)
+		kt_fail("ksmplus.bench_pairs=%ld (1..64), ksmplus.bench_s=%ld (>= 1)",
+			pairs, window_s);
 	ks_require_sampling();
 	kt_ksm_start();
 	if (reset_mms > 0)
@@ -267,14 +437,8 @@ int main(void)
 		kt_pass("reset_all only: see the TABLE line");
 	pts0 = kt_ksm_sys("pages_to_scan");
 	sleep0 = kt_ksm_sys("sleep_millisecs");
-	ksmd = find_ksmd();
-	kt_log("TABLE | sampling | region | ksmd CPU | full scans/s | worst mmap | "
-	       "worst munmap | rmap_items |");
-	kt_log("TABLE |---|---|---|---|---|---|---|");
-	for (int s = 0; s <= 1; s++)
-		measure(s, (size_t)mib * KT_MIB, window_s, ksmd);
+	measure((size_t)mib * KT_MIB, window_s, pairs, find_ksmd());
 	ks_set("sampling", 0);
-	ks_set("pages_to_scan", pts0);
-	ks_set("sleep_millisecs", sleep0);
-	kt_pass("%ld MiB, %ld s per setting: see the TABLE lines", mib, window_s);
+	set_pace(pts0, sleep0);
+	kt_pass("%ld MiB, %ld pairs of %ld-s slices: see the TABLE lines", mib, pairs, window_s);
 }
