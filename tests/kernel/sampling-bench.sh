@@ -18,11 +18,13 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 MIB=${KSMPLUS_BENCH_MIB:-2048}
 case $MIB in ''|*[!0-9]*) echo "sampling-bench: KSMPLUS_BENCH_MIB=$MIB is not a number of MiB" >&2; exit 2 ;; esac
-# The slices and their convergence take minutes: the safety nets grow too
+# The slices and their convergence take minutes: the safety nets grow too.
+# tsc=reliable: without it the guest's clocksource watchdog gives up on the
+# TCG TSC and the guest clock (and the latencies) move in 4-ms jiffies.
 KSMPLUS_GUEST_MEM=${KSMPLUS_GUEST_MEM:-$((MIB + 1024))M} \
 KSMPLUS_TEST_TIMEOUT=${KSMPLUS_TEST_TIMEOUT:-3000} \
 KSMPLUS_KERNEL_TIMEOUT=${KSMPLUS_KERNEL_TIMEOUT:-5400} \
-KSMPLUS_GUEST_APPEND="${KSMPLUS_GUEST_APPEND:-} ksmplus.bench_mib=$MIB ksmplus.bench_s=${KSMPLUS_BENCH_S:-8} ksmplus.bench_pairs=${KSMPLUS_BENCH_PAIRS:-6} ksmplus.reset_mms=${KSMPLUS_RESET_MMS:-1000}" \
+KSMPLUS_GUEST_APPEND="${KSMPLUS_GUEST_APPEND:-} tsc=reliable ksmplus.bench_mib=$MIB ksmplus.bench_s=${KSMPLUS_BENCH_S:-8} ksmplus.bench_pairs=${KSMPLUS_BENCH_PAIRS:-6} ksmplus.reset_mms=${KSMPLUS_RESET_MMS:-1000}" \
 	"$REPO/tests/kernel/run.sh" --flavor patched
 rc=$?
 serial=$BUILD/kernel/patched/serial.log
