@@ -4,7 +4,6 @@
 #include "rangeplan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -449,30 +448,6 @@ static void kick(struct rangeplan *rp, uint64_t usec)
 	sd_event_source_set_enabled(rp->kick, SD_EVENT_ONESHOT);
 }
 
-/* RssAnon of pid, KiB; 0 when unreadable. Read into the stack, not
- * through stdio: it is read for every member at every look at an app
- * (app_due), and a FILE's buffer a read (201 members, a few looks a
- * second) is what an ASan daemon's quarantine kept: RSS grew by tens of
- * MiB in reliability/41-bounds-census. */
-static uint64_t anon_kib(pid_t pid)
-{
-	char path[64], buf[4096];
-	const char *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\nRssAnon:");
-	return p ? strtoull(p + strlen("\nRssAnon:"), NULL, 10) : 0;
-}
-
 static bool is_census_member(const struct tracked *t, const char *app)
 {
 	return t->census && t->state == TRACKED_ENROLLED && strcmp(t->app, app) == 0;
@@ -522,7 +497,7 @@ static bool app_due(struct daemon *d, struct rp_app *a, uint64_t now)
 		members++;
 		if (!t->census_anon_kib)
 			return true;    /* never censused: it joins at once */
-		kib = anon_kib(t->ref.pid);
+		kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (kib <= t->census_anon_kib)
 			continue;
 		grown_kib += kib - t->census_anon_kib;
@@ -565,7 +540,7 @@ static int start_job(struct daemon *d, struct rp_app *a)
 		}
 		j->procs = p;
 		j->procs[j->n++] = (struct rp_proc){ .pid = t->ref.pid, .start_time = t->ref.start_time };
-		t->census_anon_kib = anon_kib(t->ref.pid);
+		t->census_anon_kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (!t->census_anon_kib)
 			t->census_anon_kib = 1;         /* censused: not "never" */
 	}
@@ -641,7 +616,7 @@ static void retry_pending(struct daemon *d, struct tracked *t)
 	if (apply_plan(d, t, &plan) && t->state == TRACKED_ENROLLED) {
 		d->count.enrolled++;
 		t->reason[0] = '\0';
-		t->census_anon_kib = anon_kib(t->ref.pid);
+		t->census_anon_kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (!t->census_anon_kib)
 			t->census_anon_kib = 1;
 		log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,
