@@ -96,8 +96,11 @@ struct app_figures {
 	bool exact;
 };
 void figures_tracked(const struct tracked *t, struct app_figures *f);
-/* pid's resident anonymous KiB (statm: resident - shared), 0 when gone;
- * read into a stack buffer: the governor calls it per process per tick. */
+/* pid's resident anonymous KiB (statm: resident - shared, which is
+ * status's RssAnon), 0 when gone; read into a stack buffer, not stdio: the
+ * governor calls it per process per tick and the census (rangeplan.c) per
+ * member at every look at an app, and a FILE's buffer a read is what an
+ * ASan daemon's quarantine kept (reliability/40-bounds: tens of MiB). */
 long long figures_rss_anon_kib(pid_t pid);
 /* Figures of every app of d->apps.effective: f[i] for app i; per_proc
  * (NULL, or d->tr.n entries) gets each tracked process's own. Live figures

@@ -15,17 +15,13 @@
 
 #include "control.h"
 #include "ctl_format.h"
+#include "ctl_wait.h"
 #include "protocol.h"
 
 #include "version.h"
 #define CALL_TIMEOUT_MS 30000
 #define FRESH_TIMEOUT_MS 30000
 #define WAIT_TIMEOUT_MS (600 * 1000)    /* add --wait */
-/* add --wait's quiet full scans: KSM merges a new page in the scan after the
- * one that saw it unchanged (2); with smart_scan on, a page that has not
- * merged yet is compared once in up to 9 scans (skipped 1, 2, 4, then 8). */
-#define WAIT_QUIET_SCANS 2
-#define WAIT_QUIET_SCANS_SMART 10
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -271,64 +267,29 @@ static int top_args(int argc, char **argv)
 	return top(interval, count);
 }
 
-/* The figures of app in a status reply: 0, or -1 if the reply lacks it. */
-struct app_now {
-	long long merging_kib, enrolled_kib, saved_kib, full_scans, procs;
-	int run, smart_scan;    /* -1: not known */
-	bool paused;
-};
-
-static int app_now(const struct control_reply *r, const char *app, struct app_now *a)
-{
-	bool found = false;
-
-	memset(a, 0, sizeof(*a));
-	a->run = -1;
-	a->smart_scan = -1;
-	for (size_t i = 0; i < r->n; i++) {
-		const struct proto_record *x = &r->rec[i];
-		const char *type = proto_get(x, "type"), *v;
-
-		if (!type)
-			continue;
-		if (strcmp(type, "global") == 0) {
-			a->full_scans = (v = proto_get(x, "full_scans")) ? atoll(v) : 0;
-			a->run = (v = proto_get(x, "run")) ? atoi(v) : -1;
-			a->paused = (v = proto_get(x, "paused")) && strcmp(v, "1") == 0;
-			a->smart_scan = (v = proto_get(x, "smart_scan")) ? atoi(v) : -1;
-		} else if (strcmp(type, "app") == 0 && (v = proto_get(x, "name")) && strcmp(v, app) == 0) {
-			a->merging_kib = (v = proto_get(x, "merging_kib")) ? atoll(v) : 0;
-			a->enrolled_kib = (v = proto_get(x, "enrolled_kib")) ? atoll(v) : 0;
-			a->saved_kib = (v = proto_get(x, "saved_kib")) ? atoll(v) : 0;
-			a->procs = (v = proto_get(x, "procs")) ? atoll(v) : 0;
-			found = true;
-		}
-	}
-	return found ? 0 : -1;
-}
-
-/* add --wait: until WAIT_QUIET_SCANS of ksmd's full scans pass with no more
- * of app's pages merging (what KSM needs to merge new memory: one scan to
- * see a page unchanged, one to find its twin; more while smart_scan is on),
- * then what it saves, exactly.
+/* add --wait: until ctl_wait_merged (ctl_wait.h): ksmd's full scans pass
+ * with no more of app's pages merging (what KSM needs to merge new memory:
+ * one scan to see a page unchanged, one to find its twin; more while
+ * smart_scan is on), then what it saves, exactly.
  * Progress on a terminal: merging MiB of enrolled MiB, as a bar. */
 static int wait_merged(const char *app)
 {
 	struct proto_record req;
 	struct control_reply rep;
-	struct app_now a;
-	bool tty = isatty(STDERR_FILENO);
-	long long best = -1, scans_at_best = 0, scans0 = -1;
+	struct ctl_app_now a;
+	struct ctl_wait w;
+	bool tty = isatty(STDERR_FILENO), merged;
 	double t0 = mono_ms();
 	int rc;
 
 	proto_record_init(&req);
 	proto_set(&req, "op", "status");
 	proto_set(&req, "procs", "0");
+	ctl_wait_init(&w);
 	for (;;) {
 		if ((rc = call(&req, &rep)) != EXIT_OK)
 			return rc;
-		rc = app_now(&rep, app, &a);
+		rc = ctl_app_now(&rep, app, &a);
 		control_reply_free(&rep);
 		if (rc < 0) {
 			fprintf(stderr, "ksmplusctl: %s: not an app of the daemon any more\n", app);
@@ -348,12 +309,7 @@ static int wait_merged(const char *app)
 				"merge\n", app, a.run);
 			return EXIT_REFUSED;
 		}
-		if (scans0 < 0)
-			scans0 = a.full_scans;
-		if (a.merging_kib > best) {
-			best = a.merging_kib;
-			scans_at_best = a.full_scans;
-		}
+		merged = ctl_wait_merged(&w, &a);
 		if (tty) {
 			int width = 30, fill = a.enrolled_kib > 0 ?
 				(int)(width * (a.merging_kib > a.enrolled_kib ? 1 : (double)a.merging_kib / (double)a.enrolled_kib)) : 0;
@@ -361,11 +317,9 @@ static int wait_merged(const char *app)
 			fprintf(stderr, "\r%s: [%.*s%*s] %.1f of %.1f MiB merging, %lld full scans ", app,
 				fill, "##############################", width - fill, "",
 				(double)a.merging_kib / 1024, (double)a.enrolled_kib / 1024,
-				a.full_scans - scans0);
+				a.full_scans - w.scans0);
 		}
-		int quiet = a.smart_scan == 1 ? WAIT_QUIET_SCANS_SMART : WAIT_QUIET_SCANS;
-
-		if (a.full_scans >= scans0 + quiet && a.full_scans >= scans_at_best + quiet)
+		if (merged)
 			break;
 		if (mono_ms() - t0 > WAIT_TIMEOUT_MS) {
 			fprintf(stderr, "%sksmplusctl: %s: still merging after %d s (%.1f MiB so far); "
@@ -380,7 +334,7 @@ static int wait_merged(const char *app)
 	/* the saving from page frames computed after the merge, not before */
 	if ((rc = fresh_reply(&rep)) != EXIT_OK)
 		return rc;
-	app_now(&rep, app, &a);
+	ctl_app_now(&rep, app, &a);
 	control_reply_free(&rep);
 	printf("%s: merged; %.1f MiB merging in %lld processes, saving %.1f MiB\n", app,
 	       (double)a.merging_kib / 1024, a.procs, (double)a.saved_kib / 1024);

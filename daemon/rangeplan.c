@@ -4,7 +4,6 @@
 #include "rangeplan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -231,6 +230,7 @@ struct rp_job {
 	char err[200];
 	uint64_t started_usec, cpu0_usec, cpu_usec, wall_usec;
 	struct procmem_stats pst;
+	struct rangeplan_faults faults;         /* the test hook's, read at its start */
 };
 
 /* Per app: when it was last censused, and what censuses cost it. */
@@ -293,18 +293,41 @@ bool rangeplan_falls_back(int err)
 	       err != -E2BIG && err != -ENOSYS;
 }
 
-int rangeplan_test_fault(const char *path, int pid)
+int rangeplan_faults_load(struct rangeplan_faults *f, const char *path)
 {
-	FILE *f = path ? fopen(path, "re") : NULL;
+	FILE *in = path ? fopen(path, "re") : NULL;
 	int p, e, rc = 0;
 
-	if (!f)
+	*f = (struct rangeplan_faults){ 0 };
+	if (!in)
 		return 0;
-	while (!rc && fscanf(f, "%d %d", &p, &e) == 2)
-		if (p == pid && e > 0)
-			rc = -e;
-	fclose(f);
+	while (fscanf(in, "%d %d", &p, &e) == 2) {
+		struct rangeplan_fault *v = array_grow(f->v, f->n, &f->cap, sizeof(*v), 4);
+
+		if (!v) {
+			rangeplan_faults_free(f);
+			rc = -ENOMEM;
+			break;
+		}
+		f->v = v;
+		f->v[f->n++] = (struct rangeplan_fault){ p, e };
+	}
+	fclose(in);
 	return rc;
+}
+
+int rangeplan_fault_of(const struct rangeplan_faults *f, int pid)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].pid == pid && f->v[i].err > 0)
+			return -f->v[i].err;
+	return 0;
+}
+
+void rangeplan_faults_free(struct rangeplan_faults *f)
+{
+	free(f->v);
+	*f = (struct rangeplan_faults){ 0 };
 }
 
 /* One process into c; one that exits half-read is left out, one that
@@ -314,7 +337,7 @@ static int census_proc(struct rp_job *j, struct census *c, struct rp_proc *p)
 {
 	struct procmem pm;
 	struct census_mark mark;
-	int rc = rangeplan_test_fault(getenv("KSMPLUS_CENSUS_FAIL"), (int)p->pid);
+	int rc = rangeplan_fault_of(&j->faults, (int)p->pid);
 
 	p->first = p->end = c->n;
 	if (rc == 0)
@@ -376,6 +399,8 @@ static void job_census(struct rp_job *j)
 	census_init(&c, 1, (size_t)sysconf(_SC_PAGESIZE));
 	census_keep_addresses(&c);
 	c.max_sampled = RP_MAX_SAMPLED;
+	/* the test hook's file: read once a census, not once per process */
+	j->rc = rangeplan_faults_load(&j->faults, getenv("KSMPLUS_CENSUS_FAIL"));
 	for (size_t i = 0; i < j->n && j->rc == 0; i++)
 		j->rc = census_proc(j, &c, &j->procs[i]);
 	if (j->rc == 0 && c.n && !(m = malloc(c.n * sizeof(*m))))
@@ -388,6 +413,7 @@ static void job_census(struct rp_job *j)
 	free(m);
 	census_free(&c);        /* the hashes go now */
 	vmas_free(&j->vmas);
+	rangeplan_faults_free(&j->faults);
 	if (j->rc == -E2BIG)
 		snprintf(j->err, sizeof(j->err), "more than %lu resident pages: too big to census",
 			 RP_MAX_SAMPLED);
@@ -449,30 +475,6 @@ static void kick(struct rangeplan *rp, uint64_t usec)
 	sd_event_source_set_enabled(rp->kick, SD_EVENT_ONESHOT);
 }
 
-/* RssAnon of pid, KiB; 0 when unreadable. Read into the stack, not
- * through stdio: it is read for every member at every look at an app
- * (app_due), and a FILE's buffer a read (201 members, a few looks a
- * second) is what an ASan daemon's quarantine kept: RSS grew by tens of
- * MiB in reliability/41-bounds-census. */
-static uint64_t anon_kib(pid_t pid)
-{
-	char path[64], buf[4096];
-	const char *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\nRssAnon:");
-	return p ? strtoull(p + strlen("\nRssAnon:"), NULL, 10) : 0;
-}
-
 static bool is_census_member(const struct tracked *t, const char *app)
 {
 	return t->census && t->state == TRACKED_ENROLLED && strcmp(t->app, app) == 0;
@@ -522,7 +524,7 @@ static bool app_due(struct daemon *d, struct rp_app *a, uint64_t now)
 		members++;
 		if (!t->census_anon_kib)
 			return true;    /* never censused: it joins at once */
-		kib = anon_kib(t->ref.pid);
+		kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (kib <= t->census_anon_kib)
 			continue;
 		grown_kib += kib - t->census_anon_kib;
@@ -565,7 +567,7 @@ static int start_job(struct daemon *d, struct rp_app *a)
 		}
 		j->procs = p;
 		j->procs[j->n++] = (struct rp_proc){ .pid = t->ref.pid, .start_time = t->ref.start_time };
-		t->census_anon_kib = anon_kib(t->ref.pid);
+		t->census_anon_kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (!t->census_anon_kib)
 			t->census_anon_kib = 1;         /* censused: not "never" */
 	}
@@ -641,7 +643,7 @@ static void retry_pending(struct daemon *d, struct tracked *t)
 	if (apply_plan(d, t, &plan) && t->state == TRACKED_ENROLLED) {
 		d->count.enrolled++;
 		t->reason[0] = '\0';
-		t->census_anon_kib = anon_kib(t->ref.pid);
+		t->census_anon_kib = (uint64_t)figures_rss_anon_kib(t->ref.pid);
 		if (!t->census_anon_kib)
 			t->census_anon_kib = 1;
 		log_event(&(struct log_fields){ LOG_MSGID_ENROLLED, t->app, t->ref.pid,

@@ -60,11 +60,24 @@ int rangeplan_plan(const struct rangeplan_page *p, size_t n, size_t page_size,
  * limits, not the process's), nor -ENOSYS (procmem.c reads /proc/PID/mem
  * instead). */
 bool rangeplan_falls_back(int err);
-/* The test hook KSMPLUS_CENSUS_FAIL=PATH: while PATH exists, each of its
- * lines "PID ERRNO" (decimal) makes the census of PID fail with -ERRNO
- * before it reads anything, as an unreadable pagemap would (no test can
- * make root's read of it fail otherwise). 0 when pid is not listed. */
-int rangeplan_test_fault(const char *path, int pid);
+/* The test hook KSMPLUS_CENSUS_FAIL=PATH: each line "PID ERRNO" (decimal)
+ * of PATH makes the census of PID fail with -ERRNO before it reads anything,
+ * as an unreadable pagemap would (no test can make root's read of it fail
+ * otherwise). PATH is read once at the start of each census, not once per
+ * process: while it exists, the censuses that start then fail so. */
+struct rangeplan_faults {
+	struct rangeplan_fault {
+		int pid, err;
+	} *v;
+	size_t n, cap;
+};
+/* PATH's lines into f, up to the first that is not "PID ERRNO"; none when
+ * path is NULL or the file is missing. 0, or -ENOMEM (f then empty). */
+int rangeplan_faults_load(struct rangeplan_faults *f, const char *path);
+/* The census of pid fails with this -errno; 0 when pid is not listed (or
+ * with an errno <= 0). */
+int rangeplan_fault_of(const struct rangeplan_faults *f, int pid);
+void rangeplan_faults_free(struct rangeplan_faults *f);
 
 struct config;
 struct daemon;

@@ -273,6 +273,19 @@ static void test_falls_back(void **state)
 	assert_false(rangeplan_falls_back(-ECANCELED));
 }
 
+/* The test hook's verdict for pid from path's file as it is now: what a
+ * census starting now would see. */
+static int fault_now(const char *path, int pid)
+{
+	struct rangeplan_faults f;
+	int rc;
+
+	assert_int_equal(rangeplan_faults_load(&f, path), 0);
+	rc = rangeplan_fault_of(&f, pid);
+	rangeplan_faults_free(&f);
+	return rc;
+}
+
 /* KSMPLUS_CENSUS_FAIL's file: "PID ERRNO" lines; a missing file, an
  * unlisted PID, a non-positive errno or garbage make no failure. */
 static void test_fault_hook(void **state)
@@ -286,17 +299,45 @@ static void test_fault_hook(void **state)
 	assert_non_null(f = fdopen(fd, "w"));
 	fprintf(f, "100 13\n200 5\n300 0\n");
 	fclose(f);
-	assert_int_equal(rangeplan_test_fault(path, 100), -EACCES);
-	assert_int_equal(rangeplan_test_fault(path, 200), -EIO);
-	assert_int_equal(rangeplan_test_fault(path, 300), 0);
-	assert_int_equal(rangeplan_test_fault(path, 10), 0);
-	assert_int_equal(rangeplan_test_fault(NULL, 100), 0);
+	assert_int_equal(fault_now(path, 100), -EACCES);
+	assert_int_equal(fault_now(path, 200), -EIO);
+	assert_int_equal(fault_now(path, 300), 0);
+	assert_int_equal(fault_now(path, 10), 0);
+	assert_int_equal(fault_now(NULL, 100), 0);
 	assert_non_null(f = fopen(path, "w"));
 	fprintf(f, "garbage\n100 13\n");
 	fclose(f);
-	assert_int_equal(rangeplan_test_fault(path, 100), 0);     /* stops at garbage */
+	assert_int_equal(fault_now(path, 100), 0);     /* stops at garbage */
 	unlink(path);
-	assert_int_equal(rangeplan_test_fault(path, 100), 0);
+	assert_int_equal(fault_now(path, 100), 0);
+}
+
+/* A census reads the hook's file once, at its start (job_census loads it,
+ * census_proc only looks up): what the file says later, or its removal,
+ * changes nothing for the processes of a census already running. */
+static void test_fault_hook_once(void **state)
+{
+	char path[] = "/tmp/test_rangeplan.XXXXXX";
+	int fd = mkstemp(path);
+	struct rangeplan_faults faults;
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "100 13\n");
+	fclose(f);
+	assert_int_equal(rangeplan_faults_load(&faults, path), 0);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "200 5\n");
+	fclose(f);
+	assert_int_equal(rangeplan_fault_of(&faults, 100), -EACCES);
+	assert_int_equal(rangeplan_fault_of(&faults, 200), 0);
+	unlink(path);
+	assert_int_equal(rangeplan_fault_of(&faults, 100), -EACCES);
+	rangeplan_faults_free(&faults);
+	assert_int_equal(faults.n, 0);
+	assert_int_equal(rangeplan_fault_of(&faults, 100), 0);
 }
 
 int main(void)
@@ -311,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_falls_back),
 		cmocka_unit_test(test_fault_hook),
+		cmocka_unit_test(test_fault_hook_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
