@@ -805,7 +805,10 @@ static bool restarts_with_temp_mask(long nr)
 /* How good a thread is to seize: 3 running, 2 sleeping in a syscall that a
  * stop interrupts invisibly, 1 the same with a temporary mask, 0 not to be
  * interrupted (*nr: its syscall), -1 unusable (exiting), -2 in D state, -3
- * stopped. */
+ * stopped. A snapshot: a thread seen running can enter epoll_wait() in the
+ * microseconds before our stop reaches it, and then sees the EINTR a signal
+ * would have caused (event loops retry it); a thread seen waiting is never
+ * disturbed. */
 static int thread_score(pid_t pid, pid_t tid, long *nr)
 {
 	char path[96], buf[256];

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -856,6 +858,55 @@ static void test_undo_timeout(void **state)
 
 /* --- 4. no spurious EINTR ------------------------------------------------- */
 
+
+/* Waits (up to ~5 s: the target is starting) until the threads of pid sit in
+ * the syscalls of want[] (-1 ends the list), each in a thread of its own;
+ * want[0] is the group leader's. A thread that is still running when
+ * enrolling begins is fair game for the ptrace backend, and one that enters
+ * epoll_wait() just after it was picked sees the EINTR the test counts: the
+ * waits must have begun. Returns how many of them were found. */
+static int wait_in_syscalls(pid_t pid, const long *want)
+{
+	int n = 0, found = 0;
+
+	while (want[n] >= 0)
+		n++;
+	for (int i = 0; i < 5000; i++) {
+		bool seen[8] = { false };
+		char path[64], buf[64];
+
+		found = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+		DIR *d = opendir(path);
+		if (!d)
+			return 0;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			int tid = atoi(de->d_name);
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, tid);
+			FILE *f = fopen(path, "re");
+			long nr = f && fgets(buf, sizeof(buf), f) && isdigit((unsigned char)buf[0]) ?
+				  atol(buf) : -1;
+			if (f)
+				fclose(f);
+			bool leader = tid == (int)pid;
+			for (int k = 0; k < n && k < 8; k++)
+				if (!seen[k] && nr == want[k] && (k == 0) == leader) {
+					seen[k] = true;
+					found++;
+					break;
+				}
+		}
+		closedir(d);
+		if (found == n)
+			return found;
+		usleep(1000);
+	}
+	return found;
+}
+
 /* epoll_wait(-1), recv() under SO_RCVTIMEO and sigtimedwait() fail with EINTR
  * when their thread is merely stopped (signal(7)): no handler runs, the
  * program sees an error it cannot explain. The target's main thread (the
@@ -875,6 +926,9 @@ static void test_no_spurious_eintr(void **state)
 	struct loop_args a = { "8", "waiters" };
 	assert_int_equal(target_start(&t, run_checksum_loop, &a), 0);
 	track(&t);
+	/* "ready" comes before the leader's epoll_wait() and the recv() */
+	static const long waits[] = { SYS_epoll_wait, SYS_recvfrom, SYS_rt_sigtimedwait, -1 };
+	assert_int_equal(wait_in_syscalls(t.pid, waits), 3);
 	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = true };
 	unsigned later = 0;
 	for (int i = 0; i < 100; i++) {
@@ -923,17 +977,8 @@ static void test_epoll_only_waiter(void **state)
 	struct enroller e = { .backend = ENROLL_PTRACE, .has_prctl_merge = true };
 	struct enroll_result res;
 	/* Wait until it sits in epoll_wait (it may still be starting). */
-	char path[64], buf[64] = "";
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)t.pid);
-	for (int i = 0; i < 5000 && atol(buf) != SYS_epoll_wait; i++) {
-		FILE *f = fopen(path, "re");
-		if (!f || !fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		if (f)
-			fclose(f);
-		usleep(1000);
-	}
-	assert_int_equal(atol(buf), SYS_epoll_wait);
+	static const long waits[] = { SYS_epoll_wait, -1 };
+	assert_int_equal(wait_in_syscalls(t.pid, waits), 1);
 	assert_int_equal(enroll_process(&e, &t.ref, NULL, &res), -1);
 	assert_int_equal(res.err, -EAGAIN);
 	assert_non_null(strstr(res.reason, "EINTR"));
