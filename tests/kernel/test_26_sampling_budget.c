@@ -16,8 +16,8 @@
  * turns (16 groups, since the probe-round peak fix), but in such a round
  * every one of them is walked once, in its pick scan (fingerprints; in the
  * scan after it ksmd goes from one picked page to the next): PAGES pages
- * passed over, one budget unit per KSM_SAMPLE_SKIP_COST (16), so the round
- * needs at least PAGES / (16 * BUDGET) kicks. Before the fix every kick
+ * passed over, one budget unit per KSM_SAMPLE_SKIP_COST (12), so the round
+ * needs at least PAGES / (12 * BUDGET) kicks. Before the fix every kick
  * ended a full scan (32 kicks). At most half as many again plus one kick
  * per scan (the picked pages' own scans, the jumps over the other ranges):
  * walking every range twice a round, as before the "picked pages only" fix,
@@ -27,10 +27,10 @@
 #define LEN (64 * KT_MIB)
 #define PAGES (LEN / KT_PAGE)
 #define BUDGET 8
-#define SKIP_COST 16	/* KSM_SAMPLE_SKIP_COST */
+#define SKIP_COST 12	/* KSM_SAMPLE_SKIP_COST */
 #define PROBE_ROUNDS 32
-#define KICKS_MIN (PAGES / (SKIP_COST * BUDGET))	/* 128 */
-#define KICKS_MAX (PROBE_ROUNDS + KICKS_MIN + KICKS_MIN / 2)	/* 224 */
+#define KICKS_MIN (PAGES / (SKIP_COST * BUDGET))	/* 170 */
+#define KICKS_MAX (PROBE_ROUNDS + KICKS_MIN + KICKS_MIN / 2)	/* 287 */
 #define KICKS_CAP 2000	/* give up: not a round's worth */
 
 static pid_t find_ksmd(void)

@@ -21,8 +21,8 @@
  * ksmd's CPU time is its scheduler runtime in ns (clock_getcpuclockid());
  * its batches are its voluntary context switches (it sleeps once per batch
  * of pages_to_scan budget units), so CPU per budget unit follows. Stock
- * spends a unit per scanned page; sampling one per KSM_SAMPLE_SKIP_COST (16)
- * pages passed over, so 16 * (stock ns per unit) / (sampling ns per unit) is
+ * spends a unit per scanned page; sampling one per KSM_SAMPLE_SKIP_COST (12)
+ * pages passed over, so 12 * (stock ns per unit) / (sampling ns per unit) is
  * the skip cost at which a unit of either costs the same, printed as the
  * calibration.
  *
@@ -40,7 +40,7 @@
 #include "sampling.h"
 
 /* mmap()/munmap() latency histogram: 1/4 ms buckets up to 64 ms */
-#define SKIP_COST	16	/* KSM_SAMPLE_SKIP_COST */
+#define SKIP_COST	12	/* KSM_SAMPLE_SKIP_COST */
 #define LAT_BUCKET_NS	250000L
 #define LAT_BUCKETS	256
 
