@@ -541,7 +541,10 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 		    now_usec() - start > RETRY_BATCH_USEC) {
 			/* Each undo is bounded, a row of them is not: the loop
 			 * must answer status meanwhile. The rest go on from the
-			 * retry timer. */
+			 * retry timer, and the log says so, as for one that ran
+			 * over its own deadline. */
+			log_info("unmerging %s[%d]: goes on in the background (this command's "
+				 "time is up)", t->comm, (int)t->ref.pid);
 			undo_later(t);
 			n++;
 		} else if (unmerge && t->state == TRACKED_ENROLLED) {

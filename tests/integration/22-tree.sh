@@ -55,6 +55,7 @@ print(sum(1 for p in ps if p.get("state") == "enrolled"),
       sum(1 for p in ps if p.get("member") == "tree"),
       sum(1 for p in ps if p.get("inherited") == 1))' "$1"; }
 has_merge_any() { grep -q "ksm_merge_any: yes" "/proc/$1/ksm_stat"; }
+none_merge_any() { for p in "$@"; do ! has_merge_any "$p" || return 1; done; }
 
 # A) running before add
 bp=$(start_browser "$TMP/a")
@@ -86,7 +87,9 @@ ok=$(python3 -c "print(abs($sv - $drop) <= 0.05 * $drop)")
 verify_renderers "$TMP/a"
 ctl status | grep -q "ksmprender.*tree" || fail "status does not list the renderers: $(ctl status)"
 ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
-for p in $bp $rs; do has_merge_any "$p" && fail "$p still has ksm_merge_any after remove --unmerge"; done
+# One command undoes what fits in its time; the rest goes on from the
+# daemon's retry timer (a loaded machine: "goes on in the background").
+wait_until 30 none_merge_any $bp $rs || fail "still ksm_merge_any after remove --unmerge: $(for p in $bp $rs; do has_merge_any "$p" && echo "$p"; done)"
 unmerged() { for r in $rs; do [ "$(merging "$r")" = 0 ] || return 1; done; }
 wait_until 30 unmerged || fail "still merging after remove --unmerge: $(for r in $rs; do merging "$r"; done)"
 verify_renderers "$TMP/a"
@@ -107,7 +110,9 @@ ctl status | grep -q "ksmprender.*inherited" || fail "status does not say inheri
 n=$(grep -c "not enrolling" "$DLOG")
 [ "$n" = 0 ] || fail "$n processes of the tree were skipped"
 ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
-for p in $bp $rs; do has_merge_any "$p" && fail "$p still has ksm_merge_any after remove --unmerge"; done
+# One command undoes what fits in its time; the rest goes on from the
+# daemon's retry timer (a loaded machine: "goes on in the background").
+wait_until 30 none_merge_any $bp $rs || fail "still ksm_merge_any after remove --unmerge: $(for p in $bp $rs; do has_merge_any "$p" && echo "$p"; done)"
 kill "$bp"
 wait_until 20 sh -c "! kill -0 $bp 2>/dev/null" || fail "browser B did not exit"
 
