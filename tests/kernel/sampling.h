@@ -48,6 +48,32 @@ static inline bool ks_wait_scans(long n, double timeout_s)
 	return true;
 }
 
+/* What 0002 charges against pages_to_scan for the pages a scan passes over
+ * without an rmap_item: one unit per KSM_SAMPLE_SKIP_COST of them (mm/ksm.c).
+ * test_26 derives its wake-up bounds from it, test_27 its break-even line. */
+#define KS_SKIP_COST 12
+
+/* The pid of the ksmd kernel thread (its CPU clock and /proc/PID/status) */
+static inline pid_t ks_find_ksmd(void)
+{
+	char path[64], comm[32];
+
+	for (pid_t pid = 2; pid < 1000; pid++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
+			fclose(f);
+			return pid;
+		}
+		fclose(f);
+	}
+	kt_fail("no ksmd thread found in /proc");
+}
+
 /* Unmerges everything and restarts ksmd: each measurement starts clean. */
 static inline void ks_ksm_restart(void)
 {

@@ -27,31 +27,10 @@
 #define LEN (64 * KT_MIB)
 #define PAGES (LEN / KT_PAGE)
 #define BUDGET 8
-#define SKIP_COST 12	/* KSM_SAMPLE_SKIP_COST */
 #define PROBE_ROUNDS 32
-#define KICKS_MIN (PAGES / (SKIP_COST * BUDGET))	/* 170 */
+#define KICKS_MIN (PAGES / (KS_SKIP_COST * BUDGET))	/* 170 */
 #define KICKS_MAX (PROBE_ROUNDS + KICKS_MIN + KICKS_MIN / 2)	/* 287 */
 #define KICKS_CAP 2000	/* give up: not a round's worth */
-
-static pid_t find_ksmd(void)
-{
-	char path[64], comm[32];
-
-	for (pid_t pid = 2; pid < 1000; pid++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
-			fclose(f);
-			return pid;
-		}
-		fclose(f);
-	}
-	kt_fail("no ksmd thread found in /proc");
-}
 
 /* ksmd's scheduler state letter, and its voluntary context switches. */
 static char ksmd_state(pid_t pid, long *nvcsw)
@@ -127,7 +106,7 @@ int main(void)
 	if (!ks_wait_scans(2, 120))
 		kt_fail("ksmd stopped scanning");
 
-	ksmd = find_ksmd();
+	ksmd = ks_find_ksmd();
 	ks_set("pages_to_scan", BUDGET);
 	ks_set("sleep_millisecs", 3600000 + 1);
 	settle(ksmd);

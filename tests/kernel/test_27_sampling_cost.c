@@ -40,7 +40,6 @@
 #include "sampling.h"
 
 /* mmap()/munmap() latency histogram: 1/4 ms buckets up to 64 ms */
-#define SKIP_COST	12	/* KSM_SAMPLE_SKIP_COST */
 #define LAT_BUCKET_NS	250000L
 #define LAT_BUCKETS	256
 
@@ -118,26 +117,6 @@ static void target(size_t len, struct shared *sh, int reply)
 	_exit(0);
 }
 
-static pid_t find_ksmd(void)
-{
-	char path[64], comm[32];
-
-	for (pid_t pid = 2; pid < 1000; pid++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
-			fclose(f);
-			return pid;
-		}
-		fclose(f);
-	}
-	kt_fail("no ksmd thread found in /proc");
-}
-
 /* ksmd's scheduler runtime, ns: exact, where /proc/PID/stat has 4-ms ticks */
 static long cpu_ns(clockid_t clk)
 {
@@ -199,7 +178,7 @@ static void converge(int s, int *cur, const struct ks_worker *w)
 static void slice(int s, int *cur, const struct ks_worker *w, struct shared *sh,
 		  pid_t ksmd, clockid_t clk, long window_s, struct totals *t)
 {
-	long b0, ns0, scans0, scanned0, n;
+	long b0, ns0, scans0, scanned0, n, nb, ns;
 	double t0, secs;
 
 	converge(s, cur, w);
@@ -222,16 +201,18 @@ static void slice(int s, int *cur, const struct ks_worker *w, struct shared *sh,
 	t0 = kt_now();
 	kt_sleep_ms(window_s * 1000);
 	secs = kt_now() - t0;
+	/* Read each counter once: ksmd goes on while we add them up */
 	n = cpu_ns(clk) - ns0;
+	nb = batches(ksmd) - b0;
+	ns = kt_ksm_sys("full_scans") - scans0;
 	t->secs += secs;
 	t->cpu_ns += n;
-	t->batches += batches(ksmd) - b0;
-	t->scans += kt_ksm_sys("full_scans") - scans0;
+	t->batches += nb;
+	t->scans += ns;
 	t->scanned += kt_ksm_sys("pages_scanned") - scanned0;
 	t->items = kt_ksm_stat(w->pid, "ksm_rmap_items");
 	if (t->slices < 64)
-		t->ns_per_unit[t->slices] = batches(ksmd) - b0 > 0 ?
-			(double)n / ((batches(ksmd) - b0) * 100.0) : 0;
+		t->ns_per_unit[t->slices] = nb > 0 ? (double)n / (nb * 100.0) : 0;
 	t->slices++;
 	if (atomic_load(&sh->worst_mmap_ns) > t->worst_mmap_ns)
 		t->worst_mmap_ns = atomic_load(&sh->worst_mmap_ns);
@@ -241,8 +222,7 @@ static void slice(int s, int *cur, const struct ks_worker *w, struct shared *sh,
 		t->hist[i] += atomic_load(&sh->hist[i]);
 	kt_log("slice %-12s %.1f s: ksmd %.2f %% CPU, %ld batches, %ld full scans, "
 	       "worst mmap %.1f ms", setting_name[s], secs, 100.0 * n / (secs * 1e9),
-	       batches(ksmd) - b0, kt_ksm_sys("full_scans") - scans0,
-	       atomic_load(&sh->worst_mmap_ns) / 1e6);
+	       nb, ns, atomic_load(&sh->worst_mmap_ns) / 1e6);
 }
 
 /* The latency under which q of all calls completed, ms (upper bucket edge) */
@@ -304,8 +284,8 @@ static void report(size_t len, struct totals *t)
 	       ratio[0], ratio[pairs / 2], ratio[pairs - 1], pairs);
 	kt_log("TABLE calibration: a budget unit costs the same in both settings "
 	       "at KSM_SAMPLE_SKIP_COST %.1f (now %d: %d x %.0f ns / %.0f ns)",
-	       unit[SAMPLING] > 0 ? SKIP_COST * unit[STOCK] / unit[SAMPLING] : 0,
-	       SKIP_COST, SKIP_COST, unit[STOCK], unit[SAMPLING]);
+	       unit[SAMPLING] > 0 ? KS_SKIP_COST * unit[STOCK] / unit[SAMPLING] : 0,
+	       KS_SKIP_COST, KS_SKIP_COST, unit[STOCK], unit[SAMPLING]);
 }
 
 static void measure(size_t len, long window_s, long pairs, pid_t ksmd)
@@ -437,7 +417,7 @@ int main(void)
 		kt_pass("reset_all only: see the TABLE line");
 	pts0 = kt_ksm_sys("pages_to_scan");
 	sleep0 = kt_ksm_sys("sleep_millisecs");
-	measure((size_t)mib * KT_MIB, window_s, pairs, find_ksmd());
+	measure((size_t)mib * KT_MIB, window_s, pairs, ks_find_ksmd());
 	ks_set("sampling", 0);
 	set_pace(pts0, sleep0);
 	kt_pass("%ld MiB, %ld pairs of %ld-s slices: see the TABLE lines", mib, pairs, window_s);
