@@ -49,7 +49,7 @@ struct daemon {
 	bool ready;
 	struct figures_worker *fig;     /* figures.c */
 	bool paused;            /* after `unmerge --all`: enroll nothing until resumed */
-	struct governor *gov;   /* governor_io.c; NULL with governor = fixed */
+	struct governor *gov;   /* governor_io.c (fixed: the smart_scan window only) */
 	struct metrics *metrics;        /* metrics.c: the textfile writer, or NULL */
 	/* Since start, for metrics: what enroll attempts ended in (lifecycle.c). */
 	struct {

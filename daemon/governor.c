@@ -108,10 +108,36 @@ void gov_init(struct gov_machine *m, const struct gov_params *p, const struct go
 	m->last_change = in->now;
 }
 
+void gov_window_note(struct gov_window *w, const char *what)
+{
+	w->pending = true;
+	snprintf(w->pending_why, sizeof(w->pending_why), "%s", what);
+}
+
+/* Not rate-limited: it changes which pages are compared, not the pace, and
+ * the window opens and closes once per enrollment at most. Its end counts
+ * from the step that sees the new memory (the tick after the enrollment). */
+bool gov_window_step(struct gov_window *w, long long full_scans)
+{
+	bool before = w->off;
+
+	if (w->pending) {
+		long long until = full_scans + GOV_SMART_SCANS;
+
+		if (until > w->until)
+			w->until = until;
+		snprintf(w->why, sizeof(w->why), "%s", w->pending_why);
+		w->pending = false;
+	}
+	w->off = full_scans < w->until;
+	return w->off != before;
+}
+
 void gov_note_enrolled(struct gov_machine *m, const char *what)
 {
 	m->enroll_pending = true;
 	snprintf(m->enroll_why, sizeof(m->enroll_why), "enrolled %s", what);
+	gov_window_note(&m->smart, m->enroll_why);
 }
 
 void gov_note_grew(struct gov_machine *m, const char *app, long long grown_kib)
@@ -119,6 +145,7 @@ void gov_note_grew(struct gov_machine *m, const char *app, long long grown_kib)
 	m->enroll_pending = true;
 	snprintf(m->enroll_why, sizeof(m->enroll_why), "%.32s grew by %lld MiB", app,
 		 grown_kib / 1024);
+	gov_window_note(&m->smart, m->enroll_why);
 }
 
 void gov_note_pressure(struct gov_machine *m, const char *source)
@@ -257,11 +284,6 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 
 	track_progress(m, in);
 	if (m->enroll_pending) {
-		long long until = in->full_scans + GOV_SMART_SCANS;
-
-		if (until > m->smart_until)
-			m->smart_until = until;
-		snprintf(m->smart_why, sizeof(m->smart_why), "%s", m->enroll_why);
 		/* two full scans from now: the first records, the second merges */
 		m->scans_target = in->full_scans + 2;
 		m->enroll_pending = false;
@@ -270,19 +292,16 @@ bool gov_step(struct gov_machine *m, const struct gov_params *p, const struct go
 				 m->enroll_why);
 	}
 	enum gov_state to = wanted_state(m, pressure, in);
-	bool smart_before = m->smart_off;
+	bool smart_changed = gov_window_step(&m->smart, in->full_scans);
 
-	/* Not rate-limited: it changes which pages are compared, not the pace,
-	 * and its window opens and closes once per enrollment at most. */
-	m->smart_off = in->full_scans < m->smart_until;
 	if (to != m->state && (upward(m->state, to) || may_change))
 		enter(m, p, to, in);
 	else if (to == m->state && may_change)
 		pace(m, p, in);
 	if (same_knobs(&before, &m->knobs)) {
-		if (m->smart_off != smart_before)
+		if (smart_changed)
 			m->changes++;
-		return m->smart_off != smart_before;
+		return smart_changed;
 	}
 	m->last_change = in->now;
 	m->changes++;

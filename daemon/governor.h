@@ -22,7 +22,8 @@
  * back: with smart_scan on, an aged page is compared in one full scan out of
  * 9, on its own phase, and a late duplicate may never be in the same scan
  * (tests/integration/68-late-duplicate.sh). Not where [ksmd] sets
- * smart_scan (pinned), nor on a knob someone else changed.
+ * smart_scan (pinned), nor on a knob someone else changed. governor = fixed
+ * runs this window too (gov_window), and nothing else.
  *
  * States: burst after enrollment (until the new memory had two full scans
  * and their merged pages stopped growing), then settle (kernel-default pace)
@@ -55,6 +56,23 @@ struct gov_params {
  * enrollment plus this. */
 #define GOV_SMART_SCANS 5
 
+/* The smart_scan window on its own: every governor opens it for new memory,
+ * governor = fixed too (the pace is the admin's there, but which pages are
+ * compared is not a pace: a late duplicate must still meet its twin). Pure,
+ * like the machine below, which holds one. */
+struct gov_window {
+	long long until;                /* smart_scan off while full_scans < it; 0: never was */
+	bool off;                       /* wanted: smart_scan = 0 (the window is open) */
+	bool pending;                   /* new memory noted, not yet stepped */
+	char why[64];                   /* the enrollment that opened or extended it */
+	char pending_why[64];
+};
+/* New memory (what: "enrolled gimp[12], whole", "gimp grew by 80 MiB"):
+ * the next gov_window_step opens the window, or extends it, from there. */
+void gov_window_note(struct gov_window *w, const char *what);
+/* At a tick: true when off changed. */
+bool gov_window_step(struct gov_window *w, long long full_scans);
+
 struct gov_input {
 	uint64_t now;                   /* CLOCK_MONOTONIC, usec */
 	long long merging, full_scans;   /* merging: enrolled processes' merged pages */
@@ -78,9 +96,7 @@ struct gov_machine {
 	bool enroll_pending, pressure_pending;
 	char enroll_why[64], pressure_why[48];
 	unsigned changes;               /* knob changes so far */
-	long long smart_until;          /* smart_scan off while full_scans < it; 0: never was */
-	bool smart_off;                 /* wanted: smart_scan = 0 (the window is open) */
-	char smart_why[64];             /* the enrollment that opened or extended it */
+	struct gov_window smart;        /* gov_note_enrolled and _grew open it too */
 };
 
 void gov_init(struct gov_machine *m, const struct gov_params *p, const struct gov_input *in);
@@ -109,10 +125,11 @@ void gov_memevents_parse(const char *text, long long *high, long long *max);
 struct daemon;
 struct tracked;
 struct proto_record;
-/* Starts the governor when d->cfg says governor = pressure or advisor
- * (no-op for fixed). Inputs that this machine lacks are logged and left
- * out; advisor on a kernel without it runs as pressure (logged, and in
- * status). */
+/* Starts the governor d->cfg says. Inputs that this machine lacks are
+ * logged and left out; advisor on a kernel without it runs as pressure
+ * (logged, and in status). governor = fixed runs the smart_scan window
+ * alone (its tick reads full_scans and app growth; no pace knob, no
+ * pressure source). */
 int governor_start(struct daemon *d);
 void governor_stop(struct daemon *d);
 /* After a reload re-applied [ksmd]: start again from the knobs as they are
@@ -137,7 +154,9 @@ void governor_forget(struct daemon *d, pid_t pid, unsigned long long start_time)
 void governor_set_cgroup_roots(const char *v1_root, const char *v2_root);
 /* commands.c: the governor's fields of the status record. */
 void governor_status(struct daemon *d, struct proto_record *r);
-/* metrics.c: its state's name and knob writes so far; -1 with governor = fixed. */
+/* metrics.c: its state's name (NULL with governor = fixed) and knob writes
+ * so far; -1 when no governor runs. smart_window: 1 open, 0 closed, -1
+ * smart_scan not steered. */
 int governor_state(const struct daemon *d, const char **state, unsigned *knob_writes,
 		   int *smart_window);
 #endif

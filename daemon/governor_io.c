@@ -18,7 +18,9 @@
  * advisor_max_cpu and run. Each knob is read back before every write: a
  * value other than the one last written means someone else set it; from
  * then on that knob is theirs: not steered, not restored. Knobs set in
- * [ksmd] are the admin's from the start. */
+ * [ksmd] are the admin's from the start. governor = fixed steers smart_scan
+ * alone, for the smart_scan window (governor.h), on a tick that runs only
+ * while a window is open or app growth may open one (start_fixed). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -128,6 +130,7 @@ struct governor {
 	unsigned memevents;     /* memory.events high/max rises seen */
 	bool zero_pages;        /* use_zero_pages = 1: ksm_zero_pages is progress too */
 	char smart_orig[32];    /* smart_scan as found (put back when a window ends); "" */
+	bool fixed;             /* governor = fixed: the smart_scan window alone */
 };
 
 /* governor_set_cgroup_roots: tests' fake cgroup trees */
@@ -292,7 +295,7 @@ static bool steers_smart(const struct governor *g)
 static void steer_smart(struct governor *g)
 {
 	if (steers_smart(g))
-		steer_str(g, &g->k[K_SMART], g->m.smart_off ? "0" : g->smart_orig);
+		steer_str(g, &g->k[K_SMART], g->m.smart.off ? "0" : g->smart_orig);
 }
 
 static void steer_all(struct governor *g)
@@ -413,8 +416,9 @@ static long long read_apps(struct governor *g)
 		/* ksm_stat only where its zero-page count matters: it walks every
 		 * VMA under the mmap lock (seconds per tick for 201 processes of
 		 * 60,000 VMAs, in the main loop). */
-		if (g->zero_pages ? ksmstat_read(t->ref.pid, &st) == 0 :
-		    ksmstat_read_merging(t->ref.pid, &st.merging_pages) == 0)
+		/* governor = fixed: progress is no input, growth only */
+		if (!g->fixed && (g->zero_pages ? ksmstat_read(t->ref.pid, &st) == 0 :
+				  ksmstat_read_merging(t->ref.pid, &st.merging_pages) == 0))
 			sum += st.merging_pages + (g->zero_pages ? st.zero_pages : 0);
 		if (limit && a)
 			a->kib += figures_rss_anon_kib(t->ref.pid);
@@ -428,7 +432,8 @@ static long long read_apps(struct governor *g)
 			a->fresh = false;
 			continue;
 		}
-		if (gov_grew(&a->mark, a->kib, limit, g->m.state == GOV_BURST)) {
+		/* governor = fixed has no burst to absorb growth: all of it counts */
+		if (gov_grew(&a->mark, a->kib, limit, !g->fixed && g->m.state == GOV_BURST)) {
 			gov_note_grew(&g->m, a->app, a->kib - mark);
 			log_info("governor: app %s grew by %lld MiB since the latest burst",
 				 a->app, (a->kib - mark) / 1024);
@@ -458,14 +463,52 @@ static void read_inputs(struct governor *g, uint64_t now, struct gov_input *in)
 	in->cpu_percent = cpu_percent(g, CPU_CONTROL_USEC);
 }
 
+static void log_window(const struct governor *g, bool smart_before, long long full_scans)
+{
+	if (g->m.smart.off == smart_before || !steers_smart(g))
+		return;
+	if (g->m.smart.off)
+		log_info("governor: smart_scan off until full scan %lld: %s", g->m.smart.until,
+			 g->m.smart.why);
+	else
+		log_info("governor: smart_scan back to %s at full scan %lld (window until %lld)",
+			 g->smart_orig, full_scans, g->m.smart.until);
+}
+
+/* governor = fixed: the window alone. Ticks while it is open (full scans
+ * close it) and, slower, while app growth can open one; else not at all:
+ * the next enrollment schedules one. */
+static int fixed_tick(struct governor *g)
+{
+	struct ksmd_global kg = { 0 };
+	bool smart_before = g->m.smart.off;
+
+	if (!g->d->paused && g->restores != ksmd_restores())
+		rebase(g);      /* unmerge --all, resume or reload put smart_scan back */
+	if (g->d->cfg.burst_growth_mib && steers_smart(g))
+		read_apps(g);
+	ksmd_read_global(&kg);
+	gov_window_step(&g->m.smart, kg.full_scans);
+	log_window(g, smart_before, kg.full_scans);
+	if (!g->d->paused)
+		steer_smart(g);
+	if (g->m.smart.off)
+		schedule(g, TICK_USEC);
+	else if (g->d->cfg.burst_growth_mib && steers_smart(g))
+		schedule(g, IDLE_TICK_USEC);
+	return 0;
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct governor *g = ud;
 	struct gov_input in;
 	enum gov_state before = g->m.state;
-	bool smart_before = g->m.smart_off;
+	bool smart_before = g->m.smart.off;
 
 	(void)s;
+	if (g->fixed)
+		return fixed_tick(g);
 	sd_event_now(g->d->ev, CLOCK_MONOTONIC, &usec);   /* a kick runs early: now, not when due */
 	cpu_sample(g, usec);
 	read_inputs(g, usec, &in);
@@ -473,12 +516,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	if (g->m.state != before)
 		log_info("governor: %s -> %s: %s", gov_state_name(before),
 			 gov_state_name(g->m.state), g->m.why);
-	if (g->m.smart_off != smart_before && steers_smart(g) && g->m.smart_off)
-		log_info("governor: smart_scan off until full scan %lld: %s", g->m.smart_until,
-			 g->m.smart_why);
-	else if (g->m.smart_off != smart_before && steers_smart(g))
-		log_info("governor: smart_scan back to %s at full scan %lld (window until %lld)",
-			 g->smart_orig, in.full_scans, g->m.smart_until);
+	log_window(g, smart_before, in.full_scans);
 	/* Paused by unmerge --all: the knobs are the admin's until resume. */
 	if (!g->d->paused) {
 		if (g->restores != ksmd_restores())
@@ -906,7 +944,7 @@ static void forget(struct governor *g, pid_t pid, unsigned long long start_time)
 void governor_watch_cgroup(struct daemon *d, pid_t pid, unsigned long long start_time,
 			   const char *rel_v1, const char *rel_v2)
 {
-	if (d->gov)
+	if (d->gov && !d->gov->fixed)  /* fixed: pressure is no input */
 		watch_cgroup(d->gov, pid, start_time, rel_v1, rel_v2);
 }
 
@@ -945,12 +983,19 @@ void governor_on_enrolled(struct daemon *d, const struct tracked *t)
 	else    /* whole-process enrollments keep no range list */
 		snprintf(what, sizeof(what), "%.15s[%d], whole", t->comm, (int)t->ref.pid);
 	gov_note_enrolled(&g->m, what);
+	if (g->fixed) {
+		/* a tick opens the window, and first rebases smart_scan after a
+		 * restore (no tick may have run since: it could be ours again) */
+		if (!g->m.smart.off && (steers_smart(g) || g->restores != ksmd_restores()))
+			schedule(g, 0);
+		return;
+	}
 	watch_process(g, &t->ref);
 	kick(g, GOV_BURST);
 	/* While bursting the kick waits for the tick (2 s: many fast full
 	 * scans); a smart_scan window that is closed opens now. Once open, the
 	 * tick extends it: its end counts from then, not from the enrollment. */
-	if (!g->m.smart_off && steers_smart(g))
+	if (!g->m.smart.off && steers_smart(g))
 		schedule(g, 0);
 }
 
@@ -1004,20 +1049,35 @@ static bool steers(const struct governor *g, size_t i)
 	return i == K_SMART || (g->advisor ? i >= K_ADV_MODE : i < K_ADV_MODE);
 }
 
-/* governor = fixed steers nothing, smart_scan included: the admin who
- * fixed the pace keeps ksmd as configured. Said once, since with
- * smart_scan on a duplicate enrolled late may never merge. */
-static void fixed_smart_scan(const struct daemon *d)
+/* governor = fixed: the pace stays as [ksmd] (or the admin) set it; only
+ * the smart_scan window runs, since with smart_scan on a duplicate enrolled
+ * late may never meet its twin whatever the pace. No pressure sources, no
+ * ksmd CPU: a tick that reads full_scans while a window is open, and app
+ * growth every IDLE_TICK_USEC (burst_growth_mib). */
+static int start_fixed(struct governor *g)
 {
-	char v[32];
+	struct daemon *d = g->d;
+	uint64_t now;
+	int rc;
 
-	for (size_t i = 0; i < d->cfg.n_knobs; i++)
-		if (strcmp(d->cfg.knobs[i].knob, "smart_scan") == 0)
-			return;
-	if (ksmd_read_knob("smart_scan", v, sizeof(v)) == 0 && strcmp(v, "0") != 0)
-		log_warn("governor = fixed: smart_scan = %s is left as is, so pages enrolled long "
-			 "after their duplicates may never be compared with them; set smart_scan = 0 "
-			 "in [ksmd], or a governor, which turns it off after each enrollment", v);
+	g->fixed = true;
+	rebase(g);
+	sd_event_now(d->ev, CLOCK_MONOTONIC, &now);
+	/* the first tick at once: a reload may carry a window over */
+	rc = sd_event_add_time(d->ev, &g->tick, CLOCK_MONOTONIC, now, 0, on_tick, g);
+	if (rc < 0)
+		return rc;
+	d->gov = g;
+	if (g->k[K_SMART].config)
+		log_info("governor: fixed; smart_scan set in [ksmd]: not steered");
+	else if (steers_smart(g))
+		log_info("governor: fixed (pace as configured); smart_scan off for %d full scans "
+			 "after each enrollment or %u MiB growth", GOV_SMART_SCANS,
+			 d->cfg.burst_growth_mib);
+	else
+		log_info("governor: fixed; smart_scan %s: nothing to steer", g->smart_orig[0] ?
+			 "off as found" : "absent (kernel before 6.7)");
+	return 0;
 }
 
 /* admin: the knobs an admin took before a reload (NULL: none), known
@@ -1029,10 +1089,6 @@ static int start(struct daemon *d, const bool *admin)
 	uint64_t now;
 	int rc;
 
-	if (d->cfg.governor == GOVERNOR_FIXED) {
-		fixed_smart_scan(d);
-		return 0;
-	}
 	if (!(g = calloc(1, sizeof(*g))))
 		return -ENOMEM;
 	g->d = d;
@@ -1040,6 +1096,11 @@ static int start(struct daemon *d, const bool *admin)
 	for (size_t i = 0; i < N_KNOBS; i++) {
 		g->k[i].knob = knob_names[i];
 		g->k[i].admin = admin && admin[i];      /* what an admin took stays theirs */
+	}
+	if (d->cfg.governor == GOVERNOR_FIXED) {
+		if ((rc = start_fixed(g)) < 0)
+			free(g);
+		return rc;
 	}
 	g->advisor = d->cfg.governor == GOVERNOR_ADVISOR && advisor_usable(g);
 	if (!g->advisor)
@@ -1104,23 +1165,23 @@ void governor_reload(struct daemon *d)
 {
 	bool admin[N_KNOBS] = { false };
 	long long smart_until = 0;
-	char smart_why[sizeof(d->gov->m.smart_why)] = "";
+	char smart_why[sizeof(d->gov->m.smart.why)] = "";
 
 	if (d->gov) {
 		for (size_t i = 0; i < N_KNOBS; i++)
 			admin[i] = d->gov->k[i].admin;
 		/* memory enrolled before the reload still needs its window */
-		smart_until = d->gov->m.smart_until;
-		snprintf(smart_why, sizeof(smart_why), "%s", d->gov->m.smart_why);
+		smart_until = d->gov->m.smart.until;
+		snprintf(smart_why, sizeof(smart_why), "%s", d->gov->m.smart.why);
 	}
 	governor_stop(d);
 	if (start(d, admin) < 0)
 		log_warn("governor: cannot restart after reload: knobs stay as configured");
 	if (!d->gov)
 		return;
-	d->gov->m.smart_until = smart_until;
-	snprintf(d->gov->m.smart_why, sizeof(d->gov->m.smart_why), "%s", smart_why);
-	for (size_t i = 0; i < d->tr.n; i++)
+	d->gov->m.smart.until = smart_until;
+	snprintf(d->gov->m.smart.why, sizeof(d->gov->m.smart.why), "%s", smart_why);
+	for (size_t i = 0; i < d->tr.n && !d->gov->fixed; i++)
 		if (d->tr.v[i].state == TRACKED_ENROLLED)
 			watch_process(d->gov, &d->tr.v[i].ref);
 }
@@ -1143,11 +1204,11 @@ int governor_state(const struct daemon *d, const char **state, unsigned *knob_wr
 {
 	if (!d->gov)
 		return -1;
-	*state = gov_state_name(d->gov->m.state);
+	*state = d->gov->fixed ? NULL : gov_state_name(d->gov->m.state);
 	*knob_writes = d->gov->writes;
 	/* Only where the governor steers smart_scan: elsewhere it says nothing.
 	 * Paused (unmerge --all), the knob is as found: no window. */
-	*smart_window = steers_smart(d->gov) ? !d->paused && d->gov->m.smart_off : -1;
+	*smart_window = steers_smart(d->gov) ? !d->paused && d->gov->m.smart.off : -1;
 	return 0;
 }
 
@@ -1157,8 +1218,8 @@ static void smart_status(struct daemon *d, struct proto_record *r)
 	const struct governor *g = d->gov;
 	const struct steered *k = g ? &g->k[K_SMART] : NULL;
 
-	if (!g)
-		proto_set(r, "gov_smart_scan", "not steered (governor = fixed)");
+	if (!g)         /* the governor could not start */
+		proto_set(r, "gov_smart_scan", "not steered");
 	else if (!g->smart_orig[0])
 		proto_set(r, "gov_smart_scan", "none (kernel before 6.7: no page is skipped)");
 	else if (k->config)
@@ -1169,9 +1230,9 @@ static void smart_status(struct daemon *d, struct proto_record *r)
 		proto_set(r, "gov_smart_scan", "as found (paused)");
 	else if (strcmp(g->smart_orig, "0") == 0)
 		proto_set(r, "gov_smart_scan", "off as found");
-	else if (g->m.smart_off)
-		proto_set(r, "gov_smart_scan", "off until full scan %lld: %s", g->m.smart_until,
-			  g->m.smart_why);
+	else if (g->m.smart.off)
+		proto_set(r, "gov_smart_scan", "off until full scan %lld: %s", g->m.smart.until,
+			  g->m.smart.why);
 	else
 		proto_set(r, "gov_smart_scan", "on");
 }
@@ -1181,7 +1242,7 @@ void governor_status(struct daemon *d, struct proto_record *r)
 	struct governor *g = d->gov;
 	char buf[160];
 
-	proto_set(r, "governor", "%s", !g ? "fixed" : g->advisor ? "advisor" : "pressure");
+	proto_set(r, "governor", "%s", !g || g->fixed ? "fixed" : g->advisor ? "advisor" : "pressure");
 	if (ksmd_read_knob("pages_to_scan", buf, sizeof(buf)) == 0)
 		proto_set(r, "pages_to_scan", "%s", buf);
 	if (ksmd_read_knob("sleep_millisecs", buf, sizeof(buf)) == 0)
@@ -1189,7 +1250,7 @@ void governor_status(struct daemon *d, struct proto_record *r)
 	if (ksmd_read_knob("smart_scan", buf, sizeof(buf)) == 0)
 		proto_set(r, "smart_scan", "%s", buf);
 	smart_status(d, r);
-	if (!g)
+	if (!g || g->fixed)
 		return;
 	double cpu = cpu_percent(g, CPU_STATUS_USEC);
 

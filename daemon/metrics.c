@@ -134,11 +134,12 @@ char *metrics_format(const struct metrics_global *g, const char *const *names,
 		sample(out, "ksmplus_governor_knob_writes_total", "counter",
 		       "Writes of ksmd's knobs by the governor since ksmplusd started.", "%u",
 		       g->gov_knob_writes);
-		if (g->gov_smart_window >= 0)
-			sample(out, "ksmplus_governor_smart_scan_window", "gauge",
-			       "1 while the governor holds smart_scan off so that newly enrolled "
-			       "memory meets its duplicates, else 0.", "%d", g->gov_smart_window);
 	}
+	/* governor = fixed has the window too */
+	if (g->gov_smart_window >= 0)
+		sample(out, "ksmplus_governor_smart_scan_window", "gauge",
+		       "1 while the governor holds smart_scan off so that newly enrolled "
+		       "memory meets its duplicates, else 0.", "%d", g->gov_smart_window);
 	if (g->figures_age_seconds >= 0)
 		sample(out, "ksmplus_figures_age_seconds", "gauge",
 		       "Age of the exact savings figures (computed off the main loop).", "%.3f",
@@ -156,7 +157,8 @@ char *metrics_render(struct daemon *d)
 				    .ksmd_cpu_seconds = -1, .tracked = d->tr.n,
 				    .untracked = d->tr.refused, .enrolled = d->count.enrolled,
 				    .later = d->count.later, .skipped = d->count.skipped,
-				    .gone = d->count.gone, .dropped = d->count.dropped };
+				    .gone = d->count.gone, .dropped = d->count.dropped,
+				    .gov_smart_window = -1 };
 	struct ksmd_global k = { 0 };
 	unsigned long long ticks;
 	pid_t ksmd = ksmd_thread_pid();
@@ -171,8 +173,10 @@ char *metrics_render(struct daemon *d)
 	g.general_profit = k.general_profit;
 	if (ksmd && ksmd_thread_ticks(ksmd, &ticks) == 0)
 		g.ksmd_cpu_seconds = (double)ticks / (double)sysconf(_SC_CLK_TCK);
-	if (governor_state(d, &g.gov_state, &g.gov_knob_writes, &g.gov_smart_window) < 0)
+	if (governor_state(d, &g.gov_state, &g.gov_knob_writes, &g.gov_smart_window) < 0) {
 		g.gov_state = NULL;
+		g.gov_smart_window = -1;
+	}
 	g.figures_age_seconds = age < 0 ? -1 : (double)age / 1000;
 	figures_apps(d, f, NULL);
 	text = metrics_format(&g, (const char *const *)d->apps.effective.v, f, n);

@@ -21,7 +21,7 @@ struct metrics_global {
 	double ksmd_cpu_seconds;        /* < 0: unknown */
 	size_t tracked, untracked;      /* processes; untracked = refused at the cap */
 	unsigned long long enrolled, later, skipped, gone, dropped;
-	const char *gov_state;          /* NULL: governor = fixed */
+	const char *gov_state;          /* NULL: governor = fixed (which has gov_smart_window) */
 	unsigned gov_knob_writes;
 	int gov_smart_window;           /* 1 smart_scan held off for new memory, 0 not; -1 not steered */
 	double figures_age_seconds;     /* < 0: none yet */

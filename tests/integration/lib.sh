@@ -87,19 +87,11 @@ wait_until() {
 	done
 }
 
-# write_conf LINE... — the daemon's config. A test that fixes ksmd's pace
-# ([ksmd] pages_to_scan or sleep_millisecs, no governor line) gets a fixed
-# governor, which leaves smart_scan as found (on): the census advises one
-# process a scan or two before another, and with smart_scan on some pairs of
-# pages then meet only many scans later (88-addwait and 90-census failed so
-# under load). Such a test is about something else: smart_scan = 0 is added
-# to its [ksmd], unless it sets smart_scan or a governor itself.
+# write_conf LINE... — the daemon's config, as given. (A test that fixes
+# ksmd's pace gets governor = fixed, which turns smart_scan off after each
+# enrollment like the others: 69-fixed-late-duplicate.)
 write_conf() {
 	printf '%s\n' "$@" > "$CONF"
-	if [ -f "$KSM/smart_scan" ] && grep -q '^\[ksmd\]' "$CONF" && grep -Eq '^(pages_to_scan|sleep_millisecs) *=' "$CONF" &&
-		! grep -Eq '^(smart_scan|governor) *=' "$CONF"; then
-		sed -i '/^\[ksmd\]/a smart_scan = 0' "$CONF"
-	fi
 }
 
 start_daemon() {

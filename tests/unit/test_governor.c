@@ -335,43 +335,79 @@ static void test_smart_scan_window(void **state)
 
 	(void)state;
 	start(&w);
-	assert_false(w.m.smart_off);
+	assert_false(w.m.smart.off);
 	go_idle(&w);
-	assert_false(w.m.smart_off);
+	assert_false(w.m.smart.off);
 	f = w.in.full_scans;
 	gov_note_enrolled(&w.m, "b[7], whole");
 	w.in.now += SEC;
 	assert_true(gov_step(&w.m, w.p, &w.in));        /* a change to write */
-	assert_true(w.m.smart_off);
-	assert_int_equal(w.m.smart_until, f + GOV_SMART_SCANS);
-	assert_string_equal(w.m.smart_why, "enrolled b[7], whole");
+	assert_true(w.m.smart.off);
+	assert_int_equal(w.m.smart.until, f + GOV_SMART_SCANS);
+	assert_string_equal(w.m.smart.why, "enrolled b[7], whole");
 	/* time alone does not close it */
 	run(&w, 600, 0, 0);
-	assert_true(w.m.smart_off);
+	assert_true(w.m.smart.off);
 	/* a second enrollment two scans later: five scans from there */
 	run(&w, 4, 2, 10);
 	gov_note_enrolled(&w.m, "b[8], whole");
 	run(&w, 1, 0, 0);
-	assert_int_equal(w.m.smart_until, f + 2 + GOV_SMART_SCANS);
-	assert_string_equal(w.m.smart_why, "enrolled b[8], whole");
+	assert_int_equal(w.m.smart.until, f + 2 + GOV_SMART_SCANS);
+	assert_string_equal(w.m.smart.why, "enrolled b[8], whole");
 	w.in.full_scans = f + 2 + GOV_SMART_SCANS - 1;
 	run(&w, 1, 0, 0);
-	assert_true(w.m.smart_off);
+	assert_true(w.m.smart.off);
 	w.in.full_scans++;
 	w.in.now += SEC;
 	assert_true(gov_step(&w.m, w.p, &w.in));
-	assert_false(w.m.smart_off);
+	assert_false(w.m.smart.off);
 	/* pressure is not new memory */
 	gov_note_pressure(&w.m, "PSI");
 	run(&w, 30, 1, 0);
-	assert_false(w.m.smart_off);
+	assert_false(w.m.smart.off);
 	/* growth is new memory */
 	gov_note_grew(&w.m, "b", 100 * 1024);
 	run(&w, 1, 0, 0);
-	assert_true(w.m.smart_off);
-	assert_string_equal(w.m.smart_why, "b grew by 100 MiB");
+	assert_true(w.m.smart.off);
+	assert_string_equal(w.m.smart.why, "b grew by 100 MiB");
 	run(&w, 2 * GOV_SMART_SCANS, 1, 0);
-	assert_false(w.m.smart_off);
+	assert_false(w.m.smart.off);
+}
+
+/* governor = fixed runs the window alone, without the machine: the note
+ * opens it at the next step, GOV_SMART_SCANS full scans from that step;
+ * a later note extends it (never shortens it); full scans close it. */
+static void test_window_alone(void **state)
+{
+	struct gov_window w;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_false(gov_window_step(&w, 10));
+	assert_false(w.off);
+	gov_window_note(&w, "enrolled a[1], whole");
+	assert_false(w.off);                            /* at the step, not the note */
+	assert_true(gov_window_step(&w, 10));
+	assert_true(w.off);
+	assert_int_equal(w.until, 10 + GOV_SMART_SCANS);
+	assert_string_equal(w.why, "enrolled a[1], whole");
+	assert_false(gov_window_step(&w, 12));          /* no change: nothing to write */
+	assert_true(w.off);
+	gov_window_note(&w, "enrolled a[2], whole");
+	assert_false(gov_window_step(&w, 13));
+	assert_int_equal(w.until, 13 + GOV_SMART_SCANS);
+	assert_string_equal(w.why, "enrolled a[2], whole");
+	assert_false(gov_window_step(&w, 13 + GOV_SMART_SCANS - 1));
+	assert_true(w.off);
+	assert_true(gov_window_step(&w, 13 + GOV_SMART_SCANS));
+	assert_false(w.off);
+	assert_false(gov_window_step(&w, 100));         /* closed stays closed */
+	/* a note seen late (full_scans read before a reload's carried end) */
+	w.until = 200;
+	gov_window_note(&w, "a grew by 80 MiB");
+	assert_true(gov_window_step(&w, 100));
+	assert_int_equal(w.until, 200);
+	assert_string_equal(w.why, "a grew by 80 MiB");
 }
 
 static void test_memevents_parse(void **state)
@@ -476,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_growth_rule),
 		cmocka_unit_test(test_growth_bursts),
 		cmocka_unit_test(test_smart_scan_window),
+		cmocka_unit_test(test_window_alone),
 		cmocka_unit_test(test_memevents_parse),
 		cmocka_unit_test(test_config),
 	};

@@ -9,7 +9,8 @@
  * memory hierarchy too: cgroup.event_control is a plain file there); the
  * smart_scan window after an enrollment: off, back after its full scans,
  * put back at stop and by the kill switch's restore, left alone when
- * pinned in [ksmd], taken by the admin, or absent (kernels before 6.7). */
+ * pinned in [ksmd], taken by the admin, or absent (kernels before 6.7);
+ * the same window under governor = fixed, which leaves the pace alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,7 +86,7 @@ static bool state_is(const char *want)
 	unsigned writes;
 	int window;
 
-	return governor_state(&d, &st, &writes, &window) == 0 && strcmp(st, want) == 0;
+	return governor_state(&d, &st, &writes, &window) == 0 && st && strcmp(st, want) == 0;
 }
 
 /* The smart_scan window as the metrics see it: 1 open, 0 closed, -1 not
@@ -560,6 +561,120 @@ static void test_smart_scan_off_or_absent(void **state)
 	assert_null(proto_get(&r, "smart_scan"));
 }
 
+/* governor = fixed: the pace is left as found (333 pages, 20 ms), only
+ * smart_scan has its window: off at an enrollment, back at full scan
+ * 5 + GOV_SMART_SCANS; status says fixed and why, the metrics have the
+ * window but no state; the kill switch's restore and stop put it back. */
+static void test_smart_scan_fixed(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+	char want[64];
+
+	(void)state;
+	put(sysfs, "smart_scan", "1\n");
+	d.cfg.governor = GOVERNOR_FIXED;
+	assert_int_equal(governor_start(&d), 0);
+	drain();
+	assert_string_equal(field(&r, "governor"), "fixed");
+	assert_string_equal(field(&r, "gov_smart_scan"), "on");
+	assert_null(proto_get(&r, "gov_state"));
+	assert_int_equal(smart_window(), 0);
+	assert_false(state_is("idle"));                 /* no pace state to show */
+	enroll(&t, 999999);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	snprintf(want, sizeof(want), "off until full scan %d: enrolled late[999999], whole",
+		 5 + GOV_SMART_SCANS);
+	assert_string_equal(field(&r, "gov_smart_scan"), want);
+	assert_int_equal(smart_window(), 1);
+	put(sysfs, "full_scans", "9\n");
+	for (int i = 0; i < 12; i++)                    /* 3 s: a tick or more */
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "0"));
+	put(sysfs, "full_scans", "10\n");
+	RUN_UNTIL(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "on");
+	assert_int_equal(smart_window(), 0);
+	assert_true(knob_is("pages_to_scan", "333"));   /* the pace is the admin's */
+	assert_true(knob_is("sleep_millisecs", "20"));
+	/* unmerge --all in a window: back at once, kept while paused, off
+	 * again after resume */
+	enroll(&t, 999998);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	d.paused = true;
+	ksmd_restore();
+	assert_knob("smart_scan", "1");
+	for (int i = 0; i < 12; i++)
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "as found (paused)");
+	d.paused = false;
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	/* a reload starts it again: the window goes on */
+	ksmd_restore();
+	governor_reload(&d);
+	RUN_UNTIL(knob_is("smart_scan", "0"));
+	stop_and_restore();
+	assert_knob("smart_scan", "1");
+	assert_knob("pages_to_scan", "333");
+}
+
+/* governor = fixed with smart_scan in [ksmd]: pinned, never turned off. */
+static void test_smart_scan_fixed_pinned(void **state)
+{
+	struct proto_record r;
+	struct tracked t;
+
+	(void)state;
+	snprintf(d.cfg.knobs[0].knob, sizeof(d.cfg.knobs[0].knob), "smart_scan");
+	snprintf(d.cfg.knobs[0].value, sizeof(d.cfg.knobs[0].value), "1");
+	d.cfg.n_knobs = 1;
+	put(sysfs, "smart_scan", "1\n");
+	d.cfg.governor = GOVERNOR_FIXED;
+	assert_int_equal(governor_start(&d), 0);
+	enroll(&t, 999999);
+	for (int i = 0; i < 12; i++)
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "1"));
+	assert_string_equal(field(&r, "gov_smart_scan"), "pinned: set in [ksmd]");
+	assert_int_equal(smart_window(), -1);
+}
+
+/* governor = fixed: an enrolled app's growth (burst_growth_mib) opens the
+ * window too, read on the slow tick (10 s). */
+static void test_smart_scan_fixed_growth(void **state)
+{
+	char *more;
+
+	(void)state;
+	char *mem = malloc(4 << 20);
+	assert_non_null(mem);
+	memset(mem, 1, 4 << 20);
+	d.tr.v = calloc(1, sizeof(*d.tr.v));
+	assert_non_null(d.tr.v);
+	d.tr.v[0].ref.pid = getpid();
+	d.tr.v[0].ref.pidfd = -1;
+	d.tr.v[0].state = TRACKED_ENROLLED;
+	snprintf(d.tr.v[0].app, sizeof(d.tr.v[0].app), "self");
+	d.tr.n = 1;
+	put(sysfs, "smart_scan", "1\n");
+	d.cfg.governor = GOVERNOR_FIXED;
+	d.cfg.burst_growth_mib = 2;
+	assert_int_equal(governor_start(&d), 0);
+	drain();                                        /* the first tick: the mark */
+	assert_true(knob_is("smart_scan", "1"));
+	more = malloc(8 << 20);
+	assert_non_null(more);
+	memset(more, 2, 8 << 20);
+	for (int i = 0; i < 60 && !knob_is("smart_scan", "0"); i++)     /* 15 s */
+		assert_true(sd_event_run(d.ev, 250000) >= 0);
+	assert_true(knob_is("smart_scan", "0"));
+	free(more);
+	free(mem);
+	stop_and_restore();
+	assert_knob("smart_scan", "1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +691,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_smart_scan_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smart_scan_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smart_scan_off_or_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_fixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_fixed_pinned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_scan_fixed_growth, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 static const struct metrics_global base = {
 	.backend = "ptrace", .general_profit = -4096, .ksmd_cpu_seconds = 12.5,
 	.tracked = 3, .untracked = 1, .enrolled = 5, .later = 2, .skipped = 1, .gone = 4,
-	.dropped = 1, .gov_state = NULL, .figures_age_seconds = -1,
+	.dropped = 1, .gov_state = NULL, .gov_smart_window = -1, .figures_age_seconds = -1,
 };
 
 static bool has_line(const char *text, const char *line)
@@ -98,6 +98,15 @@ static void test_governor_and_unknowns(void **state)
 	/* no apps: the per-app metrics still say what they are */
 	assert_true(has_line(t, "# TYPE ksmplus_app_processes gauge"));
 	assert_null(strstr(t, "{app="));
+	free(t);
+	/* governor = fixed: no state, but its smart_scan window */
+	g.gov_state = NULL;
+	g.gov_smart_window = 1;
+	t = metrics_format(&g, NULL, NULL, 0);
+	assert_non_null(t);
+	assert_null(strstr(t, "ksmplus_governor_state"));
+	assert_null(strstr(t, "ksmplus_governor_knob_writes_total"));
+	assert_true(has_line(t, "ksmplus_governor_smart_scan_window 1"));
 	free(t);
 }
 
