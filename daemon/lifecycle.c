@@ -553,10 +553,11 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 			 * must answer status meanwhile. The rest go on from the
 			 * retry timer, and the log says so, as for one that ran
 			 * over its own deadline. */
-			log_info("unmerging %s[%d]: goes on in the background (this command's "
-				 "time is up)", t->comm, (int)t->ref.pid);
-			if (undo_later(t))
+			if (undo_later(t)) {
+				log_info("unmerging %s[%d]: goes on in the background (this "
+					 "command's time is up)", t->comm, (int)t->ref.pid);
 				out.pending++;
+			}
 		} else if (unmerge && t->state == TRACKED_ENROLLED) {
 			struct vma_list cur = { 0 };
 
@@ -566,10 +567,11 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 			lifecycle_arm_reaper(d);
 			if (rc < 0 && res.err == -EAGAIN) {
 				/* Ran over its deadline: goes on from the retry timer. */
-				log_info("unmerging %s[%d]: %s; goes on in the background",
-					 t->comm, (int)t->ref.pid, res.reason);
-				if (undo_later(t))
+				if (undo_later(t)) {
+					log_info("unmerging %s[%d]: %s; goes on in the background",
+						 t->comm, (int)t->ref.pid, res.reason);
 					out.pending++;
+				}
 			} else if (rc < 0 && res.err != -ESRCH) {
 				log_warn("cannot unmerge %s[%d]: %s", t->comm, (int)t->ref.pid,
 					 res.reason[0] ? res.reason : strerror(-res.err));
