@@ -218,7 +218,7 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 	const char *runtime = proto_get(req, "runtime");
 	const char *unmerge = proto_get(req, "unmerge");
 	char err[512];
-	size_t n;
+	struct forget_result fr;
 	struct proto_record r;
 
 	if (!name) {
@@ -232,14 +232,21 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 		proto_reply_error(reply, "remove %s: %s", log_escape(name, shown, sizeof(shown)), err);
 		return;
 	}
-	n = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0);
-	log_info("app %s removed%s", name, unmerge && strcmp(unmerge, "1") == 0 ? ", unmerged" : "");
+	fr = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0,
+				  LIFECYCLE_BATCH_USEC);
+	if (fr.pending)
+		log_info("app %s removed, %zu processes unmerged, %zu go on in the background",
+			 name, fr.unmerged, fr.pending);
+	else
+		log_info("app %s removed%s", name,
+			 unmerge && strcmp(unmerge, "1") == 0 ? ", unmerged" : "");
 	daemon_update_status(d);
 	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "app");
 	proto_set(&r, "name", "%s", name);
-	proto_set(&r, "unmerged", "%zu", n);
+	proto_set(&r, "unmerged", "%zu", fr.unmerged);
+	proto_set(&r, "pending", "%zu", fr.pending);
 	proto_msg_append(reply, &r);
 }
 
@@ -253,7 +260,7 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 	const char *all = proto_get(req, "all");
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
-	size_t n = 0;
+	size_t n = 0, pending = 0;
 	int rc;
 
 	if (!all || strcmp(all, "1") != 0) {
@@ -261,24 +268,30 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 		return;
 	}
 	d->paused = true;
-	for (size_t i = 0; i < d->apps.effective.n; i++)
-		n += lifecycle_forget_app(d, d->apps.effective.v[i], true);
+	for (size_t i = 0; i < d->apps.effective.n; i++) {
+		struct forget_result fr = lifecycle_forget_app(d, d->apps.effective.v[i], true,
+							       LIFECYCLE_BATCH_USEC);
+
+		n += fr.unmerged;
+		pending += fr.pending;
+	}
 	tracker_clear(&d->tr);          /* skipped and dropped ones too */
 	rc = ksmd_unmerge_all();
 	ksmd_read_global(&g);           /* before ksmd may run again */
 	ksmd_restore();
-	log_info("unmerge --all: %zu processes unmerged, KSM unmerged everything%s; paused",
-		 n, rc < 0 ? " (run = 2 refused)" : "");
+	log_info("unmerge --all: %zu processes unmerged, %zu go on in the background, KSM "
+		 "unmerged everything%s; paused", n, pending, rc < 0 ? " (run = 2 refused)" : "");
 	daemon_update_status(d);
 	if (rc < 0) {
-		proto_reply_error(reply, "unmerged %zu processes, but the kernel refused run = 2: %s", n,
-			    strerror(-rc));
+		proto_reply_error(reply, "unmerged %zu processes (%zu more in the background), but "
+				  "the kernel refused run = 2: %s", n, pending, strerror(-rc));
 		return;
 	}
 	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "unmerge");
 	proto_set(&r, "unmerged", "%zu", n);
+	proto_set(&r, "pending", "%zu", pending);
 	proto_set(&r, "pages_sharing", "%lld", g.pages_sharing);
 	proto_msg_append(reply, &r);
 }

@@ -105,15 +105,44 @@ void ctl_print_list(FILE *f, const struct control_reply *r)
 	}
 }
 
+/* "N process(es)" from a count field, as sent (cleaned) if not a number. */
+static const char *processes(char *buf, size_t len, const struct proto_record *x,
+			     const char *key)
+{
+	char v[32];
+	long long n = -1;
+
+	clean(v, sizeof(v), get(x, key));
+	parse_ll(v, &n);
+	snprintf(buf, len, "%s process%s", v, n == 1 ? "" : "es");
+	return buf;
+}
+
+/* ", M continue(s) in the background ..." after the unmerged count when the
+ * daemon handed undos to its retry timer; nothing when pending= is 0 or
+ * absent (a daemon older than the field counted them as unmerged). */
+static void print_pending(FILE *f, const struct proto_record *x)
+{
+	char v[32];
+	long long n = 0;
+
+	clean(v, sizeof(v), get(x, "pending"));
+	if (!proto_get(x, "pending") || (parse_ll(v, &n) && n == 0))
+		return;
+	fprintf(f, ", %s continue%s in the background (ksmplusd's log says when %s done)", v,
+		n == 1 ? "s" : "", n == 1 ? "it is" : "they are");
+}
+
 void ctl_print_change(FILE *f, const char *op, const struct control_reply *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		const struct proto_record *x = &r->rec[i];
 		if (strcmp(op, "unmerge") == 0 && strcmp(type_of(x), "unmerge") == 0) {
-			char a[32], b[32];
-			fprintf(f, "unmerged %s processes; KSM unmerged every page (pages_sharing now "
-				"%s); knobs restored; paused until 'ksmplusctl resume'\n",
-				clean(a, sizeof(a), get(x, "unmerged")),
+			char a[64], b[32];
+			fprintf(f, "unmerged %s", processes(a, sizeof(a), x, "unmerged"));
+			print_pending(f, x);
+			fprintf(f, "; KSM unmerged every page (pages_sharing now %s); knobs restored; "
+				"paused until 'ksmplusctl resume'\n",
 				clean(b, sizeof(b), get(x, "pages_sharing")));
 			return;
 		}
@@ -125,9 +154,13 @@ void ctl_print_change(FILE *f, const char *op, const struct control_reply *r)
 			fprintf(f, "%s: added; %s running processes enrolled, %s skipped\n", name,
 				clean(a, sizeof(a), get(x, "procs")),
 				proto_get(x, "skipped") ? clean(b, sizeof(b), get(x, "skipped")) : "0");
-		else if (strcmp(op, "remove") == 0 && proto_get(x, "unmerged"))
-			fprintf(f, "%s: removed; %s processes unmerged\n", name,
-				clean(a, sizeof(a), get(x, "unmerged")));
+		else if (strcmp(op, "remove") == 0 && proto_get(x, "unmerged")) {
+			char p[64];
+			fprintf(f, "%s: removed; %s unmerged", name,
+				processes(p, sizeof(p), x, "unmerged"));
+			print_pending(f, x);
+			fprintf(f, "\n");
+		}
 		return;
 	}
 }

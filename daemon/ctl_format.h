@@ -14,8 +14,9 @@ void ctl_print_status(FILE *f, const struct control_reply *r);
 /* status --json: {"global": {...}|null, "apps": [...], "processes": [...]};
  * each object holds the record's fields but type=, integers as numbers. */
 void ctl_print_status_json(FILE *f, const struct control_reply *r);
-/* add/remove: one line about the change, from the reply's type=app record
- * (procs=/skipped= after add, unmerged= after remove); nothing if absent. */
+/* add/remove/unmerge: one line about the change, from the reply's type=app
+ * record (procs=/skipped= after add, unmerged=/pending= after remove) or
+ * type=unmerge record; nothing if absent. */
 void ctl_print_change(FILE *f, const char *op, const struct control_reply *r);
 /* metrics: the exposition text, each type=metric record's l0, l1, ...
  * chunks joined into one line. */

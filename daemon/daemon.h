@@ -81,9 +81,21 @@ void lifecycle_arm_reaper(struct daemon *d);
 void lifecycle_schedule_retry(struct daemon *d, struct tracked *t, bool lasting);
 int lifecycle_on_retry(sd_event_source *s, uint64_t usec, void *ud);
 int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud);
+/* How long one command (remove --unmerge, unmerge --all) or one retry
+ * callback may undo or enroll before the event loop must run again. */
+#define LIFECYCLE_BATCH_USEC 400000ULL
+struct forget_result {
+	size_t unmerged;        /* undone now (or gone: nothing left merging) */
+	size_t pending;         /* handed to the retry timer: still merging; the
+				 * log says when each is done or given up on */
+};
 /* Stops treating app's processes as ours; with unmerge, undoes their
- * enrollment. Returns how many were unmerged. */
-size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge);
+ * enrollment for up to budget_usec (LIFECYCLE_BATCH_USEC from a command;
+ * 0: all in the background), the rest in the background. */
+struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge,
+					  uint64_t budget_usec);
+/* Undos the retry timer still holds (removed apps' processes). */
+size_t lifecycle_undos_pending(void);
 
 /* figures.c */
 struct app_figures {

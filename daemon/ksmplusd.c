@@ -188,8 +188,15 @@ static void load_state(struct daemon *d, const char *opt)
 static void shutdown_daemon(struct daemon *d)
 {
 	if (d->cfg.unmerge_on_stop) {
+		size_t pending = 0;
+
 		for (size_t i = 0; i < d->apps.effective.n; i++)
-			lifecycle_forget_app(d, d->apps.effective.v[i], true);
+			pending += lifecycle_forget_app(d, d->apps.effective.v[i], true,
+							LIFECYCLE_BATCH_USEC).pending;
+		/* Their retry timer dies with the loop: say so, not "unmerged". */
+		if (pending)
+			log_warn("unmerge_on_stop: %zu processes still merging: their undo did not "
+				 "finish in time and does not outlive the daemon", pending);
 	}
 	metrics_stop(d);
 	governor_stop(d);

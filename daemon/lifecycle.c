@@ -177,7 +177,7 @@ void lifecycle_arm_reaper(struct daemon *d)
 /* One retry callback enrolls or unmerges for at most this long, then lets
  * the event loop run (status, events) and goes on at its next turn: each
  * operation is bounded (enroll.h), a queue of hostile targets is not. */
-#define RETRY_BATCH_USEC 400000ULL
+#define RETRY_BATCH_USEC LIFECYCLE_BATCH_USEC
 
 static uint64_t now_usec(void)
 {
@@ -208,12 +208,13 @@ static void undo_drop(size_t i)
 	undos[i] = undos[--n_undos];
 }
 
-/* Takes over t's pidref (t is about to be forgotten). */
-static void undo_later(struct tracked *t)
+/* Takes over t's pidref (t is about to be forgotten). false when the queue
+ * is full: that undo is given up on (and logged), so it is not pending. */
+static bool undo_later(struct tracked *t)
 {
 	if (n_undos == sizeof(undos) / sizeof(undos[0])) {
 		log_warn("cannot unmerge %s[%d]: too many unmerges pending", t->comm, (int)t->ref.pid);
-		return;
+		return false;
 	}
 	struct undo_later *u = &undos[n_undos++];
 	u->ref = t->ref;
@@ -222,6 +223,12 @@ static void undo_later(struct tracked *t)
 	snprintf(u->comm, sizeof(u->comm), "%s", t->comm);
 	u->retries = 0;
 	u->retry_usec = now_usec() + RETRY_FIRST_USEC;
+	return true;
+}
+
+size_t lifecycle_undos_pending(void)
+{
+	return n_undos;
 }
 
 /* 1 when done (or gone), 0 when to be retried. */
@@ -525,10 +532,13 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 }
 
 /* Stops treating app's processes as ours; with unmerge, undoes enrollment
- * (which also breaks the sharing: the kernel copies merged pages back). */
-size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
+ * (which also breaks the sharing: the kernel copies merged pages back).
+ * Undos handed to the retry timer are counted apart from those done: the
+ * command's reply must not call a process unmerged while it still merges. */
+struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge,
+					  uint64_t budget_usec)
 {
-	size_t n = 0;
+	struct forget_result out = { 0 };
 	uint64_t start = now_usec();
 
 	for (size_t i = d->tr.n; i-- > 0;) {
@@ -538,15 +548,16 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 		if (strcmp(t->app, app) != 0)
 			continue;
 		if (unmerge && t->state == TRACKED_ENROLLED &&
-		    now_usec() - start > RETRY_BATCH_USEC) {
+		    now_usec() - start >= budget_usec) {
 			/* Each undo is bounded, a row of them is not: the loop
 			 * must answer status meanwhile. The rest go on from the
 			 * retry timer, and the log says so, as for one that ran
 			 * over its own deadline. */
-			log_info("unmerging %s[%d]: goes on in the background (this command's "
-				 "time is up)", t->comm, (int)t->ref.pid);
-			undo_later(t);
-			n++;
+			if (undo_later(t)) {
+				log_info("unmerging %s[%d]: goes on in the background (this "
+					 "command's time is up)", t->comm, (int)t->ref.pid);
+				out.pending++;
+			}
 		} else if (unmerge && t->state == TRACKED_ENROLLED) {
 			struct vma_list cur = { 0 };
 
@@ -556,21 +567,21 @@ size_t lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge)
 			lifecycle_arm_reaper(d);
 			if (rc < 0 && res.err == -EAGAIN) {
 				/* Ran over its deadline: goes on from the retry timer. */
-				log_info("unmerging %s[%d]: %s; goes on in the background",
-					 t->comm, (int)t->ref.pid, res.reason);
-				undo_later(t);
-				n++;
+				if (undo_later(t)) {
+					log_info("unmerging %s[%d]: %s; goes on in the background",
+						 t->comm, (int)t->ref.pid, res.reason);
+					out.pending++;
+				}
 			} else if (rc < 0 && res.err != -ESRCH) {
 				log_warn("cannot unmerge %s[%d]: %s", t->comm, (int)t->ref.pid,
 					 res.reason[0] ? res.reason : strerror(-res.err));
 			} else {
-				n++;
+				out.unmerged++;         /* or gone: nothing left merging */
 			}
 			vmas_free(&cur);
 		}
 		tracker_remove(&d->tr, t->ref.pid);
 	}
 	arm_retry(d);
-	return n;
+	return out;
 }
-

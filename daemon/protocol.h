@@ -46,7 +46,16 @@
  *     type=census_area kind=map|range pid=N start=0xADDR end=0xADDR pages=N
  *                 dup_pages=N                 (best first, 5 of each kind)
  *     or ok=0 error=... (no such app/PID, every process exited, ...)
- *   op=add, op=remove, op=reload: just the ok record.
+ *   op=add:
+ *     type=app name=gimp procs=N skipped=N   (its running processes enrolled/not)
+ *   op=remove:
+ *     type=app name=gimp unmerged=N pending=N
+ *         (with unmerge=1: unmerged = undone now, or gone; pending = still
+ *          merging, undone in the background by the retry timer, each logged
+ *          when done. pending is absent from daemons older than it: read 0)
+ *   op=unmerge all=1:
+ *     type=unmerge unmerged=N pending=N pages_sharing=N   (pending as above)
+ *   op=reload, op=resume: just the ok record.
  *
  * Consumers ignore fields they do not know, so fields may be added. */
 #ifndef KSMPLUS_PROTOCOL_H

@@ -86,9 +86,11 @@ ok=$(python3 -c "print(abs($sv - $drop) <= 0.05 * $drop)")
 [ "$ok" = True ] || fail "saved_kib $sv is not within 5 % of the PSS drop $drop KiB"
 verify_renderers "$TMP/a"
 ctl status | grep -q "ksmprender.*tree" || fail "status does not list the renderers: $(ctl status)"
-ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
+out=$(ctl remove ksmpbrowser --runtime --unmerge) || fail "remove --unmerge failed"
 # One command undoes what fits in its time; the rest goes on from the
-# daemon's retry timer (a loaded machine: "goes on in the background").
+# daemon's retry timer (a loaded machine: "goes on in the background"),
+# and the reply says how many, apart from those unmerged.
+check_undone "$out" $((N + 1)) $bp $rs
 wait_until 30 none_merge_any $bp $rs || fail "still ksm_merge_any after remove --unmerge: $(for p in $bp $rs; do has_merge_any "$p" && echo "$p"; done)"
 unmerged() { for r in $rs; do [ "$(merging "$r")" = 0 ] || return 1; done; }
 wait_until 30 unmerged || fail "still merging after remove --unmerge: $(for r in $rs; do merging "$r"; done)"
@@ -109,9 +111,11 @@ wait_until 30 inherited || fail "renderers not shown as inherited: $(count ksmpb
 ctl status | grep -q "ksmprender.*inherited" || fail "status does not say inherited: $(ctl status)"
 n=$(grep -c "not enrolling" "$DLOG")
 [ "$n" = 0 ] || fail "$n processes of the tree were skipped"
-ctl remove ksmpbrowser --runtime --unmerge > /dev/null || fail "remove --unmerge failed"
+out=$(ctl remove ksmpbrowser --runtime --unmerge) || fail "remove --unmerge failed"
 # One command undoes what fits in its time; the rest goes on from the
-# daemon's retry timer (a loaded machine: "goes on in the background").
+# daemon's retry timer (a loaded machine: "goes on in the background"),
+# and the reply says how many, apart from those unmerged.
+check_undone "$out" $((N + 1)) $bp $rs
 wait_until 30 none_merge_any $bp $rs || fail "still ksm_merge_any after remove --unmerge: $(for p in $bp $rs; do has_merge_any "$p" && echo "$p"; done)"
 kill "$bp"
 wait_until 20 sh -c "! kill -0 $bp 2>/dev/null" || fail "browser B did not exit"

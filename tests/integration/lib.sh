@@ -109,6 +109,29 @@ stop_daemon() {
 }
 ctl() { "$BUILD/ksmplusctl" --socket "$SOCK" "$@"; }
 
+# check_undone OUT N [PID...] — ksmplusctl's line after remove --unmerge or
+# unmerge --all accounts for all N processes: unmerged, or going on in the
+# background (the command's time ran out: legitimate on a loaded machine);
+# and of PIDs, no more are still enrolled than the line says go on (one it
+# calls unmerged is undone already: nothing enrolls it again meanwhile).
+check_undone() {
+	# cu_*: sh has no locals, and the tests use out, n, p...
+	cu_out=$1; cu_n=$2; shift 2
+	cu_u=$(printf '%s\n' "$cu_out" | sed -n 's/^unmerged \([0-9][0-9]*\) process.*/\1/p
+		s/.*: removed; \([0-9][0-9]*\) process.*/\1/p')
+	cu_p=$(printf '%s\n' "$cu_out" |
+		sed -n 's/.*, \([0-9][0-9]*\) continues\{0,1\} in the background.*/\1/p')
+	{ [ -n "$cu_u" ] && [ $((cu_u + ${cu_p:-0})) = "$cu_n" ]; } ||
+		fail "not $cu_n processes unmerged or going on: $cu_out"
+	cu_left=0
+	for cu_pid in "$@"; do
+		grep -qs "ksm_merge_any: yes\|ksm_mergeable: yes" "/proc/$cu_pid/ksm_stat" &&
+			cu_left=$((cu_left + 1))
+	done
+	[ "$cu_left" -le "${cu_p:-0}" ] || fail "$cu_left still enrolled, but the reply says: $cu_out"
+	[ -z "$cu_p" ] || note "$cu_p of $cu_n undone in the background: $cu_out"
+}
+
 ksm_field() { awk -v k="$2" '$1 == k || $1 == k":" { print $2 }' "/proc/$1/ksm_stat" 2>/dev/null; }
 merging() { v=$(ksm_field "$1" ksm_merging_pages); echo "${v:-0}"; }
 

@@ -1186,6 +1186,64 @@ static void test_format_list_and_change(void **state)
 	free(buf);
 }
 
+/* One change record printed by ctl_print_change(op): what the user reads. */
+static char *change_line(const char *op, const char *rec)
+{
+	struct control_reply r = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	add_rec(&r, "ok=1");
+	add_rec(&r, rec);
+	ctl_print_change(f, op, &r);
+	fclose(f);
+	control_reply_free(&r);
+	return buf;
+}
+
+/* remove --unmerge and unmerge --all: the undos still going on in the
+ * background are said apart from those done, never counted as unmerged;
+ * pending=0 or absent (an older daemon) says nothing; singular and plural. */
+static void test_format_unmerge_pending(void **state)
+{
+	(void)state;
+	static const struct { const char *op, *rec, *want; } cases[] = {
+		{ "remove", "type=app\tname=gimp\tunmerged=3\tpending=1",
+		  "gimp: removed; 3 processes unmerged, 1 continues in the background "
+		  "(ksmplusd's log says when it is done)\n" },
+		{ "remove", "type=app\tname=gimp\tunmerged=1\tpending=2",
+		  "gimp: removed; 1 process unmerged, 2 continue in the background "
+		  "(ksmplusd's log says when they are done)\n" },
+		{ "remove", "type=app\tname=gimp\tunmerged=0\tpending=4",
+		  "gimp: removed; 0 processes unmerged, 4 continue in the background "
+		  "(ksmplusd's log says when they are done)\n" },
+		{ "remove", "type=app\tname=gimp\tunmerged=4\tpending=0",
+		  "gimp: removed; 4 processes unmerged\n" },
+		{ "remove", "type=app\tname=gimp\tunmerged=1",
+		  "gimp: removed; 1 process unmerged\n" },
+		{ "unmerge", "type=unmerge\tunmerged=5\tpending=1\tpages_sharing=0",
+		  "unmerged 5 processes, 1 continues in the background (ksmplusd's log says "
+		  "when it is done); KSM unmerged every page (pages_sharing now 0); knobs "
+		  "restored; paused until 'ksmplusctl resume'\n" },
+		{ "unmerge", "type=unmerge\tunmerged=1\tpending=0\tpages_sharing=7",
+		  "unmerged 1 process; KSM unmerged every page (pages_sharing now 7); knobs "
+		  "restored; paused until 'ksmplusctl resume'\n" },
+		{ "unmerge", "type=unmerge\tunmerged=2\tpages_sharing=0",
+		  "unmerged 2 processes; KSM unmerged every page (pages_sharing now 0); knobs "
+		  "restored; paused until 'ksmplusctl resume'\n" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = change_line(cases[i].op, cases[i].rec);
+
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("%s %s:\n got  %s want %s", cases[i].op, cases[i].rec, got,
+				 cases[i].want);
+		free(got);
+	}
+}
+
 static void test_format_mib(void **state)
 {
 	(void)state;
@@ -1238,6 +1296,7 @@ int main(void)
 		cmocka_unit_test(test_format_json),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_format_list_and_change),
+		cmocka_unit_test(test_format_unmerge_pending),
 		cmocka_unit_test(test_format_mib),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
