@@ -499,6 +499,26 @@ static void test_smart_scan_killswitch(void **state)
 	assert_knob("smart_scan", "1");
 }
 
+/* smart_scan = 1 in [ksmd]: the admin's */
+static void pin_smart_scan(void)
+{
+	snprintf(d.cfg.knobs[0].knob, sizeof(d.cfg.knobs[0].knob), "smart_scan");
+	snprintf(d.cfg.knobs[0].value, sizeof(d.cfg.knobs[0].value), "1");
+	d.cfg.n_knobs = 1;
+}
+
+/* An enrollment and 3 s of ticks leave a pinned smart_scan alone, and
+ * status says why: no window opened. */
+static void expect_pinned_after_enroll(struct tracked *t, struct proto_record *r)
+{
+	enroll(t, 999999);
+	for (int i = 0; i < 12; i++)
+		sd_event_run(d.ev, 250000);
+	assert_true(knob_is("smart_scan", "1"));
+	assert_string_equal(field(r, "gov_smart_scan"), "pinned: set in [ksmd]");
+	assert_int_equal(smart_window(), -1);
+}
+
 /* smart_scan in [ksmd] is the admin's: never turned off, status says so. */
 static void test_smart_scan_pinned(void **state)
 {
@@ -506,16 +526,9 @@ static void test_smart_scan_pinned(void **state)
 	struct tracked t;
 
 	(void)state;
-	snprintf(d.cfg.knobs[0].knob, sizeof(d.cfg.knobs[0].knob), "smart_scan");
-	snprintf(d.cfg.knobs[0].value, sizeof(d.cfg.knobs[0].value), "1");
-	d.cfg.n_knobs = 1;
+	pin_smart_scan();
 	start_smart("1\n");
-	enroll(&t, 999999);
-	for (int i = 0; i < 12; i++)
-		sd_event_run(d.ev, 250000);
-	assert_true(knob_is("smart_scan", "1"));
-	assert_string_equal(field(&r, "gov_smart_scan"), "pinned: set in [ksmd]");
-	assert_int_equal(smart_window(), -1);
+	expect_pinned_after_enroll(&t, &r);
 	assert_non_null(strstr(field(&r, "gov_admin_knobs"), "smart_scan"));
 }
 
@@ -626,18 +639,11 @@ static void test_smart_scan_fixed_pinned(void **state)
 	struct tracked t;
 
 	(void)state;
-	snprintf(d.cfg.knobs[0].knob, sizeof(d.cfg.knobs[0].knob), "smart_scan");
-	snprintf(d.cfg.knobs[0].value, sizeof(d.cfg.knobs[0].value), "1");
-	d.cfg.n_knobs = 1;
+	pin_smart_scan();
 	put(sysfs, "smart_scan", "1\n");
 	d.cfg.governor = GOVERNOR_FIXED;
 	assert_int_equal(governor_start(&d), 0);
-	enroll(&t, 999999);
-	for (int i = 0; i < 12; i++)
-		sd_event_run(d.ev, 250000);
-	assert_true(knob_is("smart_scan", "1"));
-	assert_string_equal(field(&r, "gov_smart_scan"), "pinned: set in [ksmd]");
-	assert_int_equal(smart_window(), -1);
+	expect_pinned_after_enroll(&t, &r);
 }
 
 /* governor = fixed: an enrolled app's growth (burst_growth_mib) opens the
