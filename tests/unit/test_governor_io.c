@@ -259,6 +259,26 @@ static void test_pressure_leaves_admins_advisor(void **state)
 	assert_non_null(strstr(field(&r, "gov_note"), "advisor"));
 }
 
+/* This test process as n enrolled processes of app "self", holding 4 MiB
+ * of anonymous memory (returned: the caller frees it) for growth to add to. */
+static char *track_self(size_t n)
+{
+	char *mem = malloc(4 << 20);
+
+	assert_non_null(mem);
+	memset(mem, 1, 4 << 20);
+	d.tr.v = calloc(n, sizeof(*d.tr.v));
+	assert_non_null(d.tr.v);
+	for (size_t i = 0; i < n; i++) {
+		d.tr.v[i].ref.pid = getpid();
+		d.tr.v[i].ref.pidfd = -1;
+		d.tr.v[i].state = TRACKED_ENROLLED;
+		snprintf(d.tr.v[i].app, sizeof(d.tr.v[i].app), "self");
+	}
+	d.tr.n = n;
+	return mem;
+}
+
 /* App growth, read for real: this test process, enrolled twice (an app of
  * two processes). Its first sum is the mark (not the first process's
  * share: that read a restart as growth); 8 MiB more (limit 2) bursts. */
@@ -267,18 +287,7 @@ static void test_growth_bursts(void **state)
 	char *more;
 
 	(void)state;
-	char *mem = malloc(4 << 20);
-	assert_non_null(mem);
-	memset(mem, 1, 4 << 20);
-	d.tr.v = calloc(2, sizeof(*d.tr.v));
-	assert_non_null(d.tr.v);
-	for (size_t i = 0; i < 2; i++) {
-		d.tr.v[i].ref.pid = getpid();
-		d.tr.v[i].ref.pidfd = -1;
-		d.tr.v[i].state = TRACKED_ENROLLED;
-		snprintf(d.tr.v[i].app, sizeof(d.tr.v[i].app), "self");
-	}
-	d.tr.n = 2;
+	char *mem = track_self(2);
 	d.cfg.governor = GOVERNOR_PRESSURE;
 	d.cfg.burst_growth_mib = 2;
 	assert_int_equal(governor_start(&d), 0);
@@ -653,16 +662,7 @@ static void test_smart_scan_fixed_growth(void **state)
 	char *more;
 
 	(void)state;
-	char *mem = malloc(4 << 20);
-	assert_non_null(mem);
-	memset(mem, 1, 4 << 20);
-	d.tr.v = calloc(1, sizeof(*d.tr.v));
-	assert_non_null(d.tr.v);
-	d.tr.v[0].ref.pid = getpid();
-	d.tr.v[0].ref.pidfd = -1;
-	d.tr.v[0].state = TRACKED_ENROLLED;
-	snprintf(d.tr.v[0].app, sizeof(d.tr.v[0].app), "self");
-	d.tr.n = 1;
+	char *mem = track_self(1);
 	put(sysfs, "smart_scan", "1\n");
 	d.cfg.governor = GOVERNOR_FIXED;
 	d.cfg.burst_growth_mib = 2;
