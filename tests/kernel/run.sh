@@ -136,6 +136,7 @@ mkdir -p "$CACHE" "$OUT"
 PASSED=0    # results as expected (checkpatch, tests on each kernel)
 FAILED=0    # anything else: unexpected results, missing lines, splats, timeouts
 SKIPPED=0
+FAILURES=()  # what failed, said again at the end: CI shows only the tail
 
 # --- guest userland ---------------------------------------------------------
 
@@ -269,6 +270,12 @@ build_initramfs() {
 
 # --- checkpatch -------------------------------------------------------------
 
+# failed WHAT: logs WHAT and keeps it for the summary at the end
+failed() {
+	log "$*"
+	FAILURES+=("$*")
+}
+
 # checkpatch PATCH... -> counts into PASSED / FAILED
 checkpatch() {
 	local p out
@@ -284,7 +291,7 @@ checkpatch() {
 			PASSED=$((PASSED + 1))
 		else
 			echo "$out" >&2
-			log "checkpatch $(basename "$p"): NOT OK"
+			failed "checkpatch $(basename "$p"): NOT OK"
 			FAILED=$((FAILED + 1))
 		fi
 	done
@@ -328,18 +335,18 @@ run_guest() {
 	set -e
 	local fpass=0 ffail=0 fskip=0
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		log "$run: TIMEOUT after ${TIMEOUT}s, qemu killed"
+		failed "$run: TIMEOUT after ${TIMEOUT}s, qemu killed"
 		ffail=$((ffail + 1))
 	elif [ "$rc" != 0 ]; then
-		log "$run: qemu exited with status $rc"
+		failed "$run: qemu exited with status $rc"
 		ffail=$((ffail + 1))
 	fi
 	local verdict
 	if ! verdict=$(console_verdict "$serial" "$debug"); then
-		log "$run: $verdict"
+		failed "$run: $verdict"
 		ffail=$((ffail + 1))
 	fi
-	grep -q '^KTEST-DONE' "$serial" || { log "$run: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
+	grep -q '^KTEST-DONE' "$serial" || { failed "$run: the guest did not finish (no KTEST-DONE)"; ffail=$((ffail + 1)); }
 	for t in "${TESTS[@]}"; do
 		name=$(test_name "$t")
 		want=$(expect "$flavor" "$name")
@@ -348,7 +355,7 @@ run_guest() {
 		[ "$want" = "$want_status" ] || want_re=${want#* }
 		line=$(grep -E "^KTEST $name (PASS|FAIL|SKIP)( |$)" "$serial" | tail -n 1 || true)
 		if [ -z "$line" ]; then
-			log "$run: $name: no result line (crashed or hung?)"
+			failed "$run: $name: no result line (crashed or hung?)"
 			ffail=$((ffail + 1))
 			continue
 		fi
@@ -365,7 +372,7 @@ run_guest() {
 			fi
 			fpass=$((fpass + 1))
 		else
-			log "$run: $name: NOT OK: got $status ($detail), expected $want_status${want_re:+ matching /$want_re/}"
+			failed "$run: $name: NOT OK: got $status ($detail), expected $want_status${want_re:+ matching /$want_re/}"
 			ffail=$((ffail + 1))
 		fi
 	done
@@ -423,6 +430,7 @@ main() {
 	for t in "${TIMINGS[@]}"; do echo "  $t" >&2; done
 	[ $build_only = 0 ] || exit 0
 	[ $SKIPPED = 0 ] || log "$SKIPPED skipped (see SKIPPED lines above)"
+	for t in "${FAILURES[@]}"; do log "FAILED: $t"; done
 	echo "check-kernel: $PASSED passed, $FAILED failed"
 	[ $FAILED = 0 ]
 }
