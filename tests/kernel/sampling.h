@@ -74,6 +74,80 @@ static inline pid_t ks_find_ksmd(void)
 	kt_fail("no ksmd thread found in /proc");
 }
 
+/* --- ksmd one batch at a time (test_21, test_26) ---------------------------
+ * Counts, not time: with sleep_millisecs an hour, ksmd runs one
+ * ksm_do_scan(pages_to_scan) batch per wake-up -- a write of another
+ * sleep_millisecs value (sleep_millisecs_store() wakes it), or of run=1 --
+ * and sleeps again. Inside a batch it only sleeps in D, so "state S with
+ * more voluntary context switches than before" means the batch is done.
+ * A batch ends at the end of a full scan at the latest (ksm_do_scan()
+ * returns when scan_get_next_rmap_item() does), so with pages_to_scan above
+ * the pages of all enrolled memory one wake-up is exactly one full scan. */
+#define KS_KICK_SLEEP_MS 3600000L
+
+/* ksmd's scheduler state letter, and its voluntary context switches */
+static inline char ks_ksmd_state(pid_t ksmd, long *nvcsw)
+{
+	char path[64], line[128];
+	char state = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", ksmd);
+	f = fopen(path, "r");
+	if (!f)
+		kt_fail("open %s: errno=%s", path, kt_errname(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "State:", 6))
+			sscanf(line + 6, " %c", &state);
+	fclose(f);
+	*nvcsw = kt_file_field(path, "voluntary_ctxt_switches");
+	return state;
+}
+
+/* Writes knob=v, which wakes ksmd for one batch, and waits until it is
+ * asleep again (the test's time limit is the safety net). */
+static inline void ks_wake_batch(pid_t ksmd, const char *knob, long v)
+{
+	long v0, vn;
+
+	if (ks_ksmd_state(ksmd, &v0) != 'S')
+		kt_fail("ksmd not asleep before %s=%ld", knob, v);
+	ks_set(knob, v);
+	while (ks_ksmd_state(ksmd, &vn) != 'S' || vn <= v0) {
+		if (kt_time_left() <= 0)
+			kt_fail("out of time (test_timeout): ksmd did not finish the batch "
+				"after %s=%ld", knob, v);
+		kt_sleep_ms(2);
+	}
+}
+
+/* Wakes ksmd for one batch: writes the other of two sleep_millisecs values
+ * (a write of the same value would not wake it). */
+static inline void ks_kick(pid_t ksmd)
+{
+	long ms = kt_ksm_sys("sleep_millisecs") == KS_KICK_SLEEP_MS ? KS_KICK_SLEEP_MS + 1
+								   : KS_KICK_SLEEP_MS;
+
+	ks_wake_batch(ksmd, "sleep_millisecs", ms);
+}
+
+/* Waits until ksmd sleeps between batches (state S long enough to be seen
+ * twice, 50 ms apart, with no context switch in between). */
+static inline void ks_settle(pid_t ksmd)
+{
+	long v0, v;
+
+	for (;;) {
+		char s0 = ks_ksmd_state(ksmd, &v0);
+
+		kt_sleep_ms(50);
+		if (s0 == 'S' && ks_ksmd_state(ksmd, &v) == 'S' && v == v0)
+			return;
+		if (kt_time_left() <= 0)
+			kt_fail("out of time (test_timeout): ksmd never settled asleep");
+	}
+}
+
 /* Unmerges everything and restarts ksmd: each measurement starts clean. */
 static inline void ks_ksm_restart(void)
 {

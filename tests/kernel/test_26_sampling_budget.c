@@ -4,11 +4,9 @@
  * knob says.
  *
  * Counts, not time: ksmd is put to sleep for an hour between batches and
- * woken once per "kick" (a write of another sleep_millisecs value wakes it:
- * sleep_millisecs_store()). After each kick the test waits until ksmd sleeps
- * again (state S with one more voluntary context switch: inside a batch it
- * only sleeps in D), so every kick is exactly one ksm_do_scan(pages_to_scan)
- * batch, and full_scans (ksmd's seqnr) says how far it got.
+ * woken once per "kick" (sampling.h's ks_kick()), so every kick is exactly
+ * one ksm_do_scan(pages_to_scan) batch, and full_scans (ksmd's seqnr) says
+ * how far it got.
  *
  * Workload: one process, 64 MiB of pairwise distinct pages, sampling=1; once
  * every range is retired, pages_to_scan=BUDGET and kicks for one whole probe
@@ -31,59 +29,6 @@
 #define KICKS_MIN (PAGES / (KS_SKIP_COST * BUDGET))	/* 170 */
 #define KICKS_MAX (PROBE_ROUNDS + KICKS_MIN + KICKS_MIN / 2)	/* 287 */
 #define KICKS_CAP 2000	/* give up: not a round's worth */
-
-/* ksmd's scheduler state letter, and its voluntary context switches. */
-static char ksmd_state(pid_t pid, long *nvcsw)
-{
-	char path[64], line[128];
-	char state = '?';
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		kt_fail("open %s: errno=%s", path, kt_errname(errno));
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "State:", 6))
-			sscanf(line + 6, " %c", &state);
-	fclose(f);
-	*nvcsw = kt_file_field(path, "voluntary_ctxt_switches");
-	return state;
-}
-
-/* Wakes ksmd for one batch and waits until it is asleep again. */
-static void kick(pid_t ksmd, int i)
-{
-	long v0, v;
-	double t0 = kt_now();
-
-	if (ksmd_state(ksmd, &v0) != 'S')
-		kt_fail("ksmd not asleep before kick %d", i);
-	ks_set("sleep_millisecs", 3600000 + (i & 1));
-	while (ksmd_state(ksmd, &v) != 'S' || v <= v0) {
-		if (kt_now() - t0 > 60)
-			kt_fail("ksmd did not finish its batch of kick %d in 60 s", i);
-		kt_sleep_ms(2);
-	}
-}
-
-/* Waits until ksmd sleeps between batches (state S long enough to be seen
- * twice, 50 ms apart, with no context switch in between). */
-static void settle(pid_t ksmd)
-{
-	long v0, v;
-	double t0 = kt_now();
-
-	for (;;) {
-		char s0 = ksmd_state(ksmd, &v0);
-
-		kt_sleep_ms(50);
-		if (s0 == 'S' && ksmd_state(ksmd, &v) == 'S' && v == v0)
-			return;
-		if (kt_now() - t0 > 60)
-			kt_fail("ksmd never settled asleep");
-	}
-}
 
 int main(void)
 {
@@ -108,19 +53,20 @@ int main(void)
 
 	ksmd = ks_find_ksmd();
 	ks_set("pages_to_scan", BUDGET);
-	ks_set("sleep_millisecs", 3600000 + 1);
-	settle(ksmd);
+	ks_set("sleep_millisecs", KS_KICK_SLEEP_MS + 1);
+	ks_settle(ksmd);
 	/* to the start of a probe round, then count the kicks of that round */
 	for (int i = 0; kt_ksm_sys("full_scans") % PROBE_ROUNDS; i++) {
 		if (i > KICKS_CAP)
 			kt_fail("no round boundary in %d kicks", KICKS_CAP);
-		kick(ksmd, i);
+		ks_kick(ksmd);
 	}
 	scan0 = last = kt_ksm_sys("full_scans");
 	while (kt_ksm_sys("full_scans") < scan0 + PROBE_ROUNDS && kicks < KICKS_CAP) {
 		long now;
 
-		kick(ksmd, (int)kicks++);
+		ks_kick(ksmd);
+		kicks++;
 		per_scan++;
 		now = kt_ksm_sys("full_scans");
 		if (now != last) {
