@@ -233,7 +233,7 @@ static void do_remove(struct daemon *d, const struct proto_record *req, struct p
 		return;
 	}
 	fr = lifecycle_forget_app(d, name, unmerge && strcmp(unmerge, "1") == 0,
-				  LIFECYCLE_BATCH_USEC);
+				  lifecycle_deadline());
 	if (fr.pending)
 		log_info("app %s removed, %zu processes unmerged, %zu go on in the background",
 			 name, fr.unmerged, fr.pending);
@@ -261,6 +261,7 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
 	size_t n = 0, pending = 0;
+	uint64_t deadline;
 	int rc;
 
 	if (!all || strcmp(all, "1") != 0) {
@@ -268,9 +269,10 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 		return;
 	}
 	d->paused = true;
+	deadline = lifecycle_deadline();	/* one for all apps, not one each */
 	for (size_t i = 0; i < d->apps.effective.n; i++) {
 		struct forget_result fr = lifecycle_forget_app(d, d->apps.effective.v[i], true,
-							       LIFECYCLE_BATCH_USEC);
+							       deadline);
 
 		n += fr.unmerged;
 		pending += fr.pending;

@@ -90,10 +90,13 @@ struct forget_result {
 				 * log says when each is done or given up on */
 };
 /* Stops treating app's processes as ours; with unmerge, undoes their
- * enrollment for up to budget_usec (LIFECYCLE_BATCH_USEC from a command;
- * 0: all in the background), the rest in the background. */
+ * enrollment until deadline_usec (lifecycle_deadline(); 0: all in the
+ * background, UINT64_MAX: no limit), the rest in the background. A command
+ * over many apps passes them all one deadline: the loop waits for it once. */
 struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge,
-					  uint64_t budget_usec);
+					  uint64_t deadline_usec);
+/* The deadline of a command's undos: LIFECYCLE_BATCH_USEC from now. */
+uint64_t lifecycle_deadline(void);
 /* Undos the retry timer still holds (removed apps' processes). */
 size_t lifecycle_undos_pending(void);
 

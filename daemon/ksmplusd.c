@@ -188,11 +188,12 @@ static void load_state(struct daemon *d, const char *opt)
 static void shutdown_daemon(struct daemon *d)
 {
 	if (d->cfg.unmerge_on_stop) {
+		uint64_t deadline = lifecycle_deadline();	/* one for all apps */
 		size_t pending = 0;
 
 		for (size_t i = 0; i < d->apps.effective.n; i++)
 			pending += lifecycle_forget_app(d, d->apps.effective.v[i], true,
-							LIFECYCLE_BATCH_USEC).pending;
+							deadline).pending;
 		/* Their retry timer dies with the loop: say so, not "unmerged". */
 		if (pending)
 			log_warn("unmerge_on_stop: %zu processes still merging: their undo did not "

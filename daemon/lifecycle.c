@@ -535,11 +535,15 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
  * (which also breaks the sharing: the kernel copies merged pages back).
  * Undos handed to the retry timer are counted apart from those done: the
  * command's reply must not call a process unmerged while it still merges. */
+uint64_t lifecycle_deadline(void)
+{
+	return now_usec() + LIFECYCLE_BATCH_USEC;
+}
+
 struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge,
-					  uint64_t budget_usec)
+					  uint64_t deadline_usec)
 {
 	struct forget_result out = { 0 };
-	uint64_t start = now_usec();
 
 	for (size_t i = d->tr.n; i-- > 0;) {
 		struct tracked *t = &d->tr.v[i];
@@ -547,8 +551,7 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 
 		if (strcmp(t->app, app) != 0)
 			continue;
-		if (unmerge && t->state == TRACKED_ENROLLED &&
-		    now_usec() - start >= budget_usec) {
+		if (unmerge && t->state == TRACKED_ENROLLED && now_usec() >= deadline_usec) {
 			/* Each undo is bounded, a row of them is not: the loop
 			 * must answer status meanwhile. The rest go on from the
 			 * retry timer, and the log says so, as for one that ran

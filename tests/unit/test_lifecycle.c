@@ -3,8 +3,8 @@
  * those it hands to the retry timer (its time budget spent, or an undo over
  * its own deadline), which still merge until the timer gets to them.
  *
- * The budget is the seam: 0 hands every undo to the background, whatever
- * the machine's load, so the split is exact. Processes that do not exist
+ * The deadline is the seam: 0 (or any time past) hands every undo to the
+ * background, whatever the machine's load, so the split is exact. Processes that do not exist
  * (a PID above pid_max, no pidfd) are "gone" to an undo, which counts as
  * done: nothing of them is left merging. The live test enrolls two real
  * processes with the ptrace backend and needs root (skips loudly else). */
@@ -95,6 +95,27 @@ static void test_budget_spent(void **state)
 	assert_int_equal(d.tr.n, 1);
 	lifecycle_on_retry(NULL, UINT64_MAX, &d);
 	assert_int_equal(lifecycle_undos_pending(), 0);
+}
+
+/* The deadline is a time, not a length: `unmerge --all` gives all its apps
+ * one. An app whose turn comes after it has passed hands all its undos to
+ * the background (before, each app had its own 400 ms: many apps held the
+ * loop for many times that). */
+static void test_shared_deadline_passed(void **state)
+{
+	(void)state;
+	add_sample();
+	uint64_t deadline = lifecycle_deadline();
+	struct forget_result first = lifecycle_forget_app(&d, "evince", true, deadline);
+
+	assert_int_equal(first.unmerged, 1);
+	/* the first app's undos took all the time (here: a deadline 1 ms past) */
+	deadline -= LIFECYCLE_BATCH_USEC + 1000;
+	struct forget_result fr = lifecycle_forget_app(&d, "gimp", true, deadline);
+
+	assert_int_equal(fr.unmerged, 0);
+	assert_int_equal(fr.pending, 3);
+	assert_int_equal(d.tr.n, 0);
 }
 
 /* Without --unmerge nothing is undone, now or later. */
@@ -237,6 +258,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_spent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_deadline_passed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_unmerge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_background, setup, live_teardown),
