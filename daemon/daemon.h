@@ -99,6 +99,10 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 uint64_t lifecycle_deadline(void);
 /* Undos the retry timer still holds (removed apps' processes). */
 size_t lifecycle_undos_pending(void);
+/* At stop (unmerge_on_stop), when the retry timer is gone with the loop:
+ * goes on with the undos it held, without back-off, for up to within_usec.
+ * Returns how many are left. */
+size_t lifecycle_finish_undos(struct daemon *d, uint64_t within_usec);
 
 /* figures.c */
 struct app_figures {

@@ -185,19 +185,31 @@ static void load_state(struct daemon *d, const char *opt)
 			 d->state.n_fc, d->state.n_cs);
 }
 
+/* How long a stop may go on unmerging (unmerge_on_stop): a third of
+ * systemd's default stop timeout. */
+#define STOP_UNMERGE_SEC 30
+
 static void shutdown_daemon(struct daemon *d)
 {
 	if (d->cfg.unmerge_on_stop) {
 		uint64_t deadline = lifecycle_deadline();	/* one for all apps */
-		size_t pending = 0;
+		size_t pending;
 
 		for (size_t i = 0; i < d->apps.effective.n; i++)
-			pending += lifecycle_forget_app(d, d->apps.effective.v[i], true,
-							deadline).pending;
-		/* Their retry timer dies with the loop: say so, not "unmerged". */
+			lifecycle_forget_app(d, d->apps.effective.v[i], true, deadline);
+		/* Big ones (a sparse 1 TiB heap cage) take seconds: their retry
+		 * timer dies with the loop, so they are finished here, within
+		 * systemd's stop timeout (90 s by default). */
+		pending = lifecycle_undos_pending();
+		if (pending) {
+			log_info("unmerge_on_stop: %zu processes still to unmerge: going on for up to %d s", pending,
+				 STOP_UNMERGE_SEC);
+			sd_notifyf(0, "STATUS=unmerging %zu processes", pending);
+			pending = lifecycle_finish_undos(d, STOP_UNMERGE_SEC * 1000000ULL);
+		}
 		if (pending)
-			log_warn("unmerge_on_stop: %zu processes still merging: their undo did not "
-				 "finish in time and does not outlive the daemon", pending);
+			log_warn("unmerge_on_stop: %zu processes still merging: their unmerge did "
+				 "not finish in %d s", pending, STOP_UNMERGE_SEC);
 	}
 	metrics_stop(d);
 	governor_stop(d);

@@ -256,6 +256,19 @@ static int undo_retry(struct daemon *d, struct undo_later *u)
 	return 0;
 }
 
+size_t lifecycle_finish_undos(struct daemon *d, uint64_t within_usec)
+{
+	uint64_t deadline = now_usec() + within_usec;
+
+	/* Ends: each pass either progresses (up to the deadline) or counts a
+	 * try towards RETRY_MAX, after which undo_retry() gives up (logged). */
+	while (n_undos && now_usec() < deadline)
+		for (size_t i = n_undos; i-- > 0;)
+			if (undo_retry(d, &undos[i]))
+				undo_drop(i);
+	return n_undos;
+}
+
 /* Arms the retry timer for the earliest due retry, or turns it off. */
 static void arm_retry(struct daemon *d)
 {
