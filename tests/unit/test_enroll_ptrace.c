@@ -51,12 +51,19 @@ static void untrack(struct target *t)
 			live[i] = NULL;
 }
 
-/* Kills whatever a failed test left running. */
+/* Kills whatever a failed test left running. A target killed while one of
+ * its threads is parked (seized, its injected syscall late) dies a zombie
+ * traced by us: its parent's wait() blocks until we collect it, and
+ * target_kill() waits for that parent. */
 static int kill_live(void **state)
 {
 	(void)state;
 	for (int i = 0; i < MAX_LIVE; i++)
 		if (live[i]) {
+			if (live[i]->ref.pidfd >= 0)
+				syscall(SYS_pidfd_send_signal, live[i]->ref.pidfd, SIGKILL, NULL, 0);
+			for (int w = 0; w < 500 && ptrace_reap_pending() > 0; w++)
+				usleep(10000);
 			target_kill(live[i]);
 			live[i] = NULL;
 		}
@@ -190,6 +197,17 @@ static void *pelt(void *arg)
  * tests check is the state each operation leaves, not its timing. */
 #define LATER_TRIES 50
 static unsigned laters;         /* "later" results retried, all tests */
+
+/* The pause before a "later" is tried again, with what the daemon's reaper
+ * timer does meanwhile: a thread whose injected syscall did not return in
+ * time is parked, and put back in order by ptrace_reap_pending() at its next
+ * stop. Without it every retry says "an earlier injection is still being
+ * wound up" (seen on a loaded machine, ASan build: 49 of them, then failed). */
+static void later_pause(void)
+{
+	ptrace_reap_pending();
+	usleep(10000);
+}
 static int enroll_retrying(const struct enroller *e, const struct pidref *r,
 			   const struct vma_list *l, enum enroll_mode mode, bool on,
 			   struct enroll_result *res)
@@ -200,7 +218,7 @@ static int enroll_retrying(const struct enroller *e, const struct pidref *r,
 		if (rc == 0 || res->err != -EAGAIN || i + 1 == LATER_TRIES)
 			return rc;
 		laters++;
-		usleep(10000);
+		later_pause();
 	}
 }
 
@@ -489,7 +507,7 @@ static void test_undo_signal_storm(void **state)
 			    tries + 1 == LATER_TRIES)
 				break;
 			fprintf(stderr, "  undo %d: %s; again\n", i, res.reason);
-			usleep(10000);
+			later_pause();
 		}
 		double dt = now_us() - t0;
 		max = dt > max ? dt : max;

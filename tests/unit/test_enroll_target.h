@@ -138,8 +138,22 @@ static inline int target_stop(struct target *t, int *status, int timeout_ms)
 		read_timeout(t->st_fd, status, sizeof(*status), 5000);
 		rc = -1;
 	}
-	while (t->middle > 0 && waitpid(t->middle, NULL, 0) < 0 && errno == EINTR)
-		;
+	/* Bounded: a target that died traced by a test (not yet collected)
+	 * keeps the middle process waiting; the test must not hang on it. */
+	for (int i = 0; t->middle > 0; i++) {
+		pid_t w = waitpid(t->middle, NULL, i < 1000 ? WNOHANG : 0);
+
+		if (w == t->middle || (w < 0 && errno != EINTR))
+			break;
+		if (i == 1000 - 1) {
+			fprintf(stderr, "target %d: its parent did not end in 10 s (the target "
+				"still traced?); killing it\n", (int)t->pid);
+			kill(t->middle, SIGKILL);
+			rc = -1;
+		} else if (i < 1000) {
+			usleep(10000);
+		}
+	}
 	t->middle = 0;
 	close(t->st_fd);
 	close(t->out_fd);
