@@ -101,11 +101,15 @@ logged() { grep -q "$1" "$DLOG"; }
 # censuses APP — APP's censuses ended so far: each logs its summary ("census
 # of app APP: N processes, ...") or its failure ("census of app APP failed").
 censuses() { grep -c "census of app $1[: ]" "$DLOG"; }
-# census_running APP — 1 if a census of APP is running now, else 0
-census_running() { ctl status --json | python3 -c '
+# census_running APP — 1 if a census of APP is running now (or status does
+# not say: a wait then counts one census more), else 0
+census_running() { ctl status --json 2>/dev/null | python3 -c '
 import json, sys
-a = [a for a in json.load(sys.stdin)["apps"] if a["name"] == sys.argv[1]]
-print(a[0].get("census_running", 0) if a else 0)' "$1"; }
+try:
+    a = [a for a in json.load(sys.stdin)["apps"] if a["name"] == sys.argv[1]]
+    print(int(a[0].get("census_running", 0)) if a else 0)
+except Exception:
+    print(1)' "$1"; }
 
 # events_within APP CENSUSES SCANS CMD... — waits until CMD succeeds. Gives
 # up (CMD's status after a last try) once CENSUSES censuses of APP that
