@@ -127,7 +127,9 @@ events_within() {
 		ew_want=$((ew_want + ew_c0 + ew_n))
 	fi
 	ew_why=event ew_rc=0
-	while ! "$@"; do
+	# ew_at: full scans when the try that succeeds began (a slow CMD on a
+	# loaded machine may end a few scans later)
+	while ew_at=$(cat "$KSM/full_scans"); ! "$@"; do
 		[ -z "$ew_f" ] && [ "$( [ -z "$ew_app" ] && echo 0 || censuses "$ew_app")" -ge "$ew_want" ] &&
 			ew_f=$(( $(cat "$KSM/full_scans") + ew_s ))
 		if [ -n "$ew_f" ] && [ "$(cat "$KSM/full_scans")" -ge "$ew_f" ]; then
@@ -142,7 +144,7 @@ events_within() {
 		ew_rc=$?
 		break
 	done
-	note "wait ($*): $ew_why after $(( $(date +%s) - ew_t0 )) s,${ew_app:+ $(( $(censuses "$ew_app") - ew_c0 )) censuses of $ew_app ended,} $(( $(cat "$KSM/full_scans") - ew_f0 )) full scans"
+	note "wait ($*): $ew_why after $(( $(date +%s) - ew_t0 )) s,${ew_app:+ $(( $(censuses "$ew_app") - ew_c0 )) censuses of $ew_app ended,} $((ew_at - ew_f0)) full scans"
 	return $ew_rc
 }
 # census_within APP N CMD... — CMD succeeds within the first N censuses of
@@ -189,7 +191,18 @@ late_twins_merge() {
 	LATE_MERGED=$(sum_field ksm_merging_pages "$@")
 	[ "$LATE_MERGED" -ge "$LATE_WANT" ]
 }
-late_merged() { [ "$(sum_field ksm_merging_pages "$@")" -ge "$LATE_WANT" ]; }
+# late_merged PIDS... — they merge LATE_WANT pages. Read with the shell's
+# read, not an awk per process: a poll of 18 processes must take less than
+# a full scan, or the count of scans overshoots on a loaded machine.
+late_merged() {
+	lm_sum=0
+	for lm_p in "$@"; do
+		while read -r lm_k lm_v; do
+			[ "${lm_k%:}" = ksm_merging_pages ] && lm_sum=$((lm_sum + lm_v))
+		done 2>/dev/null < "/proc/$lm_p/ksm_stat"
+	done
+	[ "$lm_sum" -ge "$LATE_WANT" ]
+}
 
 # write_conf LINE... — the daemon's config, as given. (A test that fixes
 # ksmd's pace gets governor = fixed, which turns smart_scan off after each
