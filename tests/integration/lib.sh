@@ -119,6 +119,8 @@ except Exception:
 events_within() {
 	ew_app=$1; ew_n=$2; ew_s=$3; shift 3
 	ew_t0=$(date +%s); ew_f0=$(cat "$KSM/full_scans"); ew_f=""; ew_c0=0; ew_want=0
+	# for the note: censuses ended since the call (status may be slow)
+	ew_cn=$( [ -z "$ew_app" ] || censuses "$ew_app")
 	if [ -n "$ew_app" ]; then
 		# running first, then the log: a census ending in between is
 		# counted twice (a longer wait), never once too few
@@ -144,7 +146,7 @@ events_within() {
 		ew_rc=$?
 		break
 	done
-	note "wait ($*): $ew_why after $(( $(date +%s) - ew_t0 )) s,${ew_app:+ $(( $(censuses "$ew_app") - ew_c0 )) censuses of $ew_app ended,} $((ew_at - ew_f0)) full scans"
+	note "wait ($*): $ew_why after $(( $(date +%s) - ew_t0 )) s,${ew_app:+ $(( $(censuses "$ew_app") - ew_cn )) censuses of $ew_app ended,} $((ew_at - ew_f0)) full scans"
 	return $ew_rc
 }
 # census_within APP N CMD... — CMD succeeds within the first N censuses of
