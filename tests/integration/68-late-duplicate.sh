@@ -31,7 +31,6 @@ ksm_set smart_scan 1
 PAIRS=${LATE_PAIRS:-18}
 BOUND=8                 # full scans after the last B is enrolled
 AGE=22                  # full scans with smart_scan on: past age 13, one visit in 9
-SCAN_TIMEOUT=300        # wall-clock limit for ksmd to make a scan, not a race
 
 fast_conf() {
 	write_conf "[ksmplusd]" "policy = whole" "drop_unprofitable = no" \
@@ -43,14 +42,6 @@ fast_conf() {
 fast_conf 1000 20 ""
 start_daemon
 
-scans() { cat "$KSM/full_scans"; }
-# wait_scans N — until full_scans reaches N
-wait_scans() {
-	wait_until $SCAN_TIMEOUT sh -c "[ \$(cat $KSM/full_scans) -ge $1 ]" ||
-		fail "ksmd made no full scan $1 in $SCAN_TIMEOUT s (at $(scans))"
-}
-enrolled() { grep -q "ksm_merge_any: yes\|ksm_mergeable: yes" "/proc/$1/ksm_stat"; }
-smart_is() { [ "$(cat "$KSM/smart_scan")" = "$1" ]; }
 # window_closes WHAT — smart_scan comes back at the daemon's first tick (2 s;
 # 30 s allows for a loaded machine) once full_scans reached the window's
 # end, and not before it: the daemon logs both. (That there was a window
@@ -73,13 +64,8 @@ KSMD=$(ksmd_pid)
 [ -n "$KSMD" ] || fail "no ksmd thread"
 
 # --- A: one process per content, each enrolled a full scan after the last -----
-A=""
-for i in $(seq 1 "$PAIRS"); do
-	p=$(start_twin ksmplatea 1 --distinct --seed "$i")
-	A="$A $p"
-	wait_until 20 enrolled "$p" || fail "A $p not enrolled"
-	wait_scans $(( $(scans) + 1 ))
-done
+late_twins A ksmplatea "$PAIRS"
+A=$LATE_PIDS
 # The window of A's enrollments ends: then A ages with smart_scan on.
 window_closes "after A"
 f=$(scans); t0=$(ksmd_ticks); s0=$(cat "$KSM/pages_skipped")
@@ -91,21 +77,12 @@ note "A: $PAIRS x 256 distinct pages aged $AGE full scans with smart_scan = 1: k
 
 # --- B: the same contents, enrolled late -------------------------------------
 t0=$(ksmd_ticks); fb0=$(scans)
-B=""
-for i in $(seq 1 "$PAIRS"); do
-	p=$(start_twin ksmplateb 1 --distinct --seed "$i")
-	B="$B $p"
-	wait_until 20 enrolled "$p" || fail "B $p not enrolled"
-	wait_scans $(( $(scans) + 1 ))
-done
+late_twins B ksmplateb "$PAIRS"
+B=$LATE_PIDS
 fb=$(scans)
 want=$(( PAIRS * 256 * 95 / 100 ))
-merged_ok() { [ "$(sum_field ksm_merging_pages $B)" -ge "$want" ]; }
-wait_until $SCAN_TIMEOUT sh -c "[ \$(cat $KSM/full_scans) -ge $((fb + BOUND)) ]" &
-waiter=$!
-while kill -0 "$waiter" 2> /dev/null && ! merged_ok; do sleep 0.1; done
-kill "$waiter" 2> /dev/null; wait "$waiter" 2> /dev/null
-merged=$(sum_field ksm_merging_pages $B); at=$(scans)
+late_twins_merge "$BOUND" $B
+merged=$LATE_MERGED; at=$(scans)
 note "B: $merged of $((PAIRS * 256)) pages merged, $((at - fb)) full scans after the last B was enrolled ($((at - fb0)) after the first); ksmd $(( $(ksmd_ticks) - t0 )) ticks since the first"
 [ "$merged" -ge "$want" ] ||
 	fail "late duplicates: B merged $merged of $((PAIRS * 256)) pages (want >= $want) in $((at - fb)) full scans after its enrollment"
@@ -123,7 +100,7 @@ fast_conf 100 500 ""
 ctl reload > /dev/null || fail "reload failed"
 smart_is 1 || fail "smart_scan not 1 after reload"
 c=$(start_twin ksmplatec 1 --distinct --seed 99)
-wait_until 20 enrolled "$c" || fail "C not enrolled"
+wait_until 20 is_enrolled "$c" || fail "C not enrolled"
 wait_until 20 smart_is 0 || fail "smart_scan not off after C's enrollment"
 why=$(gov gov_smart_scan)
 note "status in C's window: $why"
@@ -146,7 +123,7 @@ smart_is 1 || fail "stopped in a window: smart_scan left $(cat "$KSM/smart_scan"
 fast_conf 1000 20 "smart_scan = 1"
 start_daemon
 c=$(start_twin ksmplatec 1 --distinct --seed 98)
-wait_until 20 enrolled "$c" || fail "C not enrolled"
+wait_until 20 is_enrolled "$c" || fail "C not enrolled"
 f=$(scans)
 wait_scans $((f + 3))
 smart_is 1 || fail "smart_scan set in [ksmd] was turned off"

@@ -17,20 +17,12 @@ ksm_set smart_scan 1
 PAIRS=${LATE_PAIRS:-18}
 BOUND=8                 # full scans after the last B is enrolled
 AGE=22                  # full scans with smart_scan on: past age 13, one visit in 9
-SCAN_TIMEOUT=300        # wall-clock limit for ksmd to make a scan, not a race
 
 write_conf "[ksmplusd]" "policy = whole" "drop_unprofitable = no" \
 	"[ksmd]" "governor = fixed" "pages_to_scan = 1000" "sleep_millisecs = 20" \
 	"[apps]" "app = ksmpfixa" "app = ksmpfixb"
 start_daemon
 
-scans() { cat "$KSM/full_scans"; }
-wait_scans() {
-	wait_until $SCAN_TIMEOUT sh -c "[ \$(cat $KSM/full_scans) -ge $1 ]" ||
-		fail "ksmd made no full scan $1 in $SCAN_TIMEOUT s (at $(scans))"
-}
-enrolled() { grep -q "ksm_merge_any: yes\|ksm_mergeable: yes" "/proc/$1/ksm_stat"; }
-smart_is() { [ "$(cat "$KSM/smart_scan")" = "$1" ]; }
 pace_is_fixed() {
 	[ "$(cat "$KSM/pages_to_scan")" = 1000 ] && [ "$(cat "$KSM/sleep_millisecs")" = 20 ] ||
 		fail "$1: the fixed pace was changed: $(cat "$KSM/pages_to_scan") pages / $(cat "$KSM/sleep_millisecs") ms"
@@ -50,13 +42,8 @@ window_closes() {
 [ "$(gov_field gov_smart_scan)" = on ] || fail "status before any enrollment: '$(gov_field gov_smart_scan)'"
 
 # --- A: one process per content, each enrolled a full scan after the last -----
-A=""
-for i in $(seq 1 "$PAIRS"); do
-	p=$(start_twin ksmpfixa 1 --distinct --seed "$i")
-	A="$A $p"
-	wait_until 20 enrolled "$p" || fail "A $p not enrolled"
-	wait_scans $(( $(scans) + 1 ))
-done
+late_twins A ksmpfixa "$PAIRS"
+A=$LATE_PIDS
 window_closes "after A"
 f=$(scans)
 wait_scans $((f + AGE))
@@ -65,22 +52,12 @@ pace_is_fixed "after A"
 [ "$(sum_field ksm_merging_pages $A)" -lt 64 ] || fail "A's distinct pages merged among themselves"
 
 # --- B: the same contents, enrolled late -------------------------------------
-B=""
-for i in $(seq 1 "$PAIRS"); do
-	p=$(start_twin ksmpfixb 1 --distinct --seed "$i")
-	B="$B $p"
-	wait_until 20 enrolled "$p" || fail "B $p not enrolled"
-	[ "$i" = 1 ] && { wait_until 20 smart_is 0 || fail "smart_scan not off after B's enrollment"; }
-	wait_scans $(( $(scans) + 1 ))
-done
+late_twins B ksmpfixb "$PAIRS" window
+B=$LATE_PIDS
 fb=$(scans)
 want=$(( PAIRS * 256 * 95 / 100 ))
-merged_ok() { [ "$(sum_field ksm_merging_pages $B)" -ge "$want" ]; }
-wait_until $SCAN_TIMEOUT sh -c "[ \$(cat $KSM/full_scans) -ge $((fb + BOUND)) ]" &
-waiter=$!
-while kill -0 "$waiter" 2> /dev/null && ! merged_ok; do sleep 0.1; done
-kill "$waiter" 2> /dev/null; wait "$waiter" 2> /dev/null
-merged=$(sum_field ksm_merging_pages $B); at=$(scans)
+late_twins_merge "$BOUND" $B
+merged=$LATE_MERGED; at=$(scans)
 note "B: $merged of $((PAIRS * 256)) pages merged, $((at - fb)) full scans after the last B was enrolled"
 [ "$merged" -ge "$want" ] ||
 	fail "late duplicates under governor = fixed: B merged $merged of $((PAIRS * 256)) pages (want >= $want) in $((at - fb)) full scans"
@@ -93,7 +70,7 @@ pace_is_fixed "after B"
 
 # --- put back at unmerge --all and at stop, in the middle of a window ---------
 c=$(start_twin ksmpfixa 1 --distinct --seed 99)
-wait_until 20 enrolled "$c" || fail "C not enrolled"
+wait_until 20 is_enrolled "$c" || fail "C not enrolled"
 wait_until 20 smart_is 0 || fail "smart_scan not off after C's enrollment"
 ctl unmerge --all > /dev/null || fail "unmerge --all failed"
 smart_is 1 || fail "unmerge --all left smart_scan $(cat "$KSM/smart_scan")"

@@ -29,14 +29,15 @@ mergeable_kib() {
 	     $1 == "VmFlags:" { for (i = 2; i <= NF; i++) if ($i == "mg") kib += size }
 	     END { print kib + 0 }' "/proc/$1/smaps"
 }
+advised_both() { [ "$(grep -c 'census: ksmpcpol\[[0-9]*\] (app ksmpcpol): +' "$DLOG")" -ge 2 ]; }
 # Whole-process: the profit check has its chance to drop the app (2 scans,
 # 2 s); the census: its first census and plan, logged.
 if [ "$POLICY" = census ]; then
-	wait_until 60 grep -q "census of app ksmpcpol: 2 processes" "$DLOG" || fail "no census of the app"
-	wait_until 30 sh -c "[ \$(grep -c 'census: ksmpcpol\[[0-9]*\] (app ksmpcpol): +' $DLOG) -ge 2 ]" ||
-		fail "no ranges advised: $(grep census "$DLOG")"
+	census_within ksmpcpol 2 logged "census of app ksmpcpol: 2 processes" || fail "no census of the app"
+	# advised as the census ends (the same turn of the loop), or at a retry
+	census_within ksmpcpol 2 advised_both || fail "no ranges advised: $(grep census "$DLOG")"
 fi
-wait_until 60 sh -c "[ \$(cat $KSM/full_scans) -ge $(( $(cat $KSM/full_scans) + 3 )) ]" || fail "ksmd does not scan"
+wait_until $WAIT_NET sh -c "[ \$(cat $KSM/full_scans) -ge $(( $(cat $KSM/full_scans) + 3 )) ]" || fail "ksmd does not scan"
 settle "$a" "$b" || fail "merging did not settle"
 merged=$(sum_field ksm_merging_pages "$a" "$b")
 rmap=$(sum_field ksm_rmap_items "$a" "$b")
@@ -49,11 +50,15 @@ for p in $a $b; do verify_twin "$p"; done
 
 # growth: 100 MiB more each, equal page for page to the first region (but
 # the 0xff MiB): censused again on growth, advised, merged
+# (merged within the two censuses that start after the growth, and 16 full
+# scans after them: counted, as a census paces itself)
+n0=$(censuses ksmpcpol)
 for p in $a $b; do kill -USR2 "$p"; done
 for p in $a $b; do wait_until 30 grep -q grown "$TMP/twin.$p.st" || fail "$p did not grow"; done
-wait_until 60 sh -c "[ \$(grep -c 'census of app ksmpcpol' $DLOG) -ge 2 ]" || fail "no census on growth"
-wait_until 60 sh -c "[ \$(( \$(awk '\$1 == \"ksm_merging_pages\" { print \$2 }' /proc/$a/ksm_stat) )) -ge 20000 ]" ||
-	fail "grown region not merged: $(cat "/proc/$a/ksm_stat")"
+grown_merged() { [ "$(merging "$a")" -ge 20000 ]; }
+if [ "$POLICY" = census ]; then app=ksmpcpol; else app=""; fi
+events_within "$app" 2 16 grown_merged || fail "grown region not merged: $(cat "/proc/$a/ksm_stat")"
+[ "$POLICY" != census ] || [ "$(censuses ksmpcpol)" -gt "$n0" ] || fail "no census on growth"
 for p in $a $b; do verify_twin "$p"; done
 census_cpu=$(sed -n 's/.*census of app ksmpcpol: .*(\([0-9.]*\) s in [0-9]* censuses).*/\1/p' "$DLOG" | tail -1)
 note "after growth: merged $(sum_field ksm_merging_pages "$a" "$b"), rmap_items $(sum_field ksm_rmap_items "$a" "$b"), profit $(sum_field ksm_process_profit "$a" "$b") B; census CPU ${census_cpu:-?} s"
@@ -63,25 +68,17 @@ note "after growth: merged $(sum_field ksm_merging_pages "$a" "$b"), rmap_items 
 # ranges that stop paying: c and d hold the same distinct pages (same seed),
 # so each is all duplicate while both live; once d exits, c's pages are
 # unique, and the census made on d's leaving unmerges c's range.
-# census_within PATTERN — waits until PATTERN is in the log or two more
-# censuses have ended: a census paces itself (tens of seconds for these
-# 400 MiB on a loaded machine), one may be running when the event comes
-# (then it is the next one that sees it). Counted in censuses, not seconds;
-# 600 s is only the safety net.
-census_within() {
-	cw_n=$(( $(grep -c 'census of app ksmpcpol' "$DLOG") + 2 ))
-	wait_until 600 sh -c "grep -q '$1' $DLOG || [ \$(grep -c 'census of app ksmpcpol' $DLOG) -ge $cw_n ]"
-	grep -q "$1" "$DLOG"
-}
+# (census_within, lib.sh: a census paces itself, tens of seconds for these
+# 400 MiB on a loaded machine; waits are counted in censuses, not seconds)
 c=$(start_twin ksmpcpol 8 --distinct --seed 5)
 d=$(start_twin ksmpcpol 8 --distinct --seed 5)
 wait_until 60 grep -q "enrolled ksmpcpol\[$d\]" "$DLOG" || fail "d not enrolled"
-census_within 'census of app ksmpcpol: 4 processes' ||
+census_within ksmpcpol 2 logged 'census of app ksmpcpol: 4 processes' ||
 	fail "no census of c and d in the two censuses after d's enrollment: $(grep 'census of' "$DLOG" | tail -3)"
-wait_until 60 sh -c "[ \$(awk '\$1 == \"ksm_merging_pages\" { print \$2 }' /proc/$c/ksm_stat) -ge 2000 ]" ||
-	fail "c not merging: $(cat "/proc/$c/ksm_stat")"
+c_merging() { [ "$(merging "$c")" -ge 2000 ]; }
+scans_within 16 c_merging || fail "c not merging: $(cat "/proc/$c/ksm_stat")"
 kill "$d"
-census_within "census: ksmpcpol\[$c\] (app ksmpcpol): [0-9]* KiB no longer pay, unmerged" ||
+census_within ksmpcpol 2 logged "census: ksmpcpol\[$c\] (app ksmpcpol): [0-9]* KiB no longer pay, unmerged" ||
 	fail "c's range not unmerged after d left: $(grep census "$DLOG" | tail -5)"
 # What is advised, read from the VMAs' flags (mg), not from ksmd's progress:
 # c keeps at most a few stack pages (zeros the others hold too), a keeps its

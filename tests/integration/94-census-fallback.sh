@@ -21,13 +21,14 @@ export KSMPLUS_CENSUS_FAIL="$TMP/census-fail"
 start_daemon
 
 fell() { [ "$(grep -c "census of ksmpcfail\[[0-9]*\] (app ksmpcfail) failed: .*; enrolled the whole process instead" "$DLOG")" -ge 2 ]; }
-wait_until 60 fell || fail "no fallback logged: $(grep -i census "$DLOG" | tail -5)"
+# counted in censuses and full scans, not seconds (lib.sh)
+census_within ksmpcfail 2 fell || fail "no fallback logged: $(grep -i census "$DLOG" | tail -5)"
 grep -q "census of ksmpcfail\[$a\] (app ksmpcfail) failed: Permission denied;" "$DLOG" ||
 	fail "fallback of $a does not name its PID and EACCES: $(grep failed "$DLOG")"
 grep -q "census of ksmpcfail\[$b\] (app ksmpcfail) failed: Input/output error;" "$DLOG" ||
 	fail "fallback of $b does not name its PID and EIO: $(grep failed "$DLOG")"
 merged() { [ $(( $(merging "$a") + $(merging "$b") )) -ge 9728 ]; }   # 95% of 10240
-wait_until 60 merged || fail "only $(( $(merging "$a") + $(merging "$b") )) of 10240 pages merging"
+scans_within 16 merged || fail "only $(( $(merging "$a") + $(merging "$b") )) of 10240 pages merging"
 for p in $a $b; do verify_twin "$p"; done
 
 out=$(ctl status) || fail "status failed"
@@ -43,7 +44,7 @@ for p in json.loads(sys.argv[1])["processes"]:
 
 # c's censuses go on; a and b are not censused, nor logged, again
 n0=$(grep -c "census of app ksmpcfail" "$DLOG")
-wait_until 30 sh -c "[ \$(grep -c 'census of app ksmpcfail' $DLOG) -ge $((n0 + 2)) ]" ||
+wait_until $WAIT_NET sh -c "[ \$(grep -c 'census of app ksmpcfail' $DLOG) -ge $((n0 + 2)) ]" ||
 	fail "no census of c since"
 grep "census of app ksmpcfail" "$DLOG" | tail -1 | grep -q ": 1 processes" ||
 	fail "a census after the fallback did not read c alone: $(grep 'census of app' "$DLOG" | tail -1)"

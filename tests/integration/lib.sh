@@ -87,6 +87,125 @@ wait_until() {
 	done
 }
 
+# --- waits that count events, not seconds ----------------------------------
+# How long a census or ksmd's merging takes depends on the machine's load: a
+# census paces itself (its CPU budget: 33 s for 400 MiB seen under CI's load)
+# and ksmd's full scans slow down. So these waits end at the event, and give
+# up only once enough censuses (counted in the daemon's log) and full scans
+# have passed for it; WAIT_NET seconds is the safety net for a hung daemon or
+# ksmd, never the bound on the event.
+WAIT_NET=600
+
+# logged PATTERN — PATTERN (grep's) is in the daemon's log
+logged() { grep -q "$1" "$DLOG"; }
+# censuses APP — APP's censuses ended so far: each logs its summary ("census
+# of app APP: N processes, ...") or its failure ("census of app APP failed").
+censuses() { grep -c "census of app $1[: ]" "$DLOG"; }
+# census_running APP — 1 if a census of APP is running now (or status does
+# not say: a wait then counts one census more), else 0
+census_running() { ctl status --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    a = [a for a in json.load(sys.stdin)["apps"] if a["name"] == sys.argv[1]]
+    print(int(a[0].get("census_running", 0)) if a else 0)
+except Exception:
+    print(1)' "$1"; }
+
+# events_within APP CENSUSES SCANS CMD... — waits until CMD succeeds. Gives
+# up (CMD's status after a last try) once CENSUSES censuses of APP that
+# started after the call have ended (a census running at the call may have
+# read the memory before the event: it does not count) and ksmd has made
+# SCANS full scans since. APP "": no census to wait for. Says what it counted.
+events_within() {
+	ew_app=$1; ew_n=$2; ew_s=$3; shift 3
+	ew_t0=$(date +%s); ew_f0=$(cat "$KSM/full_scans"); ew_f=""; ew_c0=0; ew_want=0
+	# for the note: censuses ended since the call (status may be slow)
+	ew_cn=$( [ -z "$ew_app" ] || censuses "$ew_app")
+	if [ -n "$ew_app" ]; then
+		# running first, then the log: a census ending in between is
+		# counted twice (a longer wait), never once too few
+		ew_want=$(census_running "$ew_app")
+		ew_c0=$(censuses "$ew_app")
+		ew_want=$((ew_want + ew_c0 + ew_n))
+	fi
+	ew_why=event ew_rc=0
+	# ew_at: full scans when the try that succeeds began (a slow CMD on a
+	# loaded machine may end a few scans later)
+	while ew_at=$(cat "$KSM/full_scans"); ! "$@"; do
+		[ -z "$ew_f" ] && [ "$( [ -z "$ew_app" ] && echo 0 || censuses "$ew_app")" -ge "$ew_want" ] &&
+			ew_f=$(( $(cat "$KSM/full_scans") + ew_s ))
+		if [ -n "$ew_f" ] && [ "$(cat "$KSM/full_scans")" -ge "$ew_f" ]; then
+			ew_why="gave up"
+		elif [ $(( $(date +%s) - ew_t0 )) -ge "$WAIT_NET" ]; then
+			ew_why="gave up at the safety net ($WAIT_NET s)"
+		else
+			sleep 0.1
+			continue
+		fi
+		"$@" && ew_why="event at the last try"
+		ew_rc=$?
+		break
+	done
+	note "wait ($*): $ew_why after $(( $(date +%s) - ew_t0 )) s,${ew_app:+ $(( $(censuses "$ew_app") - ew_cn )) censuses of $ew_app ended,} $((ew_at - ew_f0)) full scans"
+	return $ew_rc
+}
+# census_within APP N CMD... — CMD succeeds within the first N censuses of
+# APP that start after the call (a census may be running when the event
+# comes: then it is the next one that sees it).
+census_within() { cw_app=$1; cw_n=$2; shift 2; events_within "$cw_app" "$cw_n" 0 "$@"; }
+# scans_within N CMD... — CMD succeeds within N full scans of ksmd
+scans_within() { sw_n=$1; shift; events_within "" 0 "$sw_n" "$@"; }
+
+# --- late duplicates: 68-late-duplicate, 69-fixed-late-duplicate -----------
+SCAN_TIMEOUT=300        # wall-clock limit for ksmd to make a scan, not a race
+scans() { cat "$KSM/full_scans"; }
+# wait_scans N — until full_scans reaches N
+wait_scans() {
+	wait_until $SCAN_TIMEOUT sh -c "[ \$(cat $KSM/full_scans) -ge $1 ]" ||
+		fail "ksmd made no full scan $1 in $SCAN_TIMEOUT s (at $(scans))"
+}
+is_enrolled() { grep -q "ksm_merge_any: yes\|ksm_mergeable: yes" "/proc/$1/ksm_stat"; }
+smart_is() { [ "$(cat "$KSM/smart_scan")" = "$1" ]; }
+# late_twins LABEL NAME PAIRS [window] — PAIRS twins named NAME of 1 MiB of
+# distinct pages, seeds 1..PAIRS (another NAME's twins of the same seeds hold
+# the same contents), each enrolled one full scan after the last (as a
+# census advises them); their PIDs in LATE_PIDS. window: the first one's
+# enrollment must turn smart_scan off.
+late_twins() {
+	LATE_PIDS=""
+	for lt_i in $(seq 1 "$3"); do
+		lt_p=$(start_twin "$2" 1 --distinct --seed "$lt_i")
+		LATE_PIDS="$LATE_PIDS $lt_p"
+		wait_until 20 is_enrolled "$lt_p" || fail "$1 $lt_p not enrolled"
+		if [ "$lt_i" = 1 ] && [ "${4:-}" = window ]; then
+			wait_until 20 smart_is 0 || fail "smart_scan not off after $1's enrollment"
+		fi
+		wait_scans $(( $(scans) + 1 ))
+	done
+}
+# late_twins_merge BOUND PIDS... — waits until the late twins PIDS (1 MiB
+# each) merge >= 95 % of their pages, or ksmd made BOUND full scans since the
+# call (after the last one's enrollment); LATE_MERGED: their merged pages.
+late_twins_merge() {
+	lm_bound=$1; shift
+	LATE_WANT=$(( $# * 256 * 95 / 100 ))
+	scans_within "$lm_bound" late_merged "$@"
+	LATE_MERGED=$(sum_field ksm_merging_pages "$@")
+	[ "$LATE_MERGED" -ge "$LATE_WANT" ]
+}
+# late_merged PIDS... — they merge LATE_WANT pages. Read with the shell's
+# read, not an awk per process: a poll of 18 processes must take less than
+# a full scan, or the count of scans overshoots on a loaded machine.
+late_merged() {
+	lm_sum=0
+	for lm_p in "$@"; do
+		while read -r lm_k lm_v; do
+			[ "${lm_k%:}" = ksm_merging_pages ] && lm_sum=$((lm_sum + lm_v))
+		done 2>/dev/null < "/proc/$lm_p/ksm_stat"
+	done
+	[ "$lm_sum" -ge "$LATE_WANT" ]
+}
+
 # write_conf LINE... — the daemon's config, as given. (A test that fixes
 # ksmd's pace gets governor = fixed, which turns smart_scan off after each
 # enrollment like the others: 69-fixed-late-duplicate.)
