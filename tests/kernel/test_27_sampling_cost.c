@@ -130,20 +130,11 @@ static long cpu_ns(clockid_t clk)
 /* ksmd's voluntary context switches: one per batch (it sleeps between) */
 static long batches(pid_t ksmd)
 {
-	char path[64], line[128];
-	long n = -1;
-	FILE *f;
+	long n;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", ksmd);
-	f = fopen(path, "r");
-	if (!f)
-		kt_fail("open %s: errno=%s", path, kt_errname(errno));
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-			break;
-	fclose(f);
+	ks_ksmd_state(ksmd, &n);
 	if (n < 0)
-		kt_fail("no voluntary_ctxt_switches in %s", path);
+		kt_fail("no voluntary_ctxt_switches in /proc/%d/status", ksmd);
 	return n;
 }
 

@@ -6,6 +6,7 @@
 # The target stays alive with its memory intact. policy = whole: the undo of
 # merge-any over the whole reservation.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/huge.sh"
 need_root
 need_ksm
 ksm_save
@@ -13,17 +14,10 @@ grep -q "PR_SET_MEMORY_MERGE\|ksm_merge_any" "/proc/self/ksm_stat" 2>/dev/null |
 	skip "kernel without PR_SET_MEMORY_MERGE (ksm_merge_any)"
 
 write_conf "[ksmplusd]" "policy = whole" "[ksmd]" "pages_to_scan = 100"
-start_daemon            # first: it must not inherit the fifo's write end
-cp "$BUILD/tests/checksum_loop" "$TMP/ksmphuge"
-mkfifo "$TMP/in"
-exec 3<> "$TMP/in"      # held open: the target sees no EOF until the end
-"$TMP/ksmphuge" 16 idle 1024 < "$TMP/in" > "$TMP/out" 2>&1 3>&- &
-hp=$!
-track "$hp"
-wait_until 20 grep -q ready "$TMP/out" || fail "ksmphuge did not start: $(cat "$TMP/out")"
-ctl add ksmphuge > /dev/null 3>&- || fail "ksmplusctl add failed"
+start_daemon
+huge_start ksmphuge
+hp=$HUGE_PID
 merge_any() { ksm_field "$hp" ksm_merge_any; }
-wait_until 30 sh -c "grep -q 'ksm_merge_any: yes' /proc/$hp/ksm_stat" || fail "ksmphuge not enrolled"
 
 STATUS_WORST_MS=0
 s0=$(date +%s%N)
@@ -51,12 +45,7 @@ esac
 if grep -q "goes on in the background" "$DLOG"; then
 	grep -q "unmerged ksmphuge" "$DLOG" || fail "the log does not say the background unmerge finished"
 fi
-kill -0 "$hp" || fail "ksmphuge died"
-exec 3>&-               # EOF: idle mode verifies its memory and exits 0
-exited() { [ ! -e "/proc/$hp" ] || [ "$(awk '{ print $3 }' "/proc/$hp/stat")" = Z ]; }
-wait_until 30 exited || fail "ksmphuge did not exit at EOF"
-wait "$hp"; rc=$?
-[ "$rc" = 0 ] || fail "ksmphuge exited $rc: $(cat "$TMP/out")"
+huge_finish
 figures "remove_ms=$remove_ms unmerge_s=$secs"
 stop_daemon || fail "daemon exited non-zero"
 exit 0
