@@ -7,11 +7,7 @@
 # merge-any over the whole reservation.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/huge.sh"
-need_root
-need_ksm
-ksm_save
-grep -q "PR_SET_MEMORY_MERGE\|ksm_merge_any" "/proc/self/ksm_stat" 2>/dev/null ||
-	skip "kernel without PR_SET_MEMORY_MERGE (ksm_merge_any)"
+huge_need
 
 write_conf "[ksmplusd]" "policy = whole" "[ksmd]" "pages_to_scan = 100"
 start_daemon

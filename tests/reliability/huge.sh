@@ -4,6 +4,16 @@
 # first MiB, like an ASan shadow or a JS heap cage), whose unmerge walks
 # every page slot and takes seconds, past one operation's deadline.
 
+# huge_need — root, KSM with merge-any (the whole-process undo); the knobs
+# saved for the cleanup
+huge_need() {
+	need_root
+	need_ksm
+	ksm_save
+	grep -q "ksm_merge_any" "/proc/self/ksm_stat" 2>/dev/null ||
+		skip "kernel without PR_SET_MEMORY_MERGE (ksm_merge_any)"
+}
+
 # huge_start NAME — starts it as NAME (after start_daemon: the daemon must
 # not inherit the fifo's write end), adds NAME and waits until it is
 # enrolled whole; HUGE_PID. Its stdin is a fifo held open on fd 3, so it
