@@ -1262,7 +1262,9 @@ static int run_syscall(struct tracee *t, long nr, const long a[6], long *ret)
 		SKIP(t->res, "%s", why);
 		return -1;
 	}
-	for (int tries = 0; tries < MAX_SIGNAL_RETRIES; tries++) {
+	int tries;
+
+	for (tries = 0; tries < MAX_SIGNAL_RETRIES; tries++) {
 		/* Its own registers are in place here (first try, or put back
 		 * after a signal): a passed deadline lets it go as it was. */
 		if (enroll_now_ms() > t->deadline)
@@ -1384,8 +1386,17 @@ static int run_syscall(struct tracee *t, long nr, const long a[6], long *ret)
 			*ret = -ETIMEDOUT;
 		return 0;
 	}
+	/* Which bound ended it, said apart: a busy machine runs out of time
+	 * (the seize alone may take it), a signal storm out of tries. */
 	t->res->err = -EAGAIN;
-	SKIP(t->res, "signals kept arriving; later");
+	if (tries == 0)
+		SKIP(t->res, "its %u ms ran out before the syscall could start; later",
+		     enroll_ptrace_timeout_ms);
+	else if (tries < MAX_SIGNAL_RETRIES)
+		SKIP(t->res, "signals kept arriving until its %u ms ran out (%d signal stops); later",
+		     enroll_ptrace_timeout_ms, tries);
+	else
+		SKIP(t->res, "signals kept arriving (%d signal stops); later", tries);
 	/* Registers are the saved ones again (set before each PTRACE_CONT). */
 	if (!t->at_syscall_exit)
 		detach(t, 0);

@@ -28,12 +28,16 @@ for cycle in 1 2 3; do
 	done
 	note "cycle $cycle: merged and undone under 2 kHz signals"
 done
-# What signals may cause: an injection interrupted, given up or failed. Not
-# the time budget: an undo that runs past enroll_ptrace_timeout_ms on a busy
-# machine goes on in the background by design ("ran over N ms ... later"),
-# and the wait for "unmerged" above already checks it completes.
-grep -i "interrupted\|later\|failed\|cannot" "$DLOG" | grep -v "madvise over the ranges ran over [0-9]* ms" \
-	&& fail "an injection did not go through at once (see above)"
-figures "targets=2x${MIB}MiB signal_hz=2000 cycles=3"
+# What signals must not cause: an injection interrupted (the target seeing
+# it), failed, or given up. A "later" is allowed: on a busy machine a storm
+# of 2 kHz signals can outlast one operation's 300 ms (seen in CI with two
+# busy loops beside it: "signals kept arriving; later"), and the operation
+# goes on from the retry timer, as designed; the waits for "merged" and
+# "unmerged" above check that it completes. Signals that defeated every
+# retry would end in "giving up", or leave a cycle unmerged.
+grep -i "interrupted\|failed\|cannot\|giving up" "$DLOG" &&
+	fail "an injection was interrupted, failed or given up (see above)"
+laters=$(grep -c "later" "$DLOG")
+figures "targets=2x${MIB}MiB signal_hz=2000 cycles=3 laters_retried=$laters"
 stop_daemon || fail "daemon exited non-zero"
 exit 0
