@@ -260,8 +260,7 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 	const char *all = proto_get(req, "all");
 	struct ksmd_global g = { 0 };
 	struct proto_record r;
-	size_t n = 0, pending = 0;
-	uint64_t deadline;
+	struct forget_result fr;
 	int rc;
 
 	if (!all || strcmp(all, "1") != 0) {
@@ -269,31 +268,25 @@ static void do_unmerge_all(struct daemon *d, const struct proto_record *req,
 		return;
 	}
 	d->paused = true;
-	deadline = lifecycle_deadline();	/* one for all apps, not one each */
-	for (size_t i = 0; i < d->apps.effective.n; i++) {
-		struct forget_result fr = lifecycle_forget_app(d, d->apps.effective.v[i], true,
-							       deadline);
-
-		n += fr.unmerged;
-		pending += fr.pending;
-	}
+	fr = lifecycle_forget_all(d);
 	tracker_clear(&d->tr);          /* skipped and dropped ones too */
 	rc = ksmd_unmerge_all();
 	ksmd_read_global(&g);           /* before ksmd may run again */
 	ksmd_restore();
 	log_info("unmerge --all: %zu processes unmerged, %zu go on in the background, KSM "
-		 "unmerged everything%s; paused", n, pending, rc < 0 ? " (run = 2 refused)" : "");
+		 "unmerged everything%s; paused", fr.unmerged, fr.pending,
+		 rc < 0 ? " (run = 2 refused)" : "");
 	daemon_update_status(d);
 	if (rc < 0) {
 		proto_reply_error(reply, "unmerged %zu processes (%zu more in the background), but "
-				  "the kernel refused run = 2: %s", n, pending, strerror(-rc));
+				  "the kernel refused run = 2: %s", fr.unmerged, fr.pending, strerror(-rc));
 		return;
 	}
 	proto_reply_ok(reply);
 	proto_record_init(&r);
 	proto_set(&r, "type", "unmerge");
-	proto_set(&r, "unmerged", "%zu", n);
-	proto_set(&r, "pending", "%zu", pending);
+	proto_set(&r, "unmerged", "%zu", fr.unmerged);
+	proto_set(&r, "pending", "%zu", fr.pending);
 	proto_set(&r, "pages_sharing", "%lld", g.pages_sharing);
 	proto_msg_append(reply, &r);
 }

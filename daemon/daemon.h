@@ -97,6 +97,9 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 					  uint64_t deadline_usec);
 /* The deadline of a command's undos: LIFECYCLE_BATCH_USEC from now. */
 uint64_t lifecycle_deadline(void);
+/* lifecycle_forget_app(unmerge) of every app, within one deadline (unmerge
+ * --all, unmerge_on_stop); the sums. */
+struct forget_result lifecycle_forget_all(struct daemon *d);
 /* Undos the retry timer still holds (removed apps' processes). */
 size_t lifecycle_undos_pending(void);
 /* At stop (unmerge_on_stop), when the retry timer is gone with the loop:

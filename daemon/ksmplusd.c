@@ -192,18 +192,16 @@ static void load_state(struct daemon *d, const char *opt)
 static void shutdown_daemon(struct daemon *d)
 {
 	if (d->cfg.unmerge_on_stop) {
-		uint64_t deadline = lifecycle_deadline();	/* one for all apps */
 		size_t pending;
 
-		for (size_t i = 0; i < d->apps.effective.n; i++)
-			lifecycle_forget_app(d, d->apps.effective.v[i], true, deadline);
+		lifecycle_forget_all(d);
 		/* Big ones (a sparse 1 TiB heap cage) take seconds: their retry
 		 * timer dies with the loop, so they are finished here, within
 		 * systemd's stop timeout (90 s by default). */
 		pending = lifecycle_undos_pending();
 		if (pending) {
-			log_info("unmerge_on_stop: %zu processes still to unmerge: going on for up to %d s", pending,
-				 STOP_UNMERGE_SEC);
+			log_info("unmerge_on_stop: %zu processes still to unmerge: going on for up "
+				 "to %d s", pending, STOP_UNMERGE_SEC);
 			sd_notifyf(0, "STATUS=unmerging %zu processes", pending);
 			pending = lifecycle_finish_undos(d, STOP_UNMERGE_SEC * 1000000ULL);
 		}

@@ -544,15 +544,15 @@ int lifecycle_on_rescan(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-/* Stops treating app's processes as ours; with unmerge, undoes enrollment
- * (which also breaks the sharing: the kernel copies merged pages back).
- * Undos handed to the retry timer are counted apart from those done: the
- * command's reply must not call a process unmerged while it still merges. */
 uint64_t lifecycle_deadline(void)
 {
 	return now_usec() + LIFECYCLE_BATCH_USEC;
 }
 
+/* Stops treating app's processes as ours; with unmerge, undoes enrollment
+ * (which also breaks the sharing: the kernel copies merged pages back).
+ * Undos handed to the retry timer are counted apart from those done: the
+ * command's reply must not call a process unmerged while it still merges. */
 struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, bool unmerge,
 					  uint64_t deadline_usec)
 {
@@ -600,4 +600,19 @@ struct forget_result lifecycle_forget_app(struct daemon *d, const char *app, boo
 	}
 	arm_retry(d);
 	return out;
+}
+
+struct forget_result lifecycle_forget_all(struct daemon *d)
+{
+	uint64_t deadline = lifecycle_deadline();	/* one for all apps, not one each */
+	struct forget_result sum = { 0 };
+
+	for (size_t i = 0; i < d->apps.effective.n; i++) {
+		struct forget_result fr = lifecycle_forget_app(d, d->apps.effective.v[i], true,
+							       deadline);
+
+		sum.unmerged += fr.unmerged;
+		sum.pending += fr.pending;
+	}
+	return sum;
 }
